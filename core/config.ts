@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+const peerSchema = z.object({
+  id: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'peer id: letters, digits, _ . - only'),
+  url: z.url(),
+  token: z.string().min(16, 'peer token must be at least 16 characters'),
+});
+export type PeerConfig = z.infer<typeof peerSchema>;
+
+const jsonArray = z.string().transform((text, ctx) => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON array' });
+    return z.NEVER;
+  }
+});
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  NODE_ID: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('local'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  DATABASE_URL: z.string().min(1),
+  DATABASE_POOL_SIZE: positiveInt(20),
+  TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('velox'),
+  ADMIN_SECRET: z.string().min(16, 'ADMIN_SECRET must be at least 16 characters'),
+  PEERS: jsonArray.pipe(z.array(peerSchema)).default([]),
+  CORS_ORIGINS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PUSH_MAX_EVENTS: positiveInt(500),
+  PUSH_MAX_BYTES: positiveInt(5 * 1024 * 1024),
+  PULL_MAX_LIMIT: positiveInt(1000),
+  RATE_LIMIT_MAX: positiveInt(6000),
+  RATE_LIMIT_WINDOW_MS: positiveInt(60_000),
+  ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),
+  ORPHAN_HEALER_BATCH: positiveInt(50),
+  ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),
+  /** Which roles this process runs: the HTTP API, the Temporal worker, or both (npm start). */
+  ROLES: z
+    .string()
+    .default('api,worker')
+    .transform((s) => new Set(s.split(',').map((r) => r.trim())))
+    .pipe(z.set(z.enum(['api', 'worker'])).min(1)),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+/** Parses the environment once at boot; a bad setting stops the process with every problem named. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${problems.join('\n')}`);
+  }
+  return Object.freeze(parsed.data);
+}

@@ -1,0 +1,228 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Db } from '../db';
+import type { EventSource } from '../db/schema';
+import { eventDigest, hashPayload, xorInto } from '../events/hash';
+import type { SyncEvent } from '../events/schemas';
+import { projectWithFallback, writeConflictAudit, type ProjectionEvent } from '../projections';
+import type { Trx } from '../projections/types';
+
+export interface IngestOptions {
+  /** This node's id: stamped as origin_node on events that enter the federation here. */
+  nodeId: string;
+  source: EventSource;
+  /** The peer that relayed the events, when source is system-federation (never echoed back to it). */
+  sourcePeer?: string | null;
+}
+
+export interface RejectedEvent {
+  event_id: string;
+  code: 'EVENT_ID_CONFLICT';
+  message: string;
+}
+
+export interface IngestResult {
+  accepted: string[];
+  duplicates: string[];
+  rejected: RejectedEvent[];
+  lastNodeSeq: number | null;
+  projectionFailures: { event_id: string; type: string; error: string }[];
+  conflictsAudited: number;
+  /** Distinct stores that received new events (the relay is nudged for them). */
+  stores: string[];
+}
+
+interface Prepared {
+  event: SyncEvent;
+  id: string;
+  hash: string;
+  createdAt: Date;
+  originNode: string;
+}
+
+const RETRYABLE = new Set(['40P01', '40001']); // deadlock, serialization failure
+const MAX_ATTEMPTS = 4;
+
+/**
+ * Appends a batch of validated events to the log and projects them, all in one transaction:
+ * dedupe by event id and payload hash, insert, update the anti-entropy digests of the touched
+ * hour buckets, then project set-wise (falling back to one savepoint per event if the batch fails).
+ * A projection failure keeps the event (projection_status = 'failed') for the orphan healer.
+ */
+export async function ingestEvents(db: Db, events: SyncEvent[], opts: IngestOptions, log: Logger): Promise<IngestResult> {
+  const result: IngestResult = {
+    accepted: [],
+    duplicates: [],
+    rejected: [],
+    lastNodeSeq: null,
+    projectionFailures: [],
+    conflictsAudited: 0,
+    stores: [],
+  };
+
+  // Same id twice in one request: the first copy stands for both.
+  const unique: Prepared[] = [];
+  const seen = new Map<string, Prepared>();
+  for (const event of events) {
+    const id = event.event_id.toLowerCase();
+    const hash = hashPayload(event.payload);
+    const first = seen.get(id);
+    if (first) {
+      if (first.hash === hash) result.duplicates.push(event.event_id);
+      else result.rejected.push(conflict(event.event_id));
+      continue;
+    }
+    const prepared: Prepared = {
+      event,
+      id,
+      hash,
+      createdAt: new Date(event.created_at),
+      originNode: event.origin_node ?? opts.nodeId,
+    };
+    seen.set(id, prepared);
+    unique.push(prepared);
+  }
+  if (unique.length === 0) return result;
+
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const outcome = await db.transaction().execute((trx) => ingestInTransaction(trx, unique, opts, log));
+      return {
+        ...outcome,
+        duplicates: [...result.duplicates, ...outcome.duplicates],
+        rejected: [...result.rejected, ...outcome.rejected],
+      };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (!code || !RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) throw err;
+      log.warn({ code, attempt }, 'ingest transaction aborted by a lock conflict; retrying');
+    }
+  }
+}
+
+function conflict(eventId: string): RejectedEvent {
+  return {
+    event_id: eventId,
+    code: 'EVENT_ID_CONFLICT',
+    message: 'an event with this event_id and a different payload already exists',
+  };
+}
+
+async function ingestInTransaction(
+  trx: Trx,
+  batch: Prepared[],
+  opts: IngestOptions,
+  log: Logger,
+): Promise<IngestResult> {
+  const rows = batch.map((p) => ({
+    event_id: p.id,
+    store_id: p.event.store_id,
+    device_id: p.event.device_id,
+    seq: p.event.seq,
+    type: p.event.type,
+    vector_clock: p.event.vector_clock,
+    payload: p.event.payload,
+    full_payload_hash: p.hash,
+    delta_payload: p.event.delta_payload ?? null,
+    created_at: p.createdAt.toISOString(),
+    origin_node: p.originNode,
+    actor_user_id: p.event.actor_user_id ?? null,
+  }));
+  const inserted = await sql<{ event_id: string; node_seq: string }>`
+    INSERT INTO events (event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash,
+      delta_payload, created_at, origin_node, actor_user_id, source, source_peer, projection_status,
+      projection_attempts)
+    SELECT event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash, delta_payload,
+      created_at, origin_node, actor_user_id, ${opts.source}, ${opts.sourcePeer ?? null}, 'processed', 1
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+      event_id uuid, store_id uuid, device_id text, seq bigint, type text, vector_clock jsonb, payload jsonb,
+      full_payload_hash text, delta_payload jsonb, created_at timestamptz, origin_node text, actor_user_id text)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id, node_seq`.execute(trx);
+
+  const seqById = new Map(inserted.rows.map((r) => [r.event_id, Number(r.node_seq)]));
+  const fresh = batch.filter((p) => seqById.has(p.id));
+  const known = batch.filter((p) => !seqById.has(p.id));
+  const accepted = fresh.map((p) => p.event.event_id);
+  const duplicates: string[] = [];
+  const rejected: RejectedEvent[] = [];
+  if (known.length > 0) {
+    const existing = await sql<{ event_id: string; full_payload_hash: string }>`
+      SELECT event_id, full_payload_hash FROM events WHERE event_id = ANY(${known.map((p) => p.id)}::uuid[])`.execute(trx);
+    const hashes = new Map(existing.rows.map((r) => [r.event_id, r.full_payload_hash]));
+    for (const p of known) {
+      if (hashes.get(p.id) === p.hash) duplicates.push(p.event.event_id);
+      else rejected.push(conflict(p.event.event_id));
+    }
+  }
+  if (fresh.length === 0) {
+    return { accepted, duplicates, rejected, lastNodeSeq: null, projectionFailures: [], conflictsAudited: 0, stores: [] };
+  }
+
+  await updateDigests(trx, fresh);
+
+  const projectionEvents: ProjectionEvent[] = fresh.map(
+    (p) =>
+      ({
+        event_id: p.id,
+        store_id: p.event.store_id,
+        device_id: p.event.device_id,
+        type: p.event.type,
+        payload: p.event.payload,
+        vector_clock: p.event.vector_clock,
+        created_at: p.createdAt,
+        origin_node: p.originNode,
+        actor_user_id: p.event.actor_user_id ?? null,
+      }) as ProjectionEvent,
+  );
+  const sink = { conflicts: [] };
+  const failures = await projectWithFallback(trx, projectionEvents, sink, log);
+  if (failures.length > 0) {
+    await sql`
+      UPDATE events SET projection_status = 'failed', projection_error = f.error
+      FROM jsonb_to_recordset(${JSON.stringify(failures)}::jsonb) AS f(event_id uuid, error text)
+      WHERE events.event_id = f.event_id`.execute(trx);
+  }
+  const conflictsAudited = await writeConflictAudit(trx, sink.conflicts, log);
+  const typeOf = new Map(fresh.map((p) => [p.id, p.event.type]));
+  return {
+    accepted,
+    duplicates,
+    rejected,
+    lastNodeSeq: Math.max(...seqById.values()),
+    projectionFailures: failures.map((f) => ({ ...f, type: typeOf.get(f.event_id) ?? 'unknown' })),
+    conflictsAudited,
+    stores: [...new Set(fresh.map((p) => p.event.store_id))],
+  };
+}
+
+/** Hour bucket of a timestamp, UTC, as ISO. */
+export function bucketHour(d: Date): string {
+  const b = new Date(d.getTime());
+  b.setUTCMinutes(0, 0, 0);
+  return b.toISOString();
+}
+
+/** Folds the new events into their (store, hour) digests: count and XOR, order-independent. */
+async function updateDigests(trx: Trx, fresh: Prepared[]): Promise<void> {
+  const buckets = new Map<string, { store_id: string; bucket_hour: string; event_count: number; digest: Buffer }>();
+  for (const p of fresh) {
+    const hour = bucketHour(p.createdAt);
+    const key = `${p.event.store_id}|${hour}`;
+    let b = buckets.get(key);
+    if (!b) buckets.set(key, (b = { store_id: p.event.store_id, bucket_hour: hour, event_count: 0, digest: Buffer.alloc(32) }));
+    b.event_count++;
+    xorInto(b.digest, eventDigest(p.id, p.hash));
+  }
+  const rows = [...buckets.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([, b]) => ({ ...b, digest: b.digest.toString('hex') }));
+  await sql`
+    INSERT INTO event_digests (store_id, bucket_hour, event_count, digest)
+    SELECT store_id, bucket_hour, event_count, ('x' || digest)::bit(256)
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+      store_id uuid, bucket_hour timestamptz, event_count bigint, digest text)
+    ON CONFLICT (store_id, bucket_hour) DO UPDATE SET
+      event_count = event_digests.event_count + excluded.event_count,
+      digest = event_digests.digest # excluded.digest`.execute(trx);
+}

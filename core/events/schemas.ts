@@ -1,0 +1,229 @@
+import { z } from 'zod';
+
+// The event contract: one schema per event type, shared by the push route (validation and
+// OpenAPI), the projections, the relay and the PWA client. Payload objects are "loose": fields we
+// do not know are kept, because the payload hash covers exactly what the device sent.
+
+const id = z.guid();
+const text = (max = 500) => z.string().max(max);
+/** Money: two decimals, inside numeric(16,2). */
+const money = z.number().finite().min(-1e13).max(1e13);
+const positiveMoney = money.positive();
+/** Quantities: inside numeric(16,3). */
+const quantity = z.number().finite().min(-1e12).max(1e12);
+const timestamp = z.iso.datetime({ offset: true });
+
+const saleItem = z.looseObject({
+  product_id: id,
+  qty: quantity.positive(),
+  unit_price: money.nonnegative(),
+});
+
+const aliasPresent =
+  (...keys: string[]) =>
+  (p: Record<string, unknown>) =>
+    keys.some((k) => p[k] !== undefined);
+
+export const payloadSchemas = {
+  SaleCreated: z.looseObject({
+    sale_id: id,
+    items: z.array(saleItem).min(1).max(1000),
+    total: money.nonnegative().optional(),
+    total_amount: money.nonnegative().optional(),
+    warehouse_id: id.optional(),
+    customer_id: id.nullish(),
+    session_id: id.nullish(),
+    payment_method: text(50).nullish(),
+    invoice_series_id: id.nullish(),
+    fiscal_number: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullish(),
+  }),
+  SaleVoided: z.looseObject({
+    sale_id: id,
+    reason: text().nullish(),
+    voided_at: timestamp.optional(),
+  }),
+  StockReceived: z.looseObject({
+    product_id: id,
+    warehouse_id: id.optional(),
+    qty: quantity.positive(),
+    unit_cost: money.nonnegative().nullish(),
+    reason: text().nullish(),
+  }),
+  StockAdjusted: z.looseObject({
+    product_id: id,
+    warehouse_id: id.optional(),
+    qty_delta: quantity,
+    reason: text().nullish(),
+  }),
+  StockDeltaApplied: z.looseObject({
+    product_id: id,
+    warehouse_id: id.optional(),
+    qty_delta: quantity,
+    reason: text().nullish(),
+  }),
+  DebtCreated: z
+    .looseObject({
+      debt_id: id,
+      customer_id: id.nullish(),
+      sale_id: id.nullish(),
+      amount: positiveMoney.optional(),
+      total_amount: positiveMoney.optional(),
+      notes: text(2000).nullish(),
+      note: text(2000).nullish(),
+      due_date: z.iso.date().nullish(),
+    })
+    .refine(aliasPresent('amount', 'total_amount'), {
+      message: 'amount (or total_amount) is required',
+      path: ['amount'],
+    }),
+  DebtPaymentRecorded: debtPayment(),
+  DebtPaymentAdded: debtPayment(),
+  ProductCreated: z.looseObject({
+    product_id: id,
+    name: text(300).min(1),
+    sku: text(100).nullish(),
+    barcode: text(100).nullish(),
+    price: money.nonnegative(),
+    cost: money.nonnegative().nullish(),
+    category: text(200).nullish(),
+    unit: text(50).nullish(),
+    track_inventory: z.boolean().optional(),
+    active: z.boolean().optional(),
+  }),
+  ProductUpdated: z.looseObject({
+    product_id: id,
+    name: text(300).min(1).optional(),
+    sku: text(100).nullish(),
+    barcode: text(100).nullish(),
+    price: money.nonnegative().optional(),
+    cost: money.nonnegative().nullish(),
+    category: text(200).nullish(),
+    unit: text(50).nullish(),
+    track_inventory: z.boolean().optional(),
+    active: z.boolean().optional(),
+  }),
+  CustomerCreated: z.looseObject({
+    customer_id: id,
+    name: text(300).min(1),
+    document_id: text(100).nullish(),
+    phone: text(100).nullish(),
+    email: text(300).nullish(),
+    address: text(1000).nullish(),
+    credit_limit: money.nonnegative().nullish(),
+    notes: text(2000).nullish(),
+    active: z.boolean().optional(),
+  }),
+  CustomerUpdated: z.looseObject({
+    customer_id: id,
+    name: text(300).min(1).optional(),
+    document_id: text(100).nullish(),
+    phone: text(100).nullish(),
+    email: text(300).nullish(),
+    address: text(1000).nullish(),
+    credit_limit: money.nonnegative().nullish(),
+    notes: text(2000).nullish(),
+    active: z.boolean().optional(),
+  }),
+  CashSessionOpened: z.looseObject({
+    session_id: id,
+    opening_amount: money.nonnegative(),
+    opened_at: timestamp.optional(),
+  }),
+  CashSessionClosed: z.looseObject({
+    session_id: id,
+    closing_amount: money.nonnegative(),
+    expected_amount: money.nullish(),
+    closed_at: timestamp.optional(),
+    notes: text(2000).nullish(),
+  }),
+  CashLedgerEntryCreated: z.looseObject({
+    entry_id: id,
+    session_id: id.nullish(),
+    kind: z.enum(['in', 'out']),
+    amount: positiveMoney,
+    reason: text().nullish(),
+  }),
+} as const;
+
+function debtPayment() {
+  return z
+    .looseObject({
+      payment_id: id,
+      debt_id: id,
+      amount: positiveMoney,
+      payment_method: text(50).nullish(),
+      method: text(50).nullish(),
+      paid_at: timestamp.optional(),
+      notes: text(2000).nullish(),
+      note: text(2000).nullish(),
+    })
+    .refine((p) => p.paid_at === undefined || !Number.isNaN(Date.parse(p.paid_at)), {
+      path: ['paid_at'],
+      message: 'paid_at must be a date-time',
+    });
+}
+
+export type EventType = keyof typeof payloadSchemas;
+export const EVENT_TYPES = Object.keys(payloadSchemas) as EventType[];
+export type PayloadOf<T extends EventType> = z.infer<(typeof payloadSchemas)[T]>;
+
+const envelopeFields = {
+  event_id: id,
+  store_id: id,
+  device_id: z.string().min(1).max(100),
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  vector_clock: z.record(z.string().min(1).max(100), z.number().int().nonnegative()),
+  created_at: timestamp,
+  actor_user_id: z.string().max(200).nullish(),
+  delta_payload: z.unknown().optional(),
+  /** Set by the node that first accepted the event; peers relay it unchanged. */
+  origin_node: z.string().min(1).max(100).optional(),
+};
+
+function eventSchema<T extends EventType>(type: T) {
+  return z.looseObject({ ...envelopeFields, type: z.literal(type), payload: payloadSchemas[type] });
+}
+
+export const syncEventSchema = z.discriminatedUnion('type', [
+  eventSchema('SaleCreated'),
+  eventSchema('SaleVoided'),
+  eventSchema('StockReceived'),
+  eventSchema('StockAdjusted'),
+  eventSchema('StockDeltaApplied'),
+  eventSchema('DebtCreated'),
+  eventSchema('DebtPaymentRecorded'),
+  eventSchema('DebtPaymentAdded'),
+  eventSchema('ProductCreated'),
+  eventSchema('ProductUpdated'),
+  eventSchema('CustomerCreated'),
+  eventSchema('CustomerUpdated'),
+  eventSchema('CashSessionOpened'),
+  eventSchema('CashSessionClosed'),
+  eventSchema('CashLedgerEntryCreated'),
+]);
+export type SyncEvent = z.infer<typeof syncEventSchema>;
+
+export const pushRequestSchema = z.object({
+  store_id: id,
+  device_id: z.string().min(1).max(100),
+  events: z.array(syncEventSchema),
+});
+export type PushRequest = z.infer<typeof pushRequestSchema>;
+
+export const rejectedEventSchema = z.object({
+  event_id: z.string(),
+  code: z.string(),
+  message: z.string(),
+});
+
+export const pushResponseSchema = z.object({
+  accepted: z.array(z.string()),
+  duplicates: z.array(z.string()),
+  rejected: z.array(rejectedEventSchema),
+  last_node_seq: z
+    .number()
+    .int()
+    .nullable()
+    .describe('highest node_seq given to an event accepted by this request; null when none was accepted'),
+});
+export type PushResponse = z.infer<typeof pushResponseSchema>;

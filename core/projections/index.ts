@@ -1,0 +1,154 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { payloadSchemas, type EventType } from '../events/schemas';
+import type { EventRow } from '../db/schema';
+import { projectCashLedger } from './cash-ledger';
+import { projectDebts } from './debts';
+import { projectRegisters } from './registers';
+import { projectSales } from './sales';
+import { applyMovements, stockMovementsOf } from './stock';
+import type { ConflictRecord, ProjectionEvent, ProjectionSink, Trx } from './types';
+
+export type { ConflictRecord, ProjectionEvent } from './types';
+
+/**
+ * Applies a set of events to every read model with set-based statements: one or two statements per
+ * family, whatever the batch size. Families run in a fixed order so concurrent requests take row
+ * locks in the same order.
+ */
+export async function projectEvents(trx: Trx, events: ProjectionEvent[], sink: ProjectionSink): Promise<void> {
+  if (events.length === 0) return;
+  await projectRegisters(trx, events, sink);
+  const movements = stockMovementsOf(events);
+  await projectSales(trx, events, movements);
+  await applyMovements(trx, movements);
+  await projectDebts(trx, events);
+  await projectCashLedger(trx, events);
+}
+
+export interface ProjectionFailure {
+  event_id: string;
+  error: string;
+}
+
+/**
+ * Projects a batch inside a savepoint. If the batch fails, it is rolled back and each event is
+ * projected alone in its own savepoint, so one bad event is marked failed and the others still land.
+ * The events themselves are never rolled back: a projection error loses nothing.
+ */
+export async function projectWithFallback(
+  trx: Trx,
+  events: ProjectionEvent[],
+  sink: ProjectionSink,
+  log: Logger,
+): Promise<ProjectionFailure[]> {
+  if (events.length === 0) return [];
+  const batchSink: ProjectionSink = { conflicts: [] };
+  await sql`SAVEPOINT project_batch`.execute(trx);
+  try {
+    await projectEvents(trx, events, batchSink);
+    await sql`RELEASE SAVEPOINT project_batch`.execute(trx);
+    sink.conflicts.push(...batchSink.conflicts);
+    return [];
+  } catch (err) {
+    await sql`ROLLBACK TO SAVEPOINT project_batch`.execute(trx);
+    if (events.length === 1) {
+      return [{ event_id: events[0]!.event_id, error: errorText(err) }];
+    }
+    log.warn({ err, events: events.length }, 'batch projection failed; projecting events one by one');
+  }
+  const failures: ProjectionFailure[] = [];
+  for (const event of events) {
+    const one: ProjectionSink = { conflicts: [] };
+    await sql`SAVEPOINT project_one`.execute(trx);
+    try {
+      await projectEvents(trx, [event], one);
+      await sql`RELEASE SAVEPOINT project_one`.execute(trx);
+      sink.conflicts.push(...one.conflicts);
+    } catch (err) {
+      await sql`ROLLBACK TO SAVEPOINT project_one`.execute(trx);
+      failures.push({ event_id: event.event_id, error: errorText(err) });
+    }
+  }
+  return failures;
+}
+
+export function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 2000);
+}
+
+/**
+ * Writes resolved conflicts to conflict_audit_log inside its own savepoint. The audit is a record,
+ * not a gate: if it cannot be written the push still succeeds, and the failure is logged.
+ */
+export async function writeConflictAudit(trx: Trx, conflicts: ConflictRecord[], log: Logger): Promise<number> {
+  if (conflicts.length === 0) return 0;
+  await sql`SAVEPOINT conflict_audit`.execute(trx);
+  try {
+    const rows = conflicts.map((c) => ({
+      store_id: c.store_id,
+      entity_type: c.entity_type,
+      entity_id: c.entity_id,
+      field: c.fields.join(','),
+      winner_event_id: c.winner_event_id,
+      loser_event_ids: `{${c.loser_event_id}}`,
+      strategy: c.strategy,
+    }));
+    await sql`
+      INSERT INTO conflict_audit_log (store_id, entity_type, entity_id, field, winner_event_id,
+        loser_event_ids, strategy, winner_payload, loser_payloads)
+      SELECT x.store_id, x.entity_type, x.entity_id, x.field, x.winner_event_id, x.loser_event_ids::uuid[],
+        x.strategy, w.payload,
+        (SELECT jsonb_agg(l.payload) FROM events l WHERE l.event_id = ANY(x.loser_event_ids::uuid[]))
+      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+        store_id uuid, entity_type text, entity_id text, field text, winner_event_id uuid,
+        loser_event_ids text, strategy text)
+      LEFT JOIN events w ON w.event_id = x.winner_event_id`.execute(trx);
+    await sql`RELEASE SAVEPOINT conflict_audit`.execute(trx);
+    return rows.length;
+  } catch (err) {
+    await sql`ROLLBACK TO SAVEPOINT conflict_audit`.execute(trx);
+    log.error({ err, conflicts: conflicts.length }, 'conflict audit could not be written; push continues');
+    return 0;
+  }
+}
+
+/**
+ * Turns stored event rows into projection events, validating each payload against its type's
+ * schema. Rows that no longer validate (written by an older version, say) come back as failures.
+ */
+export function fromRows(rows: Pick<EventRow, 'event_id' | 'store_id' | 'device_id' | 'type' | 'payload' | 'vector_clock' | 'created_at' | 'origin_node' | 'actor_user_id'>[]): {
+  events: ProjectionEvent[];
+  invalid: ProjectionFailure[];
+} {
+  const events: ProjectionEvent[] = [];
+  const invalid: ProjectionFailure[] = [];
+  for (const r of rows) {
+    const schema = payloadSchemas[r.type as EventType];
+    if (!schema) {
+      invalid.push({ event_id: r.event_id, error: `unknown event type ${r.type}` });
+      continue;
+    }
+    const parsed = schema.safeParse(r.payload);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      invalid.push({
+        event_id: r.event_id,
+        error: `invalid ${r.type} payload: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unknown'}`,
+      });
+      continue;
+    }
+    events.push({
+      event_id: r.event_id,
+      store_id: r.store_id,
+      device_id: r.device_id,
+      type: r.type as EventType,
+      payload: parsed.data,
+      vector_clock: r.vector_clock,
+      created_at: r.created_at,
+      origin_node: r.origin_node,
+      actor_user_id: r.actor_user_id,
+    } as ProjectionEvent);
+  }
+  return { events, invalid };
+}

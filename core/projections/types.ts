@@ -1,0 +1,52 @@
+import type { Transaction } from 'kysely';
+import type { Database } from '../db/schema';
+import type { VectorClock } from '../crdt/vector-clock';
+import type { EventType, PayloadOf } from '../events/schemas';
+
+/** An event as the projections see it: envelope plus a payload already validated for its type. */
+export interface ProjectionEvent<T extends EventType = EventType> {
+  event_id: string;
+  store_id: string;
+  device_id: string;
+  type: T;
+  payload: PayloadOf<T>;
+  vector_clock: VectorClock;
+  created_at: Date;
+  origin_node: string;
+  actor_user_id: string | null;
+}
+
+export type Trx = Transaction<Database>;
+
+/** A concurrent write resolved automatically, for conflict_audit_log. */
+export interface ConflictRecord {
+  store_id: string;
+  entity_type: string;
+  entity_id: string;
+  fields: string[];
+  strategy: string;
+  winner_event_id: string;
+  loser_event_id: string;
+}
+
+export interface ProjectionSink {
+  conflicts: ConflictRecord[];
+}
+
+export function ofType<T extends EventType>(events: ProjectionEvent[], ...types: T[]): ProjectionEvent<T>[] {
+  return events.filter((e): e is ProjectionEvent<T> => (types as EventType[]).includes(e.type));
+}
+
+/**
+ * Keeps one event per entity id: the one with the smallest event id. Add-wins sets use it so that a
+ * second event claiming an existing id resolves the same way whatever the arrival order.
+ */
+export function firstPerId<E extends { event_id: string }>(events: E[], idOf: (e: E) => string): E[] {
+  const best = new Map<string, E>();
+  for (const e of events) {
+    const key = idOf(e);
+    const current = best.get(key);
+    if (!current || e.event_id.toLowerCase() < current.event_id.toLowerCase()) best.set(key, e);
+  }
+  return [...best.values()].sort((a, b) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0));
+}

@@ -1,0 +1,9 @@
+import type { Migration } from 'kysely';
+import * as eventLog from './20261124_0001_event_log';
+import * as projections from './20261124_0002_projections';
+
+/** Every migration, keyed by its timestamped name; the Migrator applies them in name order. */
+export const migrations: Record<string, Migration> = {
+  '20261124_0001_event_log': eventLog,
+  '20261124_0002_projections': projections,
+};

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import type { EventType, PayloadOf, SyncEvent } from '../../core/events/schemas';
+
+/** Builds valid events for one device, with its seq and vector clock advancing like a real PWA. */
+export class DeviceSim {
+  seq = 0;
+  clock: Record<string, number> = {};
+  /** Logical milliseconds: created_at never goes backwards on one device (its hybrid clock). */
+  private now: number;
+
+  constructor(
+    readonly storeId: string,
+    readonly deviceId: string = randomUUID(),
+    start = Date.parse('2026-11-20T12:00:00.000Z'),
+  ) {
+    this.now = start;
+  }
+
+  /** Merges what this device has seen from others (it pulled their events). */
+  observe(clock: Record<string, number>): void {
+    for (const [k, v] of Object.entries(clock)) this.clock[k] = Math.max(this.clock[k] ?? 0, v);
+  }
+
+  event<T extends EventType>(type: T, payload: PayloadOf<T>, opts: { at?: number } = {}): SyncEvent {
+    this.seq += 1;
+    this.clock = { ...this.clock, [this.deviceId]: this.seq };
+    this.now = Math.max(this.now + 1000, opts.at ?? 0);
+    return {
+      event_id: randomUUID(),
+      store_id: this.storeId,
+      device_id: this.deviceId,
+      seq: this.seq,
+      type,
+      vector_clock: { ...this.clock },
+      payload,
+      created_at: new Date(this.now).toISOString(),
+      actor_user_id: 'cashier-1',
+    } as SyncEvent;
+  }
+}

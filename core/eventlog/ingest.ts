@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Logger } from 'pino';
+import type { Log } from '../log';
 import type { Db } from '../db';
 import type { EventSource } from '../db/schema';
 import { eventDigest, hashPayload, xorInto } from '../events/hash';
@@ -49,7 +49,7 @@ const MAX_ATTEMPTS = 4;
  * hour buckets, then project set-wise (falling back to one savepoint per event if the batch fails).
  * A projection failure keeps the event (projection_status = 'failed') for the orphan healer.
  */
-export async function ingestEvents(db: Db, events: SyncEvent[], opts: IngestOptions, log: Logger): Promise<IngestResult> {
+export async function ingestEvents(db: Db, events: SyncEvent[], opts: IngestOptions, log: Log): Promise<IngestResult> {
   const result: IngestResult = {
     accepted: [],
     duplicates: [],
@@ -112,7 +112,7 @@ async function ingestInTransaction(
   trx: Trx,
   batch: Prepared[],
   opts: IngestOptions,
-  log: Logger,
+  log: Log,
 ): Promise<IngestResult> {
   const rows = batch.map((p) => ({
     event_id: p.id,

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Logger } from 'pino';
+import type { Log } from '../log';
 import { payloadSchemas, type EventType } from '../events/schemas';
 import type { EventRow } from '../db/schema';
 import { projectCashLedger } from './cash-ledger';
@@ -40,7 +40,7 @@ export async function projectWithFallback(
   trx: Trx,
   events: ProjectionEvent[],
   sink: ProjectionSink,
-  log: Logger,
+  log: Log,
 ): Promise<ProjectionFailure[]> {
   if (events.length === 0) return [];
   const batchSink: ProjectionSink = { conflicts: [] };
@@ -81,7 +81,7 @@ export function errorText(err: unknown): string {
  * Writes resolved conflicts to conflict_audit_log inside its own savepoint. The audit is a record,
  * not a gate: if it cannot be written the push still succeeds, and the failure is logged.
  */
-export async function writeConflictAudit(trx: Trx, conflicts: ConflictRecord[], log: Logger): Promise<number> {
+export async function writeConflictAudit(trx: Trx, conflicts: ConflictRecord[], log: Log): Promise<number> {
   if (conflicts.length === 0) return 0;
   await sql`SAVEPOINT conflict_audit`.execute(trx);
   try {

@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { hashToken } from '../core/auth/tokens';
+import type { Config } from '../core/config';
+import type { Db } from '../core/db';
+import type { Metrics } from '../core/metrics';
+import { authPlugin } from './plugins/auth';
+import { docsPlugin } from './plugins/docs';
+import { errorsPlugin } from './plugins/errors';
+import { opsRoutes } from './routes/ops';
+import { storeRoutes } from './routes/stores';
+import { syncRoutes } from './routes/sync';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  metrics: Metrics;
+  checkTemporal: () => Promise<void>;
+  onEventsCommitted?: (storeIds: string[]) => void;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** Builds the HTTP API; the caller decides whether to listen or to inject (tests). */
+export async function buildApp(deps: AppDeps) {
+  const { config, db, metrics } = deps;
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: config.PUSH_MAX_BYTES,
+    requestIdHeader: 'x-request-id',
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(errorsPlugin);
+  await app.register(helmet, { global: true });
+  await app.register(cors, {
+    origin: config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
+    exposedHeaders: ['x-request-id'],
+  });
+  await app.register(rateLimit, {
+    global: true,
+    max: config.RATE_LIMIT_MAX,
+    timeWindow: config.RATE_LIMIT_WINDOW_MS,
+    // One budget per credential (a shop's devices behind one NAT keep separate budgets).
+    keyGenerator: (req) => {
+      const auth = req.headers.authorization;
+      return auth ? `t:${hashToken(auth)}` : `ip:${req.ip}`;
+    },
+  });
+  await app.register(docsPlugin, { nodeId: config.NODE_ID });
+  await app.register(authPlugin, { config, db });
+
+  await app.register(opsRoutes, { db, metrics, checkTemporal: deps.checkTemporal });
+  await app.register(storeRoutes, { db });
+  await app.register(syncRoutes, { config, db, metrics, onEventsCommitted: deps.onEventsCommitted });
+  return app;
+}

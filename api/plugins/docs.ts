@@ -1,0 +1,30 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+
+/** OpenAPI generated from the routes' zod schemas; the UI is at /docs, the document at /docs/json. */
+export const docsPlugin = fp(async (app: FastifyInstance, opts: { nodeId: string }) => {
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Velox Federation Node',
+        version: '0.1.0',
+        description:
+          `Sync and federation node for offline-first point of sale (node \`${opts.nodeId}\`). ` +
+          'Every route except /healthz and /metrics needs `Authorization: Bearer <token>`: the admin ' +
+          'secret, a peer token, or a device token from POST /stores/{store_id}/devices. Errors are ' +
+          '`{"error":{"code","message","details"}}`.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: [
+        { name: 'sync', description: 'Event push, change feed and conflict audit' },
+        { name: 'stores', description: 'Stores and device registration (admin)' },
+        { name: 'operations', description: 'Liveness and metrics' },
+      ],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+});

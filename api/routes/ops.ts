@@ -1,0 +1,70 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { Db } from '../../core/db';
+import type { Metrics } from '../../core/metrics';
+
+export interface OpsRoutesOptions {
+  db: Db;
+  metrics: Metrics;
+  /** Resolves when the Temporal frontend answers; rejects otherwise. */
+  checkTemporal: () => Promise<void>;
+}
+
+const CHECK_TIMEOUT_MS = 2000;
+
+async function probe(check: () => Promise<unknown>): Promise<'ok' | string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
+    return 'ok';
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const opsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, opts) => {
+  const checkSchema = z.object({
+    status: z.enum(['ok', 'degraded']),
+    checks: z.object({ postgres: z.string(), temporal: z.string() }),
+  });
+
+  app.get(
+    '/healthz',
+    {
+      config: { rateLimit: false },
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness and dependencies: PostgreSQL and Temporal reachable (no token needed)',
+        response: { 200: checkSchema, 503: checkSchema },
+      },
+    },
+    async (_request, reply) => {
+      const [postgres, temporal] = await Promise.all([
+        probe(() => sql`SELECT 1`.execute(opts.db)),
+        probe(opts.checkTemporal),
+      ]);
+      const ok = postgres === 'ok' && temporal === 'ok';
+      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks: { postgres, temporal } });
+    },
+  );
+
+  app.get(
+    '/metrics',
+    {
+      config: { rateLimit: false },
+      schema: { tags: ['operations'], summary: 'Prometheus metrics (no token needed)', hide: false },
+    },
+    async (_request, reply) => {
+      const body = await opts.metrics.registry.metrics();
+      return reply.type(opts.metrics.registry.contentType).send(body);
+    },
+  );
+};

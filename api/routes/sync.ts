@@ -1,0 +1,237 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Config } from '../../core/config';
+import type { Db } from '../../core/db';
+import type { EventSource } from '../../core/db/schema';
+import { ingestEvents } from '../../core/eventlog/ingest';
+import { pushRequestSchema, pushResponseSchema } from '../../core/events/schemas';
+import type { Metrics } from '../../core/metrics';
+import { declareStore, findStore } from '../../core/stores/repository';
+import { AppError, errorResponses } from '../errors';
+import { assertStoreAccess, principalOf, type Principal } from '../plugins/auth';
+
+export interface SyncRoutesOptions {
+  config: Config;
+  db: Db;
+  metrics: Metrics;
+  /** Called after a push commits new events (wakes the relay actors); must not throw. */
+  onEventsCommitted?: (storeIds: string[]) => void;
+}
+
+const pulledEventSchema = z.object({
+  node_seq: z.number().int(),
+  event_id: z.string(),
+  store_id: z.string(),
+  device_id: z.string(),
+  seq: z.number().int(),
+  type: z.string(),
+  vector_clock: z.record(z.string(), z.number()),
+  payload: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+  actor_user_id: z.string().nullable(),
+  origin_node: z.string(),
+  delta_payload: z.unknown().nullable(),
+});
+
+function sourceOf(p: Principal): EventSource {
+  return p.kind === 'peer' ? 'system-federation' : p.kind;
+}
+
+export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, opts) => {
+  const { config, db, metrics } = opts;
+
+  app.post(
+    '/sync/push',
+    {
+      config: { auth: ['device', 'peer', 'admin'] },
+      schema: {
+        tags: ['sync'],
+        summary: 'Push events (from a device, a peer node or an admin)',
+        description:
+          `One transaction per request. Duplicates (same event_id and payload) are acknowledged, a known ` +
+          `event_id with a different payload is rejected with EVENT_ID_CONFLICT. At most ` +
+          `${config.PUSH_MAX_EVENTS} events and ${config.PUSH_MAX_BYTES} bytes per request (413 beyond).`,
+        security: [{ bearer: [] }],
+        body: pushRequestSchema,
+        response: { 200: pushResponseSchema, ...errorResponses },
+      },
+      preValidation: async (request) => {
+        const events = (request.body as { events?: unknown } | undefined)?.events;
+        if (Array.isArray(events) && events.length > config.PUSH_MAX_EVENTS) {
+          throw new AppError(
+            413,
+            'TOO_MANY_EVENTS',
+            `events: ${events.length} events in one request; the limit is ${config.PUSH_MAX_EVENTS}, split the batch`,
+          );
+        }
+      },
+    },
+    async (request, reply) => {
+      const started = process.hrtime.bigint();
+      const principal = principalOf(request);
+      const body = request.body;
+      const storeId = body.store_id.toLowerCase();
+      assertStoreAccess(principal, storeId);
+      if (principal.kind === 'device' && principal.deviceId !== body.device_id.toLowerCase()) {
+        throw new AppError(403, 'FORBIDDEN', 'device_id: this token belongs to another device');
+      }
+      body.events.forEach((e, i) => {
+        if (e.store_id.toLowerCase() !== storeId) {
+          throw new AppError(400, 'STORE_MISMATCH', `events.${i}.store_id: differs from the request's store_id`);
+        }
+        if (principal.kind === 'device' && e.device_id.toLowerCase() !== principal.deviceId) {
+          throw new AppError(403, 'FORBIDDEN', `events.${i}.device_id: a device may only push its own events`);
+        }
+      });
+      if (principal.kind === 'peer') {
+        // A peer serves the same stores: declare the store here if this node has not seen it yet.
+        await declareStore(db, { id: storeId, name: `store ${storeId}` });
+      } else if (principal.kind === 'admin' && !(await findStore(db, storeId))) {
+        throw new AppError(404, 'STORE_NOT_FOUND', `store_id: no store ${storeId} on this node`);
+      }
+      const events =
+        principal.kind === 'peer' ? body.events : body.events.map(({ origin_node: _ignored, ...e }) => e);
+
+      const result = await ingestEvents(
+        db,
+        events as typeof body.events,
+        {
+          nodeId: config.NODE_ID,
+          source: sourceOf(principal),
+          sourcePeer: principal.kind === 'peer' ? principal.peerId : null,
+        },
+        request.log,
+      );
+
+      metrics.pushEvents.inc({ outcome: 'accepted' }, result.accepted.length);
+      metrics.pushEvents.inc({ outcome: 'duplicate' }, result.duplicates.length);
+      metrics.pushEvents.inc({ outcome: 'rejected' }, result.rejected.length);
+      metrics.hashMismatches.inc(result.rejected.filter((r) => r.code === 'EVENT_ID_CONFLICT').length);
+      metrics.conflictsResolved.inc(result.conflictsAudited);
+      for (const f of result.projectionFailures) {
+        metrics.projectionFailures.inc({ type: f.type });
+        request.log.warn({ event_id: f.event_id, type: f.type, error: f.error }, 'event stored, projection failed');
+      }
+      if (result.stores.length > 0) opts.onEventsCommitted?.(result.stores);
+      metrics.pushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.pushRequests.inc({ source: principal.kind, status: '200' });
+      return reply.send({
+        accepted: result.accepted,
+        duplicates: result.duplicates,
+        rejected: result.rejected,
+        last_node_seq: result.lastNodeSeq,
+      });
+    },
+  );
+
+  app.get(
+    '/sync/pull',
+    {
+      config: { auth: ['device', 'peer', 'admin'] },
+      schema: {
+        tags: ['sync'],
+        summary: "A store's change feed, in this node's commit order (node_seq)",
+        description: 'Pass the last node_seq you hold as `since`; repeat with `next_since` while `has_more`.',
+        security: [{ bearer: [] }],
+        querystring: z.object({
+          store_id: z.guid(),
+          since: z.coerce.number().int().min(0).default(0),
+          limit: z.coerce.number().int().min(1).max(config.PULL_MAX_LIMIT).default(Math.min(500, config.PULL_MAX_LIMIT)),
+        }),
+        response: {
+          200: z.object({ events: z.array(pulledEventSchema), next_since: z.number().int(), has_more: z.boolean() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { store_id, since, limit } = request.query;
+      assertStoreAccess(principalOf(request), store_id);
+      const rows = await db
+        .selectFrom('events')
+        .select([
+          'node_seq',
+          'event_id',
+          'store_id',
+          'device_id',
+          'seq',
+          'type',
+          'vector_clock',
+          'payload',
+          'created_at',
+          'actor_user_id',
+          'origin_node',
+          'delta_payload',
+        ])
+        .where('store_id', '=', store_id)
+        .where('node_seq', '>', String(since))
+        .orderBy('node_seq')
+        .limit(limit + 1)
+        .execute();
+      const page = rows.slice(0, limit);
+      const events = page.map((r) => ({
+        ...r,
+        node_seq: Number(r.node_seq),
+        seq: Number(r.seq),
+        created_at: r.created_at.toISOString(),
+        delta_payload: r.delta_payload ?? null,
+      }));
+      return {
+        events,
+        next_since: events.length > 0 ? events[events.length - 1]!.node_seq : since,
+        has_more: rows.length > limit,
+      };
+    },
+  );
+
+  const dateParam = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
+  app.get(
+    '/sync/conflicts/audit',
+    {
+      config: { auth: ['admin'] },
+      schema: {
+        tags: ['sync'],
+        summary: 'Concurrent writes resolved automatically (last-writer-wins), with winner and losers',
+        security: [{ bearer: [] }],
+        querystring: z.object({
+          store_id: z.guid(),
+          from: dateParam.optional(),
+          to: dateParam.optional().describe('a date means the end of that day (inclusive)'),
+          limit: z.coerce.number().int().min(1).max(5000).default(1000),
+        }),
+        response: {
+          200: z.object({
+            items: z.array(
+              z.object({
+                id: z.string(),
+                store_id: z.string(),
+                entity_type: z.string(),
+                entity_id: z.string().nullable(),
+                field: z.string().nullable(),
+                strategy: z.string(),
+                winner_event_id: z.string(),
+                loser_event_ids: z.array(z.string()),
+                winner_payload: z.unknown(),
+                loser_payloads: z.unknown(),
+                resolved_at: z.string(),
+                resolved_by: z.string(),
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const { store_id, from, to, limit } = request.query;
+      let q = db.selectFrom('conflict_audit_log').selectAll().where('store_id', '=', store_id);
+      if (from) q = q.where('resolved_at', '>=', new Date(from));
+      if (to) {
+        const end = /^\d{4}-\d{2}-\d{2}$/.test(to) ? new Date(Date.parse(to) + 86_400_000) : new Date(to);
+        q = q.where('resolved_at', '<', end);
+      }
+      const rows = await q.orderBy('resolved_at', 'desc').orderBy('id').limit(limit).execute();
+      return { items: rows.map((r) => ({ ...r, resolved_at: r.resolved_at.toISOString() })) };
+    },
+  );
+};

@@ -1,0 +1,20 @@
+// Entrypoint: applies pending migrations and exits.
+import { loadConfig } from '../core/config';
+import { createDb, migrateToLatest } from '../core/db';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const db = createDb(config.DATABASE_URL, 1);
+  try {
+    const { results } = await migrateToLatest(db);
+    for (const r of results ?? []) console.log(`${r.status}: ${r.migrationName}`);
+    if (!results?.length) console.log('database is up to date');
+  } finally {
+    await db.destroy();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,4 @@
+// Entrypoint for a worker replica: the Temporal worker and its schedules only.
+import { runMain } from '../core/node';
+
+runMain('worker');

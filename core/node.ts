@@ -1,0 +1,103 @@
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import pino, { type Logger } from 'pino';
+import { buildApp } from '../api/app';
+import { loadConfig, type Config } from './config';
+import { createDb, migrateToLatest } from './db';
+import { createMetrics } from './metrics';
+import { connectTemporal } from './temporal/client';
+import { ensureSchedules } from './temporal/schedules';
+import { createNodeWorker } from './temporal/worker';
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.LOG_LEVEL,
+    base: { node: config.NODE_ID },
+    // Tokens and secrets never reach the logs, whatever a serializer picks up.
+    redact: {
+      paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'token', 'ADMIN_SECRET', 'PEERS'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+export interface RunningNode {
+  url: string | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires one node process from validated config: migrations, then the roles asked for — the HTTP API,
+ * the Temporal worker (with its schedules), or both (the local default).
+ */
+export async function startNode(config: Config, log: Logger = createLogger(config)): Promise<RunningNode> {
+  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
+  await migrateToLatest(db);
+  log.info('database migrated');
+
+  const temporal = await connectTemporal(config);
+  const stops: (() => Promise<void>)[] = [];
+  let url: string | null = null;
+
+  if (config.ROLES.has('worker')) {
+    const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const worker: Worker = await createNodeWorker({ config, db, log, connection });
+    await ensureSchedules(temporal.client, config);
+    const running = worker.run();
+    running.catch((err: unknown) => log.fatal({ err }, 'temporal worker stopped'));
+    stops.push(async () => {
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await connection.close();
+    });
+    log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'temporal worker running');
+  }
+
+  if (config.ROLES.has('api')) {
+    const app = await buildApp({
+      config,
+      db,
+      log,
+      metrics: createMetrics(),
+      checkTemporal: async () => {
+        await temporal.connection.healthService.check({});
+      },
+    });
+    url = await app.listen({ port: config.PORT, host: config.HOST });
+    stops.unshift(() => app.close());
+  }
+
+  return {
+    url,
+    async stop() {
+      for (const stop of stops) await stop();
+      await temporal.connection.close();
+      await db.destroy();
+    },
+  };
+}
+
+/** Process entry: parse config (ROLES may be forced by the entrypoint), start, stop on signals. */
+export function runMain(roles?: 'api' | 'worker'): void {
+  const boot = async () => {
+    const config = loadConfig(roles ? { ...process.env, ROLES: roles } : process.env);
+    const log = createLogger(config);
+    const node = await startNode(config, log);
+    if (node.url) log.info({ api: node.url, docs: `${node.url}/docs` }, 'velox node ready');
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      node.stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  };
+  boot().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -40,14 +40,18 @@ interface Prepared {
   originNode: string;
 }
 
-const RETRYABLE = new Set(['40P01', '40001']); // deadlock, serialization failure
+const RACE = 'VELOX_RACE';
+const RETRYABLE = new Set(['40P01', '40001', RACE]); // deadlock, serialization failure, insert race
+/** Advisory lock key that orders appends to the log ('velo' in ASCII). */
+export const FEED_LOCK = 0x76656c6f;
 const MAX_ATTEMPTS = 4;
 
 /**
  * Appends a batch of validated events to the log and projects them, all in one transaction:
- * dedupe by event id and payload hash, insert, update the anti-entropy digests of the touched
- * hour buckets, then project set-wise (falling back to one savepoint per event if the batch fails).
- * A projection failure keeps the event (projection_status = 'failed') for the orphan healer.
+ * dedupe by event id and payload hash, update the anti-entropy digests of the touched hour buckets,
+ * project set-wise (falling back to one savepoint per event if the batch fails), then append the
+ * events in commit order. A projection failure keeps the event (projection_status = 'failed') for
+ * the orphan healer.
  */
 export async function ingestEvents(db: Db, events: SyncEvent[], opts: IngestOptions, log: Log): Promise<IngestResult> {
   const result: IngestResult = {
@@ -108,53 +112,20 @@ function conflict(eventId: string): RejectedEvent {
   };
 }
 
-async function ingestInTransaction(
-  trx: Trx,
-  batch: Prepared[],
-  opts: IngestOptions,
-  log: Log,
-): Promise<IngestResult> {
-  const rows = batch.map((p) => ({
-    event_id: p.id,
-    store_id: p.event.store_id,
-    device_id: p.event.device_id,
-    seq: p.event.seq,
-    type: p.event.type,
-    vector_clock: p.event.vector_clock,
-    payload: p.event.payload,
-    full_payload_hash: p.hash,
-    delta_payload: p.event.delta_payload ?? null,
-    created_at: p.createdAt.toISOString(),
-    origin_node: p.originNode,
-    actor_user_id: p.event.actor_user_id ?? null,
-  }));
-  const inserted = await sql<{ event_id: string; node_seq: string }>`
-    INSERT INTO events (event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash,
-      delta_payload, created_at, origin_node, actor_user_id, source, source_peer, projection_status,
-      projection_attempts)
-    SELECT event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash, delta_payload,
-      created_at, origin_node, actor_user_id, ${opts.source}, ${opts.sourcePeer ?? null}, 'processed', 1
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-      event_id uuid, store_id uuid, device_id text, seq bigint, type text, vector_clock jsonb, payload jsonb,
-      full_payload_hash text, delta_payload jsonb, created_at timestamptz, origin_node text, actor_user_id text)
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id, node_seq`.execute(trx);
-
-  const seqById = new Map(inserted.rows.map((r) => [r.event_id, Number(r.node_seq)]));
-  const fresh = batch.filter((p) => seqById.has(p.id));
-  const known = batch.filter((p) => !seqById.has(p.id));
-  const accepted = fresh.map((p) => p.event.event_id);
+async function ingestInTransaction(trx: Trx, batch: Prepared[], opts: IngestOptions, log: Log): Promise<IngestResult> {
+  const existing = await sql<{ event_id: string; full_payload_hash: string }>`
+    SELECT event_id, full_payload_hash FROM events WHERE event_id = ANY(${batch.map((p) => p.id)}::uuid[])`.execute(trx);
+  const hashes = new Map(existing.rows.map((r) => [r.event_id, r.full_payload_hash]));
+  const fresh = batch.filter((p) => !hashes.has(p.id));
   const duplicates: string[] = [];
   const rejected: RejectedEvent[] = [];
-  if (known.length > 0) {
-    const existing = await sql<{ event_id: string; full_payload_hash: string }>`
-      SELECT event_id, full_payload_hash FROM events WHERE event_id = ANY(${known.map((p) => p.id)}::uuid[])`.execute(trx);
-    const hashes = new Map(existing.rows.map((r) => [r.event_id, r.full_payload_hash]));
-    for (const p of known) {
-      if (hashes.get(p.id) === p.hash) duplicates.push(p.event.event_id);
-      else rejected.push(conflict(p.event.event_id));
-    }
+  for (const p of batch) {
+    const hash = hashes.get(p.id);
+    if (hash === undefined) continue;
+    if (hash === p.hash) duplicates.push(p.event.event_id);
+    else rejected.push(conflict(p.event.event_id));
   }
+  const accepted = fresh.map((p) => p.event.event_id);
   if (fresh.length === 0) {
     return { accepted, duplicates, rejected, lastNodeSeq: null, projectionFailures: [], conflictsAudited: 0, stores: [] };
   }
@@ -177,19 +148,54 @@ async function ingestInTransaction(
   );
   const sink = { conflicts: [] };
   const failures = await projectWithFallback(trx, projectionEvents, sink, log);
-  if (failures.length > 0) {
-    await sql`
-      UPDATE events SET projection_status = 'failed', projection_error = f.error
-      FROM jsonb_to_recordset(${JSON.stringify(failures)}::jsonb) AS f(event_id uuid, error text)
-      WHERE events.event_id = f.event_id`.execute(trx);
+  const failedWith = new Map(failures.map((f) => [f.event_id, f.error]));
+
+  // The log is appended last, under the feed lock held until commit: node_seq is then handed out in
+  // commit order, so a reader that has seen node_seq N has seen everything below it, and the change
+  // feed and the relay cursor can never step over an event committed late.
+  await sql`SELECT pg_advisory_xact_lock(${FEED_LOCK})`.execute(trx);
+  const rows = fresh.map((p) => ({
+    event_id: p.id,
+    store_id: p.event.store_id,
+    device_id: p.event.device_id,
+    seq: p.event.seq,
+    type: p.event.type,
+    vector_clock: p.event.vector_clock,
+    payload: p.event.payload,
+    full_payload_hash: p.hash,
+    delta_payload: p.event.delta_payload ?? null,
+    created_at: p.createdAt.toISOString(),
+    origin_node: p.originNode,
+    actor_user_id: p.event.actor_user_id ?? null,
+    projection_status: failedWith.has(p.id) ? 'failed' : 'processed',
+    projection_error: failedWith.get(p.id) ?? null,
+  }));
+  const inserted = await sql<{ event_id: string; node_seq: string }>`
+    INSERT INTO events (event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash,
+      delta_payload, created_at, origin_node, actor_user_id, source, source_peer, projection_status,
+      projection_error, projection_attempts)
+    SELECT event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash, delta_payload,
+      created_at, origin_node, actor_user_id, ${opts.source}, ${opts.sourcePeer ?? null}, projection_status,
+      projection_error, 1
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+      event_id uuid, store_id uuid, device_id text, seq bigint, type text, vector_clock jsonb, payload jsonb,
+      full_payload_hash text, delta_payload jsonb, created_at timestamptz, origin_node text, actor_user_id text,
+      projection_status text, projection_error text)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING node_seq`.execute(trx);
+  if (inserted.rows.length !== fresh.length) {
+    // Another request committed one of these events while we projected it: start over, and this
+    // time it is a duplicate (the retry loop treats this like a serialization failure).
+    throw Object.assign(new Error('concurrent insert of the same event'), { code: RACE });
   }
+
   const conflictsAudited = await writeConflictAudit(trx, sink.conflicts, log);
   const typeOf = new Map(fresh.map((p) => [p.id, p.event.type]));
   return {
     accepted,
     duplicates,
     rejected,
-    lastNodeSeq: Math.max(...seqById.values()),
+    lastNodeSeq: Math.max(...inserted.rows.map((r) => Number(r.node_seq))),
     projectionFailures: failures.map((f) => ({ ...f, type: typeOf.get(f.event_id) ?? 'unknown' })),
     conflictsAudited,
     stores: [...new Set(fresh.map((p) => p.event.store_id))],

@@ -6,7 +6,8 @@ export function sortDeep(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(sortDeep);
   if (typeof value !== 'object') return value;
-  const sorted: Record<string, unknown> = {};
+  // No prototype: an own "__proto__" key (JSON.parse and jsonb keep one) must stay a plain key.
+  const sorted: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(value).sort()) {
     sorted[key] = sortDeep((value as Record<string, unknown>)[key]);
   }

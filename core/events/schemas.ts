@@ -4,7 +4,9 @@ import { z } from 'zod';
 // OpenAPI), the projections, the relay and the PWA client. Payload objects are "loose": fields we
 // do not know are kept, because the payload hash covers exactly what the device sent.
 
-const id = z.guid();
+// Ids are compared as text in projections, locks and digests: one spelling per id, whatever case a
+// device writes (the payload hash is taken over the normalised payload, like the aliases).
+const id = z.guid().toLowerCase();
 const text = (max = 500) => z.string().max(max);
 /** Money: two decimals, inside numeric(16,2). */
 const money = z.number().finite().min(-1e13).max(1e13);

@@ -1,0 +1,72 @@
+import { sql } from 'kysely';
+import pino from 'pino';
+import type { Db } from '../../core/db';
+import { PROJECTION_TABLES } from '../../core/db/schema';
+import { ingestEvents, type IngestOptions, type IngestResult } from '../../core/eventlog/ingest';
+import { syncEventSchema, type SyncEvent } from '../../core/events/schemas';
+
+export const silentLog = pino({ level: 'silent' });
+
+/** What the push route does: validate each event with its schema, then ingest the batch. */
+export function push(db: Db, events: SyncEvent[], opts: Partial<IngestOptions> = {}): Promise<IngestResult> {
+  const parsed = events.map((e) => syncEventSchema.parse(e));
+  return ingestEvents(db, parsed, { nodeId: 'node-a', source: 'device', ...opts }, silentLog);
+}
+
+/** A readable, deterministic uuid: namespace in the first group, number in the last. */
+export function uid(namespace: number, n: number): string {
+  return `${namespace.toString(16).padStart(8, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+
+/** Order-independent fingerprint of a whole table's content. */
+export async function tableDigest(db: Db, table: string): Promise<{ rows: number; md5: string | null }> {
+  const r = await sql<{ rows: string; md5: string | null }>`
+    SELECT count(*) AS rows, md5(string_agg(t::text, '|' ORDER BY t::text)) AS md5
+    FROM ${sql.table(table)} t`.execute(db);
+  return { rows: Number(r.rows[0]!.rows), md5: r.rows[0]!.md5 };
+}
+
+/** Every row of a table as text, sorted: for readable diffs when two digests differ. */
+export async function tableRows(db: Db, table: string): Promise<string[]> {
+  const r = await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(table)} t ORDER BY 1`.execute(
+    db,
+  );
+  return r.rows.map((x) => x.row);
+}
+
+/** Projection tables plus the log's own order-independent state (event set, digests). */
+export const CONVERGENT_TABLES = [...PROJECTION_TABLES, 'event_digests'] as const;
+
+/** Empties the log and every read model, so one database can serve many property runs. */
+export async function truncateAll(db: Db): Promise<void> {
+  const tables = [...CONVERGENT_TABLES, 'events', 'conflict_audit_log'].map((t) => sql.table(t));
+  await sql`TRUNCATE ${sql.join(tables)} RESTART IDENTITY`.execute(db);
+}
+
+/** Rows of warehouse_stock that differ from Σ stock_movements for their key (either side missing counts). */
+export async function stockDivergence(db: Db): Promise<unknown[]> {
+  const r = await sql`
+    WITH m AS (
+      SELECT store_id, warehouse_id, product_id, sum(qty_delta) AS total
+      FROM stock_movements GROUP BY 1, 2, 3
+    )
+    SELECT coalesce(ws.store_id, m.store_id) AS store_id, coalesce(ws.warehouse_id, m.warehouse_id) AS warehouse_id,
+      coalesce(ws.product_id, m.product_id) AS product_id, ws.stock, m.total
+    FROM warehouse_stock ws
+    FULL JOIN m ON (m.store_id, m.warehouse_id, m.product_id) = (ws.store_id, ws.warehouse_id, ws.product_id)
+    WHERE ws.stock IS DISTINCT FROM m.total`.execute(db);
+  return r.rows;
+}
+
+/** Debts whose paid/remaining/status do not follow from their payment rows. */
+export async function debtDivergence(db: Db): Promise<unknown[]> {
+  const r = await sql`
+    WITH p AS (SELECT debt_id, sum(amount) AS paid FROM debt_payments GROUP BY debt_id)
+    SELECT d.id, d.total_amount, d.paid_amount, d.remaining_amount, d.status, coalesce(p.paid, 0) AS payments
+    FROM debts d LEFT JOIN p ON p.debt_id = d.id
+    WHERE d.remaining_amount <> d.total_amount - coalesce(p.paid, 0)
+       OR d.paid_amount <> coalesce(p.paid, 0)
+       OR d.status <> CASE WHEN coalesce(p.paid, 0) >= d.total_amount THEN 'paid'
+                           WHEN coalesce(p.paid, 0) > 0 THEN 'partial' ELSE 'pending' END`.execute(db);
+  return r.rows;
+}

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { applyMovements, removeMovements, warehouseOf, type MovementRow } from './stock';
-import { firstPerId, ofType, type ProjectionEvent, type Trx } from './types';
+import { firstPerId, lockEntities, ofType, type ProjectionEvent, type Trx } from './types';
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
@@ -14,6 +14,14 @@ export async function projectSales(trx: Trx, events: ProjectionEvent[], movement
   const creates = firstPerId(ofType(events, 'SaleCreated'), (e) => e.payload.sale_id);
   const voids = ofType(events, 'SaleVoided');
   if (creates.length === 0 && voids.length === 0) return;
+
+  // A sale and its void may arrive in two concurrent requests: under READ COMMITTED neither would see
+  // the other's uncommitted row and the void would never be applied. Serialise per sale id, in a fixed
+  // order, before reading or writing anything of these sales.
+  const touched = [
+    ...new Set([...creates.map((e) => e.payload.sale_id), ...voids.map((e) => e.payload.sale_id)]),
+  ].sort();
+  await lockEntities(trx, 'sale', touched);
 
   if (voids.length > 0) {
     const rows = voids.map((e) => ({
@@ -48,7 +56,6 @@ export async function projectSales(trx: Trx, events: ProjectionEvent[], movement
   // Sale movements must exist before voids restock them; flush them now.
   await applyMovements(trx, movements.splice(0));
 
-  const touched = [...new Set([...creates.map((e) => e.payload.sale_id), ...voids.map((e) => e.payload.sale_id)])];
   await applyVoids(trx, touched);
 }
 

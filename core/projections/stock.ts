@@ -62,10 +62,13 @@ export async function applyMovements(trx: Trx, rows: MovementRow[]): Promise<voi
     DO UPDATE SET stock = warehouse_stock.stock + excluded.stock`.execute(trx);
 }
 
-/** Removes movements (and their effect on stock) when the event they came from lost its entity. */
+/**
+ * Removes movements (and their effect on stock) when the event they came from lost its entity. A
+ * stock row left without any movement is deleted: it would not exist had the loser never arrived.
+ */
 export async function removeMovements(trx: Trx, eventIds: string[]): Promise<void> {
   if (eventIds.length === 0) return;
-  await sql`
+  const touched = await sql<{ store_id: string; warehouse_id: string; product_id: string }>`
     WITH del AS (
       DELETE FROM stock_movements WHERE event_id = ANY(${eventIds}::uuid[])
       RETURNING store_id, warehouse_id, product_id, qty_delta
@@ -74,7 +77,16 @@ export async function removeMovements(trx: Trx, eventIds: string[]): Promise<voi
     )
     UPDATE warehouse_stock ws SET stock = ws.stock - total.qty
     FROM total
-    WHERE ws.store_id = total.store_id AND ws.warehouse_id = total.warehouse_id AND ws.product_id = total.product_id`.execute(
+    WHERE ws.store_id = total.store_id AND ws.warehouse_id = total.warehouse_id AND ws.product_id = total.product_id
+    RETURNING ws.store_id, ws.warehouse_id, ws.product_id`.execute(trx);
+  if (touched.rows.length === 0) return;
+  await sql`
+    DELETE FROM warehouse_stock ws
+    USING jsonb_to_recordset(${JSON.stringify(touched.rows)}::jsonb) AS k(store_id uuid, warehouse_id uuid, product_id uuid)
+    WHERE (ws.store_id, ws.warehouse_id, ws.product_id) = (k.store_id, k.warehouse_id, k.product_id)
+      AND NOT EXISTS (
+        SELECT 1 FROM stock_movements m
+        WHERE (m.store_id, m.warehouse_id, m.product_id) = (ws.store_id, ws.warehouse_id, ws.product_id))`.execute(
     trx,
   );
 }

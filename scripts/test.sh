@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# `npm test`: install what is missing, start (or reuse) local PostgreSQL and Temporal, then
+# typecheck, lint and run jest (extra arguments go to jest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/ensure-tools.sh
+# See start.sh: assigned first so a failing `up` aborts.
+service_env="$(npx tsx scripts/services.ts up --print-env)"
+eval "$service_env"
+
+npx tsc --noEmit -p tsconfig.json && npx eslint . && npx jest "$@"

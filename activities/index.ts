@@ -1,0 +1,23 @@
+import type { Logger } from 'pino';
+import type { Db } from '../core/db';
+import { createOrphanHealerActivities } from './orphan-healer';
+
+export type { OrphanHealDetail, OrphanHealInput, OrphanHealResult } from './orphan-healer';
+
+/** What activities may close over. The worker builds this once from validated config. */
+export interface ActivityDeps {
+  db: Db;
+  log: Logger;
+}
+
+/**
+ * Every activity the worker registers, by name. Workflows see only the type (`import type`), so the
+ * names here are the contract between a workflow's proxy and the worker.
+ */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createOrphanHealerActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

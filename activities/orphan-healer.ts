@@ -1,0 +1,170 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Db } from '../core/db';
+import { fromRows, projectWithFallback, writeConflictAudit } from '../core/projections';
+import type { ProjectionSink, Trx } from '../core/projections/types';
+
+// The orphan healer (seed 003, phase 1, deliverable 1): events that are in the log but whose
+// projection failed, or never ran (an older node version left them 'pending'), are projected again.
+// The log is the source of truth, so healing is just "project the event once more": projections are
+// idempotent CRDTs, which is what makes a re-run (or a crash between runs) harmless.
+
+export const orphanHealInputSchema = z.object({
+  batchSize: z.number().int().positive().max(10_000),
+  maxAgeDays: z.number().positive(),
+  /** Heal one store only (the seed's manual healStore); every store when absent. */
+  storeId: z.guid().optional(),
+});
+export type OrphanHealInput = z.infer<typeof orphanHealInputSchema>;
+
+export interface OrphanHealDetail {
+  event_id: string;
+  type: string;
+  status: 'healed' | 'failed';
+  error?: string;
+}
+
+/** The seed's result shape. */
+export interface OrphanHealResult {
+  checked: number;
+  healed: number;
+  failed: number;
+  details: OrphanHealDetail[];
+}
+
+export interface OrphanHealerDeps {
+  db: Db;
+  log: Logger;
+}
+
+export function createOrphanHealerActivities({ db, log }: OrphanHealerDeps) {
+  const healerLog = log.child({ component: 'orphan-healer' });
+  return {
+    async healOrphans(input: OrphanHealInput): Promise<OrphanHealResult> {
+      const parsed = orphanHealInputSchema.safeParse(input);
+      if (!parsed.success) {
+        // Retrying the same input cannot help.
+        throw ApplicationFailure.create({
+          type: 'INVALID_INPUT',
+          message: `healOrphans: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          nonRetryable: true,
+        });
+      }
+      return healOrphanBatch(db, healerLog, parsed.data);
+    },
+  };
+}
+
+/**
+ * One healing pass, in one transaction: claim up to batchSize unprojected events received in the
+ * last maxAgeDays, project them (a savepoint per event if the batch fails), audit the conflicts they
+ * resolve, and record each outcome on the event row. Rows another healer has claimed are skipped
+ * (SKIP LOCKED), so concurrent runs never project the same event twice at once.
+ */
+export async function healOrphanBatch(
+  db: Db,
+  log: Logger,
+  input: OrphanHealInput,
+): Promise<OrphanHealResult> {
+  const result = await db.transaction().execute(async (trx) => {
+    const rows = await claimOrphans(trx, input);
+    if (rows.length === 0) return { checked: 0, healed: 0, failed: 0, details: [] };
+
+    const { events, invalid } = fromRows(rows);
+    const sink: ProjectionSink = { conflicts: [] };
+    const projectionFailures = await projectWithFallback(trx, events, sink, log);
+    await writeConflictAudit(trx, sink.conflicts, log);
+
+    const errors = new Map([...invalid, ...projectionFailures].map((f) => [f.event_id, f.error]));
+    const details: OrphanHealDetail[] = rows.map((r) => {
+      const error = errors.get(r.event_id);
+      return error === undefined
+        ? { event_id: r.event_id, type: r.type, status: 'healed' }
+        : { event_id: r.event_id, type: r.type, status: 'failed', error };
+    });
+    await recordOutcomes(trx, details);
+    return {
+      checked: rows.length,
+      healed: details.filter((d) => d.status === 'healed').length,
+      failed: details.filter((d) => d.status === 'failed').length,
+      details,
+    };
+  });
+
+  // Logged after commit: a line saying "healed" is only written once it is true.
+  for (const d of result.details) {
+    if (d.status === 'healed')
+      log.info({ event_id: d.event_id, type: d.type, result: 'healed' }, 'orphan event healed');
+    else
+      log.warn(
+        { event_id: d.event_id, type: d.type, result: 'failed', error: d.error },
+        'orphan event still failing',
+      );
+  }
+  if (result.checked > 0) {
+    log.info(
+      {
+        checked: result.checked,
+        healed: result.healed,
+        failed: result.failed,
+        store_id: input.storeId ?? null,
+      },
+      'orphan healer pass finished',
+    );
+  }
+  return result;
+}
+
+/** Manual healing of one store (the seed's healStore): the same pass, filtered by store. */
+export function healStore(
+  db: Db,
+  log: Logger,
+  storeId: string,
+  limits: Omit<OrphanHealInput, 'storeId'>,
+): Promise<OrphanHealResult> {
+  return healOrphanBatch(db, log, { ...limits, storeId });
+}
+
+/**
+ * Events not yet projected, fewest attempts first: an event that fails every time goes to the back,
+ * so a block of permanently failing events cannot starve newer orphans out of the batch.
+ */
+async function claimOrphans(trx: Trx, { batchSize, maxAgeDays, storeId }: OrphanHealInput) {
+  let query = trx
+    .selectFrom('events')
+    .select([
+      'event_id',
+      'store_id',
+      'device_id',
+      'type',
+      'payload',
+      'vector_clock',
+      'created_at',
+      'origin_node',
+      'actor_user_id',
+    ])
+    .where('projection_status', '<>', 'processed')
+    .where('received_at', '>=', sql<Date>`now() - make_interval(secs => ${maxAgeDays * 86_400})`);
+  if (storeId !== undefined) query = query.where('store_id', '=', storeId);
+  return query
+    .orderBy('projection_attempts')
+    .orderBy('node_seq')
+    .limit(batchSize)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+/** One statement for the whole batch: healed → processed, failed → failed with its error; attempts + 1. */
+async function recordOutcomes(trx: Trx, details: OrphanHealDetail[]): Promise<void> {
+  const rows = details.map((d) => ({ event_id: d.event_id, error: d.error ?? null }));
+  await sql`
+    UPDATE events SET
+      projection_status = CASE WHEN o.error IS NULL THEN 'processed' ELSE 'failed' END,
+      projection_error = o.error,
+      projection_attempts = events.projection_attempts + 1
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS o(event_id uuid, error text)
+    WHERE events.event_id = o.event_id`.execute(trx);
+}

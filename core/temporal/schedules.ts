@@ -1,0 +1,85 @@
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptions,
+  type ScheduleOptionsStartWorkflowAction,
+} from '@temporalio/client';
+import { orphanHealerWorkflow } from '../../workflows/orphan-healer';
+import type { Config } from '../config';
+
+export const ORPHAN_HEALER_SCHEDULE_ID = 'orphan-healer';
+
+export interface EnsureSchedulesOptions {
+  /** Prepended to every schedule id and workflow id (tests sharing a namespace use a unique one). */
+  idPrefix?: string;
+}
+
+type ScheduleConfig = Pick<
+  Config,
+  | 'NODE_ID'
+  | 'TEMPORAL_TASK_QUEUE'
+  | 'ORPHAN_HEALER_INTERVAL_SECONDS'
+  | 'ORPHAN_HEALER_BATCH'
+  | 'ORPHAN_HEALER_MAX_AGE_DAYS'
+>;
+
+/** The node's schedules, as they should be for this config. */
+export function scheduleDefinitions(
+  config: ScheduleConfig,
+  { idPrefix = '' }: EnsureSchedulesOptions = {},
+): ScheduleOptions[] {
+  const orphanHealer: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof orphanHealerWorkflow>> = {
+    scheduleId: `${idPrefix}${ORPHAN_HEALER_SCHEDULE_ID}`,
+    spec: { intervals: [{ every: `${config.ORPHAN_HEALER_INTERVAL_SECONDS} seconds` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: orphanHealerWorkflow,
+      // The server appends the tick's timestamp to this id.
+      workflowId: `${idPrefix}orphan-healer`,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{ batchSize: config.ORPHAN_HEALER_BATCH, maxAgeDays: config.ORPHAN_HEALER_MAX_AGE_DAYS }],
+    },
+    policies: {
+      // One pass at a time across every worker: a tick that finds the previous pass running is dropped.
+      overlap: ScheduleOverlapPolicy.SKIP,
+      // Ticks missed while the server was down are not worth replaying one by one.
+      catchupWindow: '1 minute',
+      pauseOnFailure: false,
+    },
+    memo: {
+      description:
+        'Re-projects events whose projection failed or never ran (projection_status <> processed, ' +
+        `received in the last ${config.ORPHAN_HEALER_MAX_AGE_DAYS} days, ${config.ORPHAN_HEALER_BATCH} per run)`,
+      node: config.NODE_ID,
+    },
+  };
+  return [orphanHealer];
+}
+
+/**
+ * Creates the node's schedules, or brings existing ones up to date with the config (every boot of
+ * every worker calls this, so it must be idempotent). A schedule an operator paused stays paused.
+ */
+export async function ensureSchedules(
+  client: Client,
+  config: ScheduleConfig,
+  options: EnsureSchedulesOptions = {},
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (const definition of scheduleDefinitions(config, options)) {
+    try {
+      await client.schedule.create(definition);
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await client.schedule.getHandle(definition.scheduleId).update((previous) => ({
+        ...previous,
+        spec: definition.spec,
+        action: definition.action,
+        policies: definition.policies,
+      }));
+    }
+    ids.push(definition.scheduleId);
+  }
+  return ids;
+}

@@ -1,0 +1,3 @@
+// The workflow bundle's entry point: every exported function here is a workflow type.
+export { orphanHealerWorkflow } from './orphan-healer';
+export type { OrphanHealerInput } from './orphan-healer';

@@ -24,5 +24,7 @@ export default tseslint.config(
       ],
     },
   },
+  // Migrations take Kysely<any> on purpose: they must not depend on the app's current schema types.
+  { files: ['migrations/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   { files: ['scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'bin/**/*.ts'], rules: { 'no-console': 'off' } },
 );

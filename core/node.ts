@@ -5,6 +5,7 @@ import { loadConfig, type Config } from './config';
 import { createDb, migrateToLatest } from './db';
 import { createMetrics } from './metrics';
 import { connectTemporal } from './temporal/client';
+import { installTemporalRuntime } from './temporal/logging';
 import { ensureSchedules } from './temporal/schedules';
 import { createNodeWorker } from './temporal/worker';
 
@@ -34,6 +35,8 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
   await migrateToLatest(db);
   log.info('database migrated');
 
+  // Temporal's own logs go through pino; shutdown order (API, then worker, then connections) is ours.
+  installTemporalRuntime(log, { shutdownSignals: [] });
   const temporal = await connectTemporal(config);
   const stops: (() => Promise<void>)[] = [];
   let url: string | null = null;
@@ -45,7 +48,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
     const running = worker.run();
     running.catch((err: unknown) => log.fatal({ err }, 'temporal worker stopped'));
     stops.push(async () => {
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await connection.close();
     });

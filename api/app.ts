@@ -4,6 +4,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { hashToken } from '../core/auth/tokens';
 import type { Config } from '../core/config';
@@ -22,6 +23,8 @@ export interface AppDeps {
   log: Logger;
   metrics: Metrics;
   checkTemporal: () => Promise<void>;
+  /** The Temporal client in this node's namespace (federation routes start, signal and query actors). */
+  temporal?: Client;
   onEventsCommitted?: (storeIds: string[]) => void;
 }
 

@@ -6,6 +6,7 @@ import { createDb, migrateToLatest } from './db';
 import { createMetrics } from './metrics';
 import { connectTemporal } from './temporal/client';
 import { installTemporalRuntime } from './temporal/logging';
+import { ensureSearchAttributes } from './temporal/search-attributes';
 import { ensureSchedules } from './temporal/schedules';
 import { createNodeWorker } from './temporal/worker';
 
@@ -43,6 +44,8 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
 
   if (config.ROLES.has('worker')) {
     const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+    const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
+    if (added.length > 0) log.info({ added }, 'registered search attributes');
     const worker: Worker = await createNodeWorker({ config, db, log, connection });
     await ensureSchedules(temporal.client, config);
     const running = worker.run();
@@ -61,6 +64,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
       db,
       log,
       metrics: createMetrics(),
+      temporal: temporal.client,
       checkTemporal: async () => {
         await temporal.connection.healthService.check({});
       },

@@ -1,9 +1,11 @@
 import type { Migration } from 'kysely';
 import * as eventLog from './20261124_0001_event_log';
 import * as projections from './20261124_0002_projections';
+import * as federation from './20261125_0003_federation';
 
 /** Every migration, keyed by its timestamped name; the Migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
   '20261124_0001_event_log': eventLog,
   '20261124_0002_projections': projections,
+  '20261125_0003_federation': federation,
 };

@@ -210,6 +210,23 @@ export interface ConflictAuditLogTable {
   resolved_by: Generated<string>;
 }
 
+export interface RelayDeadLettersTable {
+  id: Generated<string>;
+  peer_id: string;
+  event_id: string;
+  store_id: string;
+  node_seq: BigIntCol;
+  type: string;
+  error_code: string;
+  error_message: string;
+  attempts: Generated<number>;
+  status: Generated<'open' | 'resolved'>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  resolved_at: Date | null;
+  resolution: string | null;
+}
+
 export interface Database {
   stores: StoresTable;
   devices: DevicesTable;
@@ -227,6 +244,7 @@ export interface Database {
   cash_sessions: CashSessionsTable;
   cash_ledger_entries: CashLedgerEntriesTable;
   conflict_audit_log: ConflictAuditLogTable;
+  relay_dead_letters: RelayDeadLettersTable;
 }
 
 export type EventRow = Selectable<EventsTable>;

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
+import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { createOrphanHealerActivities } from './orphan-healer';
+import { createRelayActivities } from './relay';
 
 export type { OrphanHealDetail, OrphanHealInput, OrphanHealResult } from './orphan-healer';
 
@@ -8,6 +10,7 @@ export type { OrphanHealDetail, OrphanHealInput, OrphanHealResult } from './orph
 export interface ActivityDeps {
   db: Db;
   log: Logger;
+  config: Config;
 }
 
 /**
@@ -17,6 +20,7 @@ export interface ActivityDeps {
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createOrphanHealerActivities(deps),
+    ...createRelayActivities(deps),
   };
 }
 

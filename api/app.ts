@@ -13,6 +13,7 @@ import type { Metrics } from '../core/metrics';
 import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorsPlugin } from './plugins/errors';
+import { federationRoutes } from './routes/federation';
 import { opsRoutes } from './routes/ops';
 import { storeRoutes } from './routes/stores';
 import { syncRoutes } from './routes/sync';
@@ -73,5 +74,6 @@ export async function buildApp(deps: AppDeps) {
   await app.register(opsRoutes, { db, metrics, checkTemporal: deps.checkTemporal });
   await app.register(storeRoutes, { db });
   await app.register(syncRoutes, { config, db, metrics, onEventsCommitted: deps.onEventsCommitted });
+  await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   return app;
 }

@@ -30,4 +30,5 @@ export const errorResponses = {
   404: errorResponseSchema,
   413: errorResponseSchema,
   429: errorResponseSchema,
+  503: errorResponseSchema,
 } as const;

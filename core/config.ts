@@ -52,6 +52,19 @@ export const configSchema = z.object({
   ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),
   ORPHAN_HEALER_BATCH: positiveInt(50),
   ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),
+  /** PeerRelay: events per batch, idle poll (a lost nudge only delays this long), HTTP timeout. */
+  RELAY_BATCH_SIZE: positiveInt(200),
+  RELAY_POLL_INTERVAL_MS: positiveInt(5000),
+  RELAY_HTTP_TIMEOUT_MS: positiveInt(10_000),
+  /** Circuit breaker: consecutive failures to open, open period, half-open successes to close. */
+  RELAY_FAILURE_THRESHOLD: positiveInt(5),
+  RELAY_OPEN_MS: positiveInt(60_000),
+  RELAY_SUCCESS_THRESHOLD: positiveInt(3),
+  /** Backoff between failed attempts while the circuit is still closed (doubles up to the max). */
+  RELAY_BACKOFF_BASE_MS: positiveInt(1000),
+  RELAY_BACKOFF_MAX_MS: positiveInt(30_000),
+  /** Each API process signals a peer's relay at most once per this many ms (signals cost history). */
+  RELAY_NUDGE_COALESCE_MS: positiveInt(25),
   /** Which roles this process runs: the HTTP API, the Temporal worker, or both (npm start). */
   ROLES: z
     .string()

@@ -7,6 +7,7 @@ import { createMetrics } from './metrics';
 import { connectTemporal } from './temporal/client';
 import { installTemporalRuntime } from './temporal/logging';
 import { ensureSearchAttributes } from './temporal/search-attributes';
+import { createRelayNudger, ensureRelays } from './temporal/relays';
 import { ensureSchedules } from './temporal/schedules';
 import { createNodeWorker } from './temporal/worker';
 
@@ -48,6 +49,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
     if (added.length > 0) log.info({ added }, 'registered search attributes');
     const worker: Worker = await createNodeWorker({ config, db, log, connection });
     await ensureSchedules(temporal.client, config);
+    await ensureRelays(temporal.client, config, log);
     const running = worker.run();
     running.catch((err: unknown) => log.fatal({ err }, 'temporal worker stopped'));
     stops.push(async () => {
@@ -65,6 +67,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
       log,
       metrics: createMetrics(),
       temporal: temporal.client,
+      onEventsCommitted: config.PEERS.length > 0 ? createRelayNudger(temporal.client, config, log) : undefined,
       checkTemporal: async () => {
         await temporal.connection.healthService.check({});
       },

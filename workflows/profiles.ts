@@ -14,3 +14,12 @@ export const databaseBatch = {
     nonRetryableErrorTypes: ['INVALID_INPUT'],
   },
 } as const satisfies ActivityOptions;
+
+/**
+ * One push of a batch to a peer. No activity-level retries: the PeerRelay workflow counts each
+ * failure in its circuit breaker and backs off on durable timers itself.
+ */
+export const peerCall = {
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 1 },
+} as const satisfies ActivityOptions;

@@ -6,7 +6,7 @@ import type { Db } from '../db';
 import { PinoTemporalLogger } from './logging';
 
 export interface NodeWorkerOptions {
-  config: Pick<Config, 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE'>;
+  config: Config;
   db: Db;
   log: Logger;
   connection: NativeConnection;
@@ -35,7 +35,7 @@ export async function createNodeWorker({
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowBundle: workflowBundle ?? (await bundleNodeWorkflows(log)),
-    activities: createActivities({ db, log }),
+    activities: createActivities({ db, log, config }),
     // A healing pass is one short transaction: let it commit rather than cancel it mid-way.
     shutdownGraceTime: '10 seconds',
   });

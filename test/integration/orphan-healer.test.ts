@@ -1,3 +1,4 @@
+import { testConfig } from '../support/app';
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -39,7 +40,7 @@ beforeAll(async () => {
   ]);
   db = tdb.db;
   worker = await createNodeWorker({
-    config: { TEMPORAL_NAMESPACE: env.namespace ?? 'default', TEMPORAL_TASK_QUEUE: taskQueue },
+    config: testConfig({ TEMPORAL_NAMESPACE: env.namespace ?? 'default', TEMPORAL_TASK_QUEUE: taskQueue }),
     db,
     log: testLog,
     connection: env.nativeConnection,

@@ -1,0 +1,309 @@
+import type { Client } from '@temporalio/client';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { Config } from '../../core/config';
+import type { Db } from '../../core/db';
+import { PeerClient, PeerError, toWireEvent } from '../../core/federation/peer-client';
+import { relayWorkflowId } from '../../core/temporal/relays';
+import { pauseSignal, statusQuery, type RelayStatus } from '../../workflows/peer-relay';
+import { AppError, errorResponses } from '../errors';
+
+export interface FederationRoutesOptions {
+  config: Config;
+  db: Db;
+  temporal?: Client;
+}
+
+const QUERY_TIMEOUT_MS = 3000;
+
+const circuitSchema = z.object({
+  state: z.enum(['CLOSED', 'OPEN', 'HALF_OPEN', 'UNKNOWN']),
+  consecutive_failures: z.number().int().nullable(),
+  last_error: z.string().nullable(),
+  last_failure_at: z.string().nullable(),
+  last_success_at: z.string().nullable(),
+  opened_at: z.string().nullable(),
+});
+
+const peerStatusSchema = z.object({
+  peer_id: z.string(),
+  url: z.string(),
+  workflow_id: z.string(),
+  running: z.boolean(),
+  paused: z.boolean().nullable(),
+  cursor: z.number().int().nullable(),
+  lag: z.object({
+    events: z.number().int().nullable().describe('events committed here and not yet relayed to this peer'),
+    oldest_received_at: z.string().nullable(),
+    oldest_age_seconds: z.number().nullable(),
+  }),
+  circuit: circuitSchema,
+  relayed_total: z.number().int().nullable(),
+  dead_letters_open: z.number().int(),
+  last_batch_at: z.string().nullable(),
+  error: z.string().nullable().describe('why the actor could not be read (worker down, not started)'),
+});
+
+const deadLetterSchema = z.object({
+  id: z.string(),
+  peer_id: z.string(),
+  event_id: z.string(),
+  store_id: z.string(),
+  node_seq: z.string(),
+  type: z.string(),
+  error_code: z.string(),
+  error_message: z.string(),
+  attempts: z.number().int(),
+  status: z.enum(['open', 'resolved']),
+  created_at: z.string(),
+  updated_at: z.string(),
+  resolved_at: z.string().nullable(),
+  resolution: z.string().nullable(),
+});
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms (is a worker running?)`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = async (app, opts) => {
+  const { config, db } = opts;
+  const temporal = () => {
+    if (!opts.temporal) throw new AppError(503, 'TEMPORAL_UNAVAILABLE', 'this process has no Temporal client');
+    return opts.temporal;
+  };
+  const peerOf = (peerId: string) => {
+    const peer = config.PEERS.find((p) => p.id === peerId);
+    if (!peer) throw new AppError(404, 'PEER_NOT_FOUND', `peer_id: no peer ${peerId} in PEERS`);
+    return peer;
+  };
+
+  async function lagAfter(peerId: string, cursor: number) {
+    const r = await sql<{ n: string; oldest: Date | null }>`
+      SELECT count(*) AS n, min(received_at) AS oldest FROM events
+      WHERE node_seq > ${cursor} AND source_peer IS DISTINCT FROM ${peerId}`.execute(db);
+    const row = r.rows[0]!;
+    return {
+      events: Number(row.n),
+      oldest_received_at: row.oldest?.toISOString() ?? null,
+      oldest_age_seconds: row.oldest ? Math.round((Date.now() - row.oldest.getTime()) / 100) / 10 : null,
+    };
+  }
+
+  app.get(
+    '/sync/federation/status',
+    {
+      config: { auth: ['admin'] },
+      schema: {
+        tags: ['federation'],
+        summary: 'Relay state per peer: cursor, lag, circuit breaker, last error, dead letters',
+        security: [{ bearer: [] }],
+        response: { 200: z.object({ node_id: z.string(), peers: z.array(peerStatusSchema) }), ...errorResponses },
+      },
+    },
+    async () => {
+      const openLetters = await db
+        .selectFrom('relay_dead_letters')
+        .select(['peer_id', (eb) => eb.fn.countAll<string>().as('n')])
+        .where('status', '=', 'open')
+        .groupBy('peer_id')
+        .execute();
+      const letters = new Map(openLetters.map((r) => [r.peer_id, Number(r.n)]));
+      const peers = await Promise.all(
+        config.PEERS.map(async (peer) => {
+          const workflowId = relayWorkflowId(peer.id);
+          let status: RelayStatus | null = null;
+          let error: string | null = null;
+          try {
+            status = await withTimeout(
+              temporal().workflow.getHandle(workflowId).query(statusQuery),
+              QUERY_TIMEOUT_MS,
+              `query ${workflowId}`,
+            );
+          } catch (err) {
+            error = err instanceof Error ? err.message : String(err);
+          }
+          const c = status?.circuit;
+          return {
+            peer_id: peer.id,
+            url: peer.url,
+            workflow_id: workflowId,
+            running: status !== null,
+            paused: status?.paused ?? null,
+            cursor: status?.cursor ?? null,
+            lag: status
+              ? await lagAfter(peer.id, status.cursor)
+              : { events: null, oldest_received_at: null, oldest_age_seconds: null },
+            circuit: {
+              state: c?.state ?? ('UNKNOWN' as const),
+              consecutive_failures: c?.consecutiveFailures ?? null,
+              last_error: c?.lastError ?? null,
+              last_failure_at: iso(c?.lastFailureAt ?? null),
+              last_success_at: iso(c?.lastSuccessAt ?? null),
+              opened_at: iso(c?.openedAt ?? null),
+            },
+            relayed_total: status?.totals.relayed ?? null,
+            dead_letters_open: letters.get(peer.id) ?? 0,
+            last_batch_at: iso(status?.lastBatchAt ?? null),
+            error,
+          };
+        }),
+      );
+      return { node_id: config.NODE_ID, peers };
+    },
+  );
+
+  for (const action of ['pause', 'resume'] as const) {
+    app.post(
+      `/sync/federation/relays/:peer_id/${action}`,
+      {
+        config: { auth: ['admin'] },
+        schema: {
+          tags: ['federation'],
+          summary:
+            action === 'pause'
+              ? "Pause relaying to a peer (maintenance); events wait, the cursor keeps its place"
+              : 'Resume relaying to a peer',
+          security: [{ bearer: [] }],
+          params: z.object({ peer_id: z.string() }),
+          response: { 200: z.object({ peer_id: z.string(), paused: z.boolean() }), ...errorResponses },
+        },
+      },
+      async (request) => {
+        const peer = peerOf(request.params.peer_id);
+        await temporal().workflow.getHandle(relayWorkflowId(peer.id)).signal(pauseSignal, action === 'pause');
+        return { peer_id: peer.id, paused: action === 'pause' };
+      },
+    );
+  }
+
+  const toLetter = (r: Record<string, unknown>) => {
+    const d = r as { created_at: Date; updated_at: Date; resolved_at: Date | null; id: string; node_seq: string };
+    return {
+      ...(r as object),
+      id: String(d.id),
+      node_seq: String(d.node_seq),
+      created_at: d.created_at.toISOString(),
+      updated_at: d.updated_at.toISOString(),
+      resolved_at: d.resolved_at?.toISOString() ?? null,
+    } as z.infer<typeof deadLetterSchema>;
+  };
+
+  app.get(
+    '/admin/dead-letters',
+    {
+      config: { auth: ['admin'] },
+      schema: {
+        tags: ['federation'],
+        summary: 'Events a peer refused for good (they no longer block its relay)',
+        security: [{ bearer: [] }],
+        querystring: z.object({
+          peer_id: z.string().optional(),
+          status: z.enum(['open', 'resolved']).default('open'),
+          limit: z.coerce.number().int().min(1).max(1000).default(100),
+        }),
+        response: { 200: z.object({ items: z.array(deadLetterSchema) }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { peer_id, status, limit } = request.query;
+      let q = db.selectFrom('relay_dead_letters').selectAll().where('status', '=', status);
+      if (peer_id) q = q.where('peer_id', '=', peer_id);
+      const rows = await q.orderBy('id').limit(limit).execute();
+      return { items: rows.map(toLetter) };
+    },
+  );
+
+  const idParams = z.object({ id: z.coerce.number().int().positive() });
+  async function letterOf(id: number) {
+    const row = await db.selectFrom('relay_dead_letters').selectAll().where('id', '=', String(id)).executeTakeFirst();
+    if (!row) throw new AppError(404, 'DEAD_LETTER_NOT_FOUND', `id: no dead letter ${id}`);
+    return row;
+  }
+
+  app.post(
+    '/admin/dead-letters/:id/retry',
+    {
+      config: { auth: ['admin'] },
+      schema: {
+        tags: ['federation'],
+        summary: 'Push a dead-lettered event to its peer again now; resolved if the peer takes it',
+        security: [{ bearer: [] }],
+        params: idParams,
+        response: { 200: deadLetterSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const letter = await letterOf(request.params.id);
+      const peer = peerOf(letter.peer_id);
+      const event = await db.selectFrom('events').selectAll().where('event_id', '=', letter.event_id).executeTakeFirstOrThrow();
+      let outcome: { ok: true } | { ok: false; code: string; message: string };
+      try {
+        const res = await new PeerClient(peer, { nodeId: config.NODE_ID, timeoutMs: config.RELAY_HTTP_TIMEOUT_MS }).push(
+          event.store_id,
+          [toWireEvent(event)],
+        );
+        const refused = res.rejected[0];
+        outcome = refused ? { ok: false, code: refused.code, message: refused.message } : { ok: true };
+      } catch (err) {
+        if (err instanceof PeerError && err.transient) {
+          throw new AppError(503, 'PEER_UNAVAILABLE', err.message);
+        }
+        outcome = {
+          ok: false,
+          code: err instanceof PeerError ? err.code : 'ERROR',
+          message: err instanceof Error ? err.message : String(err),
+        };
+      }
+      const updated = await db
+        .updateTable('relay_dead_letters')
+        .set(
+          outcome.ok
+            ? { status: 'resolved', resolved_at: new Date(), resolution: 'retried: accepted by the peer', updated_at: new Date() }
+            : {
+                error_code: outcome.code,
+                error_message: outcome.message.slice(0, 2000),
+                attempts: sql<number>`attempts + 1`,
+                updated_at: new Date(),
+              },
+        )
+        .where('id', '=', letter.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toLetter(updated);
+    },
+  );
+
+  app.post(
+    '/admin/dead-letters/:id/resolve',
+    {
+      config: { auth: ['admin'] },
+      schema: {
+        tags: ['federation'],
+        summary: 'Mark a dead letter handled by hand (with a note of what was done)',
+        security: [{ bearer: [] }],
+        params: idParams,
+        body: z.object({ note: z.string().trim().min(1).max(2000) }),
+        response: { 200: deadLetterSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const letter = await letterOf(request.params.id);
+      const updated = await db
+        .updateTable('relay_dead_letters')
+        .set({ status: 'resolved', resolved_at: new Date(), resolution: request.body.note, updated_at: new Date() })
+        .where('id', '=', letter.id)
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toLetter(updated);
+    },
+  );
+};

@@ -34,13 +34,18 @@ export async function tableRows(db: Db, table: string): Promise<string[]> {
   return r.rows.map((x) => x.row);
 }
 
-/** Projection tables plus the log's own order-independent state (event set, digests). */
+/** Projection tables plus the anti-entropy digests, which must not depend on arrival order either. */
 export const CONVERGENT_TABLES = [...PROJECTION_TABLES, 'event_digests'] as const;
 
-/** Empties the log and every read model, so one database can serve many property runs. */
-export async function truncateAll(db: Db): Promise<void> {
-  const tables = [...CONVERGENT_TABLES, 'events', 'conflict_audit_log'].map((t) => sql.table(t));
-  await sql`TRUNCATE ${sql.join(tables)} RESTART IDENTITY`.execute(db);
+/**
+ * Empties the log and every read model, so one database can serve many property runs. One DELETE
+ * per table in a single statement: for a few hundred rows it is far quicker than TRUNCATE, which
+ * makes new files for every table.
+ */
+export async function clearAll(db: Db): Promise<void> {
+  const tables = [...CONVERGENT_TABLES, 'events', 'conflict_audit_log'];
+  const deletes = tables.map((t, i) => sql`${sql.raw(`d${i}`)} AS (DELETE FROM ${sql.table(t)})`);
+  await sql`WITH ${sql.join(deletes)} SELECT 1`.execute(db);
 }
 
 /** Rows of warehouse_stock that differ from Σ stock_movements for their key (either side missing counts). */

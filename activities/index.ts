@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { createOrphanHealerActivities } from './orphan-healer';
+import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';
 
 export type { OrphanHealDetail, OrphanHealInput, OrphanHealResult } from './orphan-healer';
@@ -21,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createOrphanHealerActivities(deps),
     ...createRelayActivities(deps),
+    ...createReconcileActivities(deps),
   };
 }
 

@@ -14,7 +14,9 @@ import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorsPlugin } from './plugins/errors';
 import { federationRoutes } from './routes/federation';
+import { federationSyncRoutes } from './routes/federation-sync';
 import { opsRoutes } from './routes/ops';
+import { reconcileRoutes } from './routes/reconcile';
 import { storeRoutes } from './routes/stores';
 import { syncRoutes } from './routes/sync';
 
@@ -75,5 +77,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(storeRoutes, { db });
   await app.register(syncRoutes, { config, db, metrics, onEventsCommitted: deps.onEventsCommitted });
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
+  await app.register(federationSyncRoutes, { db });
+  await app.register(reconcileRoutes, { config, db, temporal: deps.temporal });
   return app;
 }

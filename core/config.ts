@@ -65,6 +65,10 @@ export const configSchema = z.object({
   RELAY_BACKOFF_MAX_MS: positiveInt(30_000),
   /** Each API process signals a peer's relay at most once per this many ms (signals cost history). */
   RELAY_NUDGE_COALESCE_MS: positiveInt(25),
+  /** ReconcileSweep: every store with every peer, this often; ids per pull/push step; reconciles at once. */
+  RECONCILE_SWEEP_INTERVAL_SECONDS: positiveInt(600),
+  RECONCILE_CHUNK_SIZE: z.coerce.number().int().min(1).max(1000).default(500),
+  RECONCILE_SWEEP_CONCURRENCY: positiveInt(2),
   /** Which roles this process runs: the HTTP API, the Temporal worker, or both (npm start). */
   ROLES: z
     .string()

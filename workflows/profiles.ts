@@ -23,3 +23,20 @@ export const peerCall = {
   startToCloseTimeout: '2 minutes',
   retry: { maximumAttempts: 1 },
 } as const satisfies ActivityOptions;
+
+/**
+ * One anti-entropy step against a peer (digest walk, or pull/push of a chunk). The step heartbeats,
+ * so a killed worker's step is retried within seconds; a peer that stays unreachable fails the
+ * reconcile after about half a minute of retries (the next sweep tries again).
+ */
+export const reconcileStep = {
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '10 seconds',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '15 seconds',
+    maximumAttempts: 6,
+    nonRetryableErrorTypes: ['PEER_REFUSED', 'UNKNOWN_PEER', 'INVALID_INPUT'],
+  },
+} as const satisfies ActivityOptions;

@@ -6,9 +6,11 @@ import {
   type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
 import { orphanHealerWorkflow } from '../../workflows/orphan-healer';
+import { reconcileSweepWorkflow } from '../../workflows/reconcile-sweep';
 import type { Config } from '../config';
 
 export const ORPHAN_HEALER_SCHEDULE_ID = 'orphan-healer';
+export const RECONCILE_SWEEP_SCHEDULE_ID = 'reconcile-sweep';
 
 export interface EnsureSchedulesOptions {
   /** Prepended to every schedule id and workflow id (tests sharing a namespace use a unique one). */
@@ -22,6 +24,9 @@ type ScheduleConfig = Pick<
   | 'ORPHAN_HEALER_INTERVAL_SECONDS'
   | 'ORPHAN_HEALER_BATCH'
   | 'ORPHAN_HEALER_MAX_AGE_DAYS'
+  | 'RECONCILE_SWEEP_INTERVAL_SECONDS'
+  | 'RECONCILE_CHUNK_SIZE'
+  | 'RECONCILE_SWEEP_CONCURRENCY'
 >;
 
 /** The node's schedules, as they should be for this config. */
@@ -54,7 +59,32 @@ export function scheduleDefinitions(
       node: config.NODE_ID,
     },
   };
-  return [orphanHealer];
+  const reconcileSweep: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof reconcileSweepWorkflow>> = {
+    scheduleId: `${idPrefix}${RECONCILE_SWEEP_SCHEDULE_ID}`,
+    spec: { intervals: [{ every: `${config.RECONCILE_SWEEP_INTERVAL_SECONDS} seconds` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: reconcileSweepWorkflow,
+      workflowId: `${idPrefix}reconcile-sweep`,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [
+        { chunkSize: config.RECONCILE_CHUNK_SIZE, concurrency: config.RECONCILE_SWEEP_CONCURRENCY, idPrefix },
+      ],
+    },
+    policies: {
+      // A sweep still reconciling a big divergence when the next tick comes: that tick is dropped.
+      overlap: ScheduleOverlapPolicy.SKIP,
+      catchupWindow: '1 minute',
+      pauseOnFailure: false,
+    },
+    memo: {
+      description:
+        'Reconciles every store with every peer by anti-entropy digests (workflows reconcile:{store}:{peer}, ' +
+        `${config.RECONCILE_SWEEP_CONCURRENCY} at a time)`,
+      node: config.NODE_ID,
+    },
+  };
+  return [orphanHealer, reconcileSweep];
 }
 
 /**

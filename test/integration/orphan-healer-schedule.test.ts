@@ -58,10 +58,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client?.schedule
-    .getHandle(`${idPrefix}orphan-healer`)
-    .delete()
-    .catch(() => undefined);
+  for (const id of ['orphan-healer', 'reconcile-sweep']) {
+    await client?.schedule
+      .getHandle(`${idPrefix}${id}`)
+      .delete()
+      .catch(() => undefined);
+  }
   if (worker) {
     worker.shutdown();
     await running;
@@ -119,7 +121,7 @@ test('the schedule (overlap SKIP) heals orphans on its own, and a later ensureSc
   const orphanIds = await insertOrphans(6);
 
   const ids = await ensureSchedules(client, config, { idPrefix });
-  expect(ids).toEqual([`${idPrefix}orphan-healer`]);
+  expect(ids).toEqual([`${idPrefix}orphan-healer`, `${idPrefix}reconcile-sweep`]);
 
   await waitFor(async () => {
     const rows = await tdb.db

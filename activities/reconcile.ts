@@ -1,0 +1,179 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Config } from '../core/config';
+import type { Db } from '../core/db';
+import type { EntityTally, WalkOptions } from '../core/federation/anti-entropy';
+import { PeerClient, PeerError, type TrafficCounter } from '../core/federation/peer-client';
+import { diffStore, pullEvents, pushEvents } from '../core/federation/reconcile';
+import type { Logger } from 'pino';
+import { findPeer } from './relay';
+
+// StoreReconcile's I/O, split so that a worker killed mid-reconcile resumes where it was: the diff
+// returns id lists (kept in the workflow history), and each pull or push of a chunk is its own
+// activity. Every step is idempotent — ingest dedupes by event id and hash, on both nodes — so a
+// retried chunk only costs traffic.
+
+export interface ReconcileDeps {
+  db: Db;
+  config: Pick<Config, 'NODE_ID' | 'PEERS'>;
+  log: Logger;
+}
+
+export interface ReconcileStepInput {
+  storeId: string;
+  peerId: string;
+  httpTimeoutMs: number;
+}
+
+export interface DiffInput extends ReconcileStepInput {
+  walk?: Partial<WalkOptions>;
+}
+
+export interface Traffic {
+  requests: number;
+  bytesSent: number;
+  bytesReceived: number;
+}
+
+export interface DiffOutput {
+  inSync: boolean;
+  missingHere: string[];
+  missingThere: string[];
+  conflicts: string[];
+  truncated: boolean;
+  remoteMissing: EntityTally;
+  traffic: Traffic;
+}
+
+export interface ChunkInput extends ReconcileStepInput {
+  eventIds: string[];
+}
+
+export interface PullOutput {
+  fetched: EntityTally;
+  replayed: EntityTally;
+  conflicts: string[];
+  refused: number;
+  traffic: Traffic;
+}
+
+export interface PushOutput {
+  replayed: EntityTally;
+  conflicts: string[];
+  refused: number;
+  traffic: Traffic;
+}
+
+/** Error types StoreReconcile tells apart. */
+export const ReconcileErrors = {
+  peerUnavailable: 'PEER_UNAVAILABLE',
+  peerRefused: 'PEER_REFUSED',
+} as const;
+
+function heartbeat(): void {
+  Context.current().heartbeat();
+}
+
+/**
+ * Runs a step while heartbeating every 2 s: the workflow's heartbeat timeout then notices a killed
+ * worker within seconds (instead of the step's whole start-to-close timeout) and retries elsewhere.
+ */
+async function heartbeating<T>(step: () => Promise<T>): Promise<T> {
+  heartbeat();
+  const beat = setInterval(heartbeat, 2000);
+  try {
+    return await step();
+  } catch (err) {
+    throw peerFailure(err);
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+function peerFailure(err: unknown): unknown {
+  if (!(err instanceof PeerError)) return err;
+  // Transient (unreachable, 5xx, auth being rotated): retried by the activity's policy.
+  if (err.transient)
+    return ApplicationFailure.create({ type: ReconcileErrors.peerUnavailable, message: err.message });
+  // The peer says this request will never work (an old peer without the routes, a bad store id).
+  return ApplicationFailure.create({
+    type: ReconcileErrors.peerRefused,
+    message: err.message,
+    nonRetryable: true,
+  });
+}
+
+const copy = (t: TrafficCounter): Traffic => ({ ...t });
+
+export function createReconcileActivities({ db, config, log }: ReconcileDeps) {
+  const rlog = log.child({ component: 'reconcile' });
+
+  function clientFor(input: ReconcileStepInput): PeerClient {
+    return new PeerClient(findPeer(config, input.peerId), {
+      nodeId: config.NODE_ID,
+      timeoutMs: input.httpTimeoutMs,
+    });
+  }
+
+  return {
+    /** Walks both digest trees of the store; returns the ids each side lacks (at most walk.maxIds). */
+    async diffWithPeer(input: DiffInput): Promise<DiffOutput> {
+      const client = clientFor(input);
+      return heartbeating(async () => {
+        const diff = await diffStore(db, client, input.storeId, input.walk);
+        rlog.info(
+          {
+            store_id: input.storeId,
+            peer: input.peerId,
+            in_sync: diff.inSync,
+            missing_here: diff.missingHere.length,
+            missing_there: diff.missingThere.length,
+            conflicts: diff.conflicts.length,
+            requests: client.traffic.requests,
+          },
+          'reconcile diff',
+        );
+        return { ...diff, traffic: copy(client.traffic) };
+      });
+    },
+
+    /** Fetches a chunk of events from the peer and ingests them here. */
+    async pullFromPeer(input: ChunkInput): Promise<PullOutput> {
+      const client = clientFor(input);
+      return heartbeating(async () => {
+        const r = await pullEvents(db, client, input.storeId, input.eventIds, {
+          nodeId: config.NODE_ID,
+          log: rlog,
+        });
+        return {
+          fetched: r.fetched,
+          replayed: r.replayed,
+          conflicts: r.conflicts,
+          refused: r.refused.length,
+          traffic: copy(client.traffic),
+        };
+      });
+    },
+
+    /** Pushes a chunk of this node's events to the peer, in causal order. */
+    async pushToPeer(input: ChunkInput): Promise<PushOutput> {
+      const client = clientFor(input);
+      return heartbeating(async () => {
+        const r = await pushEvents(db, client, input.storeId, input.eventIds, { log: rlog });
+        return {
+          replayed: r.replayed,
+          conflicts: r.conflicts,
+          refused: r.refused.length,
+          traffic: copy(client.traffic),
+        };
+      });
+    },
+
+    /** Every store this node holds, and its peers: what ReconcileSweep pairs up. */
+    async listReconcileTargets(): Promise<{ storeIds: string[]; peerIds: string[] }> {
+      const rows = await db.selectFrom('stores').select('id').orderBy('id').execute();
+      return { storeIds: rows.map((r) => r.id), peerIds: config.PEERS.map((p) => p.id) };
+    },
+  };
+}
+
+export type ReconcileActivities = ReturnType<typeof createReconcileActivities>;

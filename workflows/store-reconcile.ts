@@ -1,0 +1,171 @@
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { SearchAttributePair } from '@temporalio/common';
+import type { Activities } from '../activities';
+import {
+  addConflicts,
+  addTally,
+  addTraffic,
+  emptyResult,
+  type ReconcileResult,
+  type WalkOptions,
+} from '../core/federation/anti-entropy';
+import { PeerIdKey, StoreIdKey } from '../core/temporal/search-keys';
+import { reconcileStep } from './profiles';
+
+const { diffWithPeer, pullFromPeer, pushToPeer } = proxyActivities<Activities>(reconcileStep);
+
+export interface StoreReconcileInput {
+  storeId: string;
+  peerId: string;
+  /** Event ids per pull or push activity (each chunk is retried on its own). */
+  chunkSize: number;
+  httpTimeoutMs?: number;
+  /** Tuning of the digest walk (tests and benchmarks). */
+  walk?: Partial<WalkOptions>;
+  /** A walk stops after walk.maxIds differing ids; the store is then walked again, up to this many times. */
+  maxRounds?: number;
+  /** Carried across continue-as-new. */
+  carried?: { result: ReconcileResult; rounds: number };
+}
+
+export type ReconcilePhase = 'diff' | 'pull' | 'push' | 'done';
+
+export interface ReconcileProgress {
+  storeId: string;
+  peerId: string;
+  phase: ReconcilePhase;
+  round: number;
+  toPull: number;
+  pulled: number;
+  toPush: number;
+  pushed: number;
+  result: ReconcileResult;
+}
+
+/** Where a running reconcile is, and what it found so far (also readable in the Temporal UI). */
+export const progressQuery = defineQuery<ReconcileProgress>('progress');
+
+/** One reconcile per store and peer at a time: the id is the lock (conflict policy FAIL). */
+export function reconcileWorkflowId(storeId: string, peerId: string, idPrefix = ''): string {
+  return `${idPrefix}reconcile:${storeId}:${peerId}`;
+}
+
+export type ReconcileTrigger = 'api' | 'sweep';
+
+/** Start options shared by the API (client start) and ReconcileSweep (child start). */
+export function reconcileStartOptions(
+  storeId: string,
+  peerId: string,
+  trigger: ReconcileTrigger,
+  idPrefix = '',
+) {
+  const typedSearchAttributes: SearchAttributePair[] = [
+    { key: StoreIdKey, value: storeId },
+    { key: PeerIdKey, value: peerId },
+  ];
+  return {
+    workflowId: reconcileWorkflowId(storeId, peerId, idPrefix),
+    // A new run may start as soon as the previous one closed, whatever its outcome.
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
+    typedSearchAttributes,
+    memo: { role: 'StoreReconcile', store: storeId, peer: peerId, trigger },
+  };
+}
+
+const chunks = <T>(items: T[], size: number): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+};
+
+/**
+ * StoreReconcile (`reconcile:{storeId}:{peerId}`): compares this node's event log of a store with
+ * the peer's by digest tree, pulls what is missing here and pushes what is missing there, and
+ * returns per entity what was missing and replayed (seed 003, Phase 0) with the HTTP traffic it
+ * cost. Replaces the seeds' Redis lock + reconcileStore: the workflow id is the lock.
+ */
+export async function storeReconcileWorkflow(input: StoreReconcileInput): Promise<ReconcileResult> {
+  const { storeId, peerId } = input;
+  const step = { storeId, peerId, httpTimeoutMs: input.httpTimeoutMs ?? 15_000 };
+  const chunkSize = Math.max(1, Math.min(input.chunkSize, 1000));
+  const maxRounds = input.maxRounds ?? 100;
+  const result = input.carried?.result ?? emptyResult();
+  const progress: ReconcileProgress = {
+    storeId,
+    peerId,
+    phase: 'diff',
+    round: input.carried?.rounds ?? 0,
+    toPull: 0,
+    pulled: 0,
+    toPush: 0,
+    pushed: 0,
+    result,
+  };
+  setHandler(progressQuery, () => progress);
+
+  for (;;) {
+    progress.round += 1;
+    progress.phase = 'diff';
+    const diff = await diffWithPeer({ ...step, walk: input.walk });
+    addTraffic(result, diff.traffic);
+    addConflicts(result, diff.conflicts);
+    if (diff.inSync) break;
+    addTally(result, 'remoteMissingCount', diff.remoteMissing);
+
+    progress.phase = 'pull';
+    progress.toPull = diff.missingHere.length;
+    progress.pulled = 0;
+    let held = 0;
+    for (const eventIds of chunks(diff.missingHere, chunkSize)) {
+      const r = await pullFromPeer({ ...step, eventIds });
+      addTraffic(result, r.traffic);
+      addTally(result, 'localMissingCount', r.fetched);
+      addTally(result, 'replayedToLocal', r.replayed);
+      addConflicts(result, r.conflicts);
+      progress.pulled += eventIds.length;
+      held += Object.values(r.replayed).reduce((a, b) => a + (b ?? 0), 0);
+    }
+
+    progress.phase = 'push';
+    progress.toPush = diff.missingThere.length;
+    progress.pushed = 0;
+    for (const eventIds of chunks(diff.missingThere, chunkSize)) {
+      const r = await pushToPeer({ ...step, eventIds });
+      addTraffic(result, r.traffic);
+      addTally(result, 'replayedToRemote', r.replayed);
+      addConflicts(result, r.conflicts);
+      progress.pushed += eventIds.length;
+      held += Object.values(r.replayed).reduce((a, b) => a + (b ?? 0), 0);
+    }
+
+    // One walk finds everything unless it hit its id limit; walk again then, but never in circles
+    // (a round that repaired nothing means the rest is refused or conflicting).
+    if (!diff.truncated || held === 0 || progress.round >= maxRounds) break;
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof storeReconcileWorkflow>({
+        ...input,
+        carried: { result, rounds: progress.round },
+      });
+    }
+  }
+  progress.phase = 'done';
+  log.info('store reconciled', {
+    storeId,
+    peerId,
+    rounds: progress.round,
+    roundTrips: result.roundTrips,
+    bytes: result.bytes,
+    conflicts: result.conflicts.length,
+  });
+  return result;
+}

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import { sql } from 'kysely';
 import type { Config, PeerConfig } from '../core/config';
 import type { Db } from '../core/db';
@@ -129,6 +129,7 @@ export function createRelayActivities({ db, config, log }: RelayDeps) {
   /** Pushes one store's events; a batch the peer refuses as a whole is split to find the culprits. */
   async function pushGroup(client: PeerClient, storeId: string, rows: Row[], result: RelayBatchResult, dead: DeadLetter[]) {
     result.contacted = true;
+    Context.current().heartbeat();
     try {
       const res = await client.push(storeId, rows.map(toWireEvent));
       result.sent += rows.length;

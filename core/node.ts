@@ -95,6 +95,10 @@ export function runMain(roles?: 'api' | 'worker'): void {
     if (node.url) log.info({ api: node.url, docs: `${node.url}/docs` }, 'velox node ready');
     const shutdown = (signal: string) => {
       log.info({ signal }, 'shutting down');
+      setTimeout(() => {
+        log.error('shutdown did not finish within 30 s; exiting anyway');
+        process.exit(1);
+      }, 30_000).unref();
       node.stop().then(
         () => process.exit(0),
         (err: unknown) => {

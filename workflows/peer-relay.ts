@@ -23,7 +23,8 @@ import {
 } from '../core/federation/circuit';
 import { peerCall } from './profiles';
 
-const { relayBatch, probePeer } = proxyActivities<Activities>(peerCall);
+/** Activities with timeouts that follow the current settings (they may change at runtime). */
+const peer = (settings: RelaySettings) => proxyActivities<Activities>(peerCall(settings.httpTimeoutMs));
 
 export interface RelaySettings {
   batchSize: number;
@@ -165,12 +166,12 @@ export async function peerRelayWorkflow(input: RelayInput): Promise<never> {
 
     try {
       if (state.circuit.state === 'HALF_OPEN') {
-        await probePeer({ peerId: input.peerId, httpTimeoutMs: state.settings.httpTimeoutMs });
+        await peer(state.settings).probePeer({ peerId: input.peerId, httpTimeoutMs: state.settings.httpTimeoutMs });
         state.circuit = recordSuccess(state.circuit, Date.now(), circuit);
         logCircuit(state);
       }
       nudged = false;
-      const r = await relayBatch({
+      const r = await peer(state.settings).relayBatch({
         peerId: input.peerId,
         cursor: state.cursor,
         batchSize: state.settings.batchSize,

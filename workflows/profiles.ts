@@ -16,13 +16,18 @@ export const databaseBatch = {
 } as const satisfies ActivityOptions;
 
 /**
- * One push of a batch to a peer. No activity-level retries: the PeerRelay workflow counts each
- * failure in its circuit breaker and backs off on durable timers itself.
+ * Calls to a peer. No activity-level retries: the PeerRelay workflow counts each failure in its
+ * circuit breaker and backs off on durable timers itself. The activity heartbeats between HTTP
+ * requests, so a worker that dies mid-batch is noticed after one request timeout (plus slack), not
+ * after the whole start-to-close budget.
  */
-export const peerCall = {
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 1 },
-} as const satisfies ActivityOptions;
+export function peerCall(httpTimeoutMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: '5 minutes',
+    heartbeatTimeout: httpTimeoutMs + 2000,
+    retry: { maximumAttempts: 1 },
+  };
+}
 
 /**
  * One anti-entropy step against a peer (digest walk, or pull/push of a chunk). The step heartbeats,

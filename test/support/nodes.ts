@@ -11,6 +11,12 @@ import { createTestDatabase, type TestDatabase } from './db';
 import { temporalAddress } from './temporal';
 
 const ROOT = path.resolve(__dirname, '../..');
+
+// Whatever happens to the test process, its node processes die with it.
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
 const LOG_DIR = path.join(ROOT, '.data', 'test-logs');
 
 function freePort(): Promise<number> {
@@ -41,7 +47,7 @@ export async function createNamespace(prefix: string): Promise<string> {
 }
 
 /**
- * One node run as a real child process (`tsx bin/node.ts`: API + worker), on its own database and
+ * One node run as a real child process (`node --import tsx bin/node.ts`: API + worker), on its own database and
  * Temporal namespace, so a test can stop it, SIGKILL it mid-work and start it again.
  */
 export class TestNode {
@@ -69,7 +75,8 @@ export class TestNode {
     if (this.process) throw new Error(`node ${this.id} is already running`);
     mkdirSync(LOG_DIR, { recursive: true });
     const out = createWriteStream(path.join(LOG_DIR, `${this.namespace}.log`), { flags: 'a' });
-    const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['bin/node.ts'], {
+    // node itself, not the tsx wrapper: a SIGKILL must kill the node, not just a parent process.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/node.ts'], {
       cwd: ROOT,
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,6 +84,8 @@ export class TestNode {
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
     this.process = child;
+    children.add(child);
+    child.once('exit', () => children.delete(child));
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) => reject(new Error(`node ${this.id} exited (${code}); see ${LOG_DIR}`))),
     );
@@ -110,7 +119,10 @@ export class TestNode {
     if (child.exitCode !== null) return;
     const done = new Promise((r) => child.once('exit', r));
     child.kill(signal);
+    // A graceful stop that hangs is a bug to see in the node's log, not a reason to hang the tests.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     await done;
+    clearTimeout(timer);
   }
 
   async request<T = unknown>(method: string, url: string, body?: unknown, headers: Record<string, string> = this.admin) {

@@ -25,4 +25,4 @@ port="${PORT:-3000}"
 echo "API              http://localhost:$port"
 echo "OpenAPI UI       http://localhost:$port/docs"
 echo "Temporal Web UI  ${TEMPORAL_UI_URL:-http://localhost:${TEMPORAL_UI_PORT:-8233}}"
-exec npx tsx bin/node.ts
+exec node --import tsx bin/node.ts

@@ -12,9 +12,11 @@ import {
   parseHourBucket,
   prefixDigests,
   rootDigest,
+  WIRE_DIGEST_HEX,
+  type Bucket,
 } from '../../core/federation/merkle';
 import { toWireEvent } from '../../core/federation/peer-client';
-import { FETCH_MAX_IDS, toTuples } from '../../core/federation/reconcile';
+import { FETCH_MAX_IDS } from '../../core/federation/reconcile';
 import { AppError, errorResponses } from '../errors';
 
 // The peer side of anti-entropy (ARCHITECTURE §5): a store's digest tree, the ids inside a bucket,
@@ -27,6 +29,10 @@ export interface FederationSyncRoutesOptions {
 
 const MAX_DAYS = 100;
 const MAX_BUCKETS = 200;
+
+/** Buckets as compact tuples, digests shortened to WIRE_DIGEST_HEX. */
+const toTuples = (buckets: Bucket[]): [string, number, string][] =>
+  buckets.map((b) => [b.key, b.count, b.digest.slice(0, WIRE_DIGEST_HEX)]);
 
 /** A comma-separated list in a query string, each item checked. */
 function list(item: (s: string) => boolean, what: string, max: number) {
@@ -46,7 +52,9 @@ const hourBuckets = list(
 
 const bucketTuple = z
   .tuple([z.string(), z.number().int(), z.string()])
-  .describe('[key, event count, digest (64 hex: XOR of sha256(event_id ‖ payload hash))]');
+  .describe(
+    `[key, event count, digest: first ${WIRE_DIGEST_HEX} hex digits of the XOR of sha256(event_id ‖ payload hash)]`,
+  );
 
 const merkleResponse = z.object({
   store_id: z.string(),
@@ -135,7 +143,7 @@ export const federationSyncRoutes: FastifyPluginAsyncZod<FederationSyncRoutesOpt
         summary: 'Ids and payload hashes of the events in an hour (or in hour/prefix buckets)',
         description:
           'Give `hour` (an ISO instant: the UTC hour that contains it) or `bucket` (keys as returned by ' +
-          'GET /sync/federation/merkle). Each item is [event_id, full_payload_hash].',
+          `GET /sync/federation/merkle). Each item is [event_id, first ${WIRE_DIGEST_HEX} hex digits of full_payload_hash].`,
         security: [{ bearer: [] }],
         querystring: z.object({
           store_id: z.guid(),
@@ -155,7 +163,11 @@ export const federationSyncRoutes: FastifyPluginAsyncZod<FederationSyncRoutesOpt
         throw new AppError(400, 'VALIDATION_FAILED', 'querystring.hour: give either hour or bucket');
       }
       const keys = bucket ?? [hourKeyOf(new Date(hour!))];
-      return { store_id: storeId, events: await listLeaves(db, storeId, keys) };
+      const leaves = await listLeaves(db, storeId, keys);
+      return {
+        store_id: storeId,
+        events: leaves.map(([id, hash]): [string, string] => [id, hash.slice(0, WIRE_DIGEST_HEX)]),
+      };
     },
   );
 

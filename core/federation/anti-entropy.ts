@@ -59,6 +59,15 @@ export interface DifferingBucket {
   remote: number;
 }
 
+/** Shortest digest prefix two digests are compared on (peers send WIRE_DIGEST_HEX below the root). */
+const MIN_COMPARED_HEX = 16;
+
+/** Digests are equal on their common prefix (one side may send a shortened one). */
+export function sameDigest(a: string, b: string): boolean {
+  const n = Math.min(a.length, b.length);
+  return n >= MIN_COMPARED_HEX && a.slice(0, n) === b.slice(0, n);
+}
+
 /** Keys whose count or digest differ, including buckets only one side has; in key order. */
 export function differingBuckets(local: Bucket[], remote: Bucket[]): DifferingBucket[] {
   const theirs = new Map(remote.map((b) => [b.key, b]));
@@ -67,7 +76,7 @@ export function differingBuckets(local: Bucket[], remote: Bucket[]): DifferingBu
     const other = theirs.get(mine.key);
     theirs.delete(mine.key);
     if (!other) out.push({ key: mine.key, local: mine.count, remote: 0 });
-    else if (other.count !== mine.count || other.digest !== mine.digest) {
+    else if (other.count !== mine.count || !sameDigest(other.digest, mine.digest)) {
       out.push({ key: mine.key, local: mine.count, remote: other.count });
     }
   }
@@ -86,7 +95,7 @@ export function diffLeaves(
   for (const [id, hash] of remote) {
     const own = mine.get(id);
     if (own === undefined) missingHere.push(id);
-    else if (own !== hash) conflicts.push(id);
+    else if (!sameDigest(own, hash)) conflicts.push(id);
     mine.delete(id);
   }
   return {
@@ -147,7 +156,7 @@ export async function walkDiff(
   const o = { ...DEFAULT_WALK, ...options };
   const [localRoot, remoteRoot] = await Promise.all([local.root(), remote.root()]);
   const diff: LogDiff = { inSync: false, missingHere: [], missingThere: [], conflicts: [], truncated: false };
-  if (localRoot.count === remoteRoot.count && localRoot.digest === remoteRoot.digest) {
+  if (localRoot.count === remoteRoot.count && sameDigest(localRoot.digest, remoteRoot.digest)) {
     return { ...diff, inSync: true };
   }
   const found = () => diff.missingHere.length + diff.missingThere.length;

@@ -29,6 +29,13 @@ export type Leaf = [eventId: string, payloadHash: string];
 
 export const EMPTY_DIGEST = '0'.repeat(64);
 
+/**
+ * Hex digits of a bucket digest or payload hash below the root on the wire: 64 bits tell a changed
+ * bucket apart with certainty for any practical purpose (and the counts are compared too), at a
+ * quarter of the bytes. The root always travels whole.
+ */
+export const WIRE_DIGEST_HEX = 16;
+
 const DAY_KEY = /^\d{4}-\d{2}-\d{2}$/;
 const HOUR_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2})(?:\/([0-9a-f]{1,8}))?$/;
 /** Event ids are uuids: their first 8 hex digits come before the first dash. */
@@ -203,18 +210,31 @@ export async function typesOf(db: Db, storeId: string, eventIds: string[]): Prom
 }
 
 /**
- * Recomputes a store's digests from its events (or every store's, without storeId): for a database
- * restored or loaded outside ingest. Same formula as ingest; runs in one transaction.
+ * Recomputes digests from the events — every store's, one store's, or only some hours (hour keys)
+ * of one store: for a database restored or loaded outside ingest. Same formula as ingest; one
+ * transaction. Returns the number of buckets written.
  */
-export async function rebuildDigests(db: Db, storeId?: string): Promise<number> {
+export async function rebuildDigests(db: Db, storeId?: string, hours?: string[]): Promise<number> {
+  if (hours !== undefined && storeId === undefined) throw new Error('rebuildDigests: hours need a store');
+  const starts = hours?.map((h) => {
+    const b = parseHourBucket(h);
+    if (!b || b.prefix) throw new Error(`not an hour key: ${h}`);
+    return b.start.toISOString();
+  });
   return db.transaction().execute(async (trx) => {
-    const only = storeId === undefined ? sql`TRUE` : sql`store_id = ${storeId}`;
-    await sql`DELETE FROM event_digests WHERE ${only}`.execute(trx);
+    const store = storeId === undefined ? sql`TRUE` : sql`store_id = ${storeId}`;
+    const inHours = starts === undefined ? sql`TRUE` : sql`bucket_hour = ANY(${starts}::timestamptz[])`;
+    await sql`DELETE FROM event_digests WHERE ${store} AND ${inHours}`.execute(trx);
+    const events =
+      starts === undefined
+        ? sql`events e WHERE ${store}`
+        : sql`unnest(${starts}::timestamptz[]) AS h(start)
+            JOIN events e ON e.store_id = ${storeId} AND e.created_at >= h.start AND e.created_at < h.start + interval '1 hour'`;
     const r = await sql`
       INSERT INTO event_digests (store_id, bucket_hour, event_count, digest)
       SELECT e.store_id, date_trunc('hour', e.created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', count(*),
         bit_xor(${eventDigestSql})
-      FROM events e WHERE ${only}
+      FROM ${events}
       GROUP BY 1, 2`.execute(trx);
     return Number(r.numAffectedRows ?? 0);
   });

@@ -61,8 +61,6 @@ export interface FetchResponse {
 const fromTuples = (tuples: BucketTuple[] | undefined): Bucket[] =>
   (tuples ?? []).map(([key, count, digest]) => ({ key, count, digest }));
 
-export const toTuples = (buckets: Bucket[]): BucketTuple[] => buckets.map((b) => [b.key, b.count, b.digest]);
-
 /** This node's digest tree of a store. */
 export function localDigests(db: Db, storeId: string): DigestSource {
   return {

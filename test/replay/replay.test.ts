@@ -32,6 +32,9 @@ async function replayAll(workflowBundle: WorkflowBundleWithSourceMap) {
 test('every recorded history replays against the current workflows', async () => {
   const histories = recordedHistories();
   expect(histories.map((h) => h.workflowId)).toContain('orphan-healer');
+  expect(histories.map((h) => h.workflowId)).toEqual(
+    expect.arrayContaining(['store-reconcile', 'store-reconcile-worker-killed', 'reconcile-sweep']),
+  );
 
   const outcomes = await replayAll(await bundleWorkflows());
 

@@ -7,6 +7,7 @@ import {
   emptyResult,
   entityOf,
   MAX_CONFLICTS_LISTED,
+  sameDigest,
   sumResults,
   walkDiff,
   type DigestSource,
@@ -282,17 +283,35 @@ describe('bucket and leaf comparison', () => {
     expect(
       diffLeaves(
         [
-          ['a', '1'],
-          ['b', '2'],
-          ['c', '3'],
+          ['a', hex(1)],
+          ['b', hex(2)],
+          ['c', hex(3)],
         ],
         [
-          ['b', '2'],
-          ['c', '4'],
-          ['d', '5'],
+          ['b', hex(2)],
+          ['c', hex(4)],
+          ['d', hex(5)],
         ],
       ),
     ).toEqual({ missingHere: ['d'], missingThere: ['a'], conflicts: ['c'] });
+  });
+
+  test('a peer may send digests and hashes shortened to 16 hex digits: compared on the common prefix', () => {
+    const full = 'ab'.repeat(32);
+    expect(sameDigest(full, full.slice(0, 16))).toBe(true);
+    expect(sameDigest(full, `${full.slice(0, 15)}0`)).toBe(false);
+    expect(sameDigest(full, full.slice(0, 8))).toBe(false);
+    expect(
+      differingBuckets(
+        [{ key: 'k', count: 2, digest: full }],
+        [{ key: 'k', count: 2, digest: full.slice(0, 16) }],
+      ),
+    ).toEqual([]);
+    expect(diffLeaves([['x', full]], [['x', full.slice(0, 16)]])).toEqual({
+      missingHere: [],
+      missingThere: [],
+      conflicts: [],
+    });
   });
 });
 

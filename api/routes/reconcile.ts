@@ -81,9 +81,6 @@ export const reconcileRoutes: FastifyPluginAsyncZod<ReconcileRoutesOptions> = as
     async (request, reply) => {
       const { peer_id, chunk_size, wait } = request.body;
       const storeId = request.body.store_id.toLowerCase();
-      if (!opts.temporal)
-        throw new AppError(503, 'TEMPORAL_UNAVAILABLE', 'this process has no Temporal client');
-      const client = opts.temporal;
       if (!(await findStore(db, storeId))) {
         throw new AppError(404, 'STORE_NOT_FOUND', `store_id: no store ${storeId} on this node`);
       }
@@ -98,6 +95,10 @@ export const reconcileRoutes: FastifyPluginAsyncZod<ReconcileRoutesOptions> = as
           'this node has no peers configured (PEERS): there is nothing to reconcile with',
         );
       }
+      if (!opts.temporal) {
+        throw new AppError(503, 'TEMPORAL_UNAVAILABLE', 'this process has no Temporal client');
+      }
+      const client = opts.temporal;
 
       const started: { peerId: string; handle: Awaited<ReturnType<typeof startStoreReconcile>> }[] = [];
       const held: { peer_id: string; workflow_id: string }[] = [];

@@ -33,8 +33,8 @@ export interface WalkOptions {
 export const DEFAULT_WALK: WalkOptions = {
   leafSize: 64,
   maxIds: 5000,
-  daysPerRequest: 60,
-  keysPerRequest: 100,
+  daysPerRequest: 100,
+  keysPerRequest: 200,
   eventsPerListing: 5000,
   maxPrefix: 4,
 };

@@ -52,6 +52,7 @@ export async function projectWithFallback(
     return [];
   } catch (err) {
     await sql`ROLLBACK TO SAVEPOINT project_batch`.execute(trx);
+    if (isTransient(err)) throw err;
     if (events.length === 1) {
       return [{ event_id: events[0]!.event_id, error: errorText(err) }];
     }
@@ -67,10 +68,21 @@ export async function projectWithFallback(
       sink.conflicts.push(...one.conflicts);
     } catch (err) {
       await sql`ROLLBACK TO SAVEPOINT project_one`.execute(trx);
+      if (isTransient(err)) throw err;
       failures.push({ event_id: event.event_id, error: errorText(err) });
     }
   }
   return failures;
+}
+
+/**
+ * Deadlocks and serialization failures say nothing about the events: the whole transaction is
+ * retried (ingestEvents does), instead of marking events failed or projecting them one by one, which
+ * would hold more locks for longer, in event order, and deadlock again.
+ */
+function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === '40P01' || code === '40001';
 }
 
 export function errorText(err: unknown): string {

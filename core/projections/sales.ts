@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { applyMovements, removeMovements, warehouseOf, type MovementRow } from './stock';
+import { applyMovements, removeMovements, warehouseOf, type MovementRow, type StockDelta } from './stock';
 import { firstPerId, lockEntities, ofType, type ProjectionEvent, type Trx } from './types';
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -53,10 +53,11 @@ export async function projectSales(trx: Trx, events: ProjectionEvent[], movement
       }),
     );
   }
-  // Sale movements must exist before voids restock them; flush them now.
-  await applyMovements(trx, movements.splice(0));
-
-  await applyVoids(trx, touched);
+  // Every stock change of the batch (the other families' movements, these sales' lines and the
+  // restocks of voided sales) goes into warehouse_stock in one statement, rows locked in key order:
+  // two statements would let concurrent requests lock the same rows in opposite orders (deadlock).
+  const restocks = await applyVoids(trx, touched);
+  await applyMovements(trx, movements.splice(0), restocks);
 }
 
 /** Inserts new sales with their lines; resolves a reused sale id in favour of the smallest event id. */
@@ -133,10 +134,13 @@ async function insertSales(trx: Trx, creates: ProjectionEvent<'SaleCreated'>[]):
   return fresh;
 }
 
-/** Sets each touched sale's void from its earliest void event and restocks its lines once. */
-async function applyVoids(trx: Trx, saleIds: string[]): Promise<void> {
-  if (saleIds.length === 0) return;
-  await sql`
+/**
+ * Sets each touched sale's void from its earliest void event and records one restock movement per
+ * line, once. Returns the restock movements it inserted, for the caller to add to warehouse_stock.
+ */
+async function applyVoids(trx: Trx, saleIds: string[]): Promise<StockDelta[]> {
+  if (saleIds.length === 0) return [];
+  const restocks = await sql<StockDelta>`
     WITH winner AS (
       SELECT DISTINCT ON (sale_id) sale_id, event_id, voided_at, reason
       FROM sale_voids WHERE sale_id = ANY(${saleIds}::uuid[])
@@ -154,10 +158,6 @@ async function applyVoids(trx: Trx, saleIds: string[]): Promise<void> {
       WHERE stock_movements.occurred_at > excluded.occurred_at
       RETURNING store_id, warehouse_id, product_id, qty_delta, (xmax = 0) AS inserted
     )
-    INSERT INTO warehouse_stock (store_id, warehouse_id, product_id, stock)
-    SELECT store_id, warehouse_id, product_id, sum(qty_delta) FROM ins WHERE inserted
-    GROUP BY store_id, warehouse_id, product_id
-    ORDER BY store_id, warehouse_id, product_id
-    ON CONFLICT (store_id, warehouse_id, product_id)
-    DO UPDATE SET stock = warehouse_stock.stock + excluded.stock`.execute(trx);
+    SELECT store_id, warehouse_id, product_id, qty_delta FROM ins WHERE inserted`.execute(trx);
+  return restocks.rows;
 }

@@ -37,12 +37,21 @@ export function stockMovementsOf(events: ProjectionEvent[]): MovementRow[] {
   return rows;
 }
 
+/** A movement already inserted into stock_movements whose quantity still has to reach warehouse_stock. */
+export interface StockDelta {
+  store_id: string;
+  warehouse_id: string;
+  product_id: string;
+  qty_delta: number | string;
+}
+
 /**
  * PN-counter: each movement is inserted once (keyed by event and line) and only the rows actually
  * inserted are added to warehouse_stock, so replays and re-projections never count twice.
+ * `recorded` are movements the caller already inserted; they are added to stock in the same statement.
  */
-export async function applyMovements(trx: Trx, rows: MovementRow[]): Promise<void> {
-  if (rows.length === 0) return;
+export async function applyMovements(trx: Trx, rows: MovementRow[], recorded: StockDelta[] = []): Promise<void> {
+  if (rows.length === 0 && recorded.length === 0) return;
   await sql`
     WITH input AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
@@ -53,9 +62,14 @@ export async function applyMovements(trx: Trx, rows: MovementRow[]): Promise<voi
       SELECT event_id, line_no, store_id, warehouse_id, product_id, qty_delta, kind, occurred_at FROM input
       ON CONFLICT (event_id, line_no) DO NOTHING
       RETURNING store_id, warehouse_id, product_id, qty_delta
+    ), delta AS (
+      SELECT * FROM ins
+      UNION ALL
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(recorded)}::jsonb) AS r(
+        store_id uuid, warehouse_id uuid, product_id uuid, qty_delta numeric)
     )
     INSERT INTO warehouse_stock (store_id, warehouse_id, product_id, stock)
-    SELECT store_id, warehouse_id, product_id, sum(qty_delta) FROM ins
+    SELECT store_id, warehouse_id, product_id, sum(qty_delta) FROM delta
     GROUP BY store_id, warehouse_id, product_id
     ORDER BY store_id, warehouse_id, product_id
     ON CONFLICT (store_id, warehouse_id, product_id)

@@ -173,6 +173,53 @@ describe('ingest: dedupe, conflicts and projection failures', () => {
     expect(Number(digest.n)).toBe(events.length);
   });
 
+  it('a deadlock or serialization failure while projecting retries the request instead of failing events', async () => {
+    const d = new DeviceSim(randomUUID());
+    const debtId = randomUUID();
+    // Fails the first two attempts to write this debt (a sequence is not rolled back with them).
+    await sql`CREATE SEQUENCE test_transient`.execute(t.db);
+    await sql`
+      CREATE OR REPLACE FUNCTION test_transient() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.id = ${sql.lit(debtId)}::uuid AND nextval('test_transient') <= 2 THEN
+          RAISE EXCEPTION 'simulated conflict' USING ERRCODE = 'serialization_failure';
+        END IF;
+        RETURN NEW;
+      END $$`.execute(t.db);
+    await sql`CREATE TRIGGER test_transient BEFORE INSERT ON debts FOR EACH ROW EXECUTE FUNCTION test_transient()`.execute(
+      t.db,
+    );
+    const events = [
+      d.event('DebtCreated', { debt_id: debtId, amount: 12 }),
+      d.event('StockReceived', { product_id: randomUUID(), qty: 1 }),
+    ];
+    let r;
+    try {
+      r = await push(t.db, events);
+    } finally {
+      await sql`DROP TRIGGER test_transient ON debts`.execute(t.db);
+      await sql`DROP SEQUENCE test_transient`.execute(t.db);
+    }
+    expect(r.projectionFailures).toEqual([]);
+    expect(r.accepted).toEqual(events.map((e) => e.event_id));
+    const debt = await t.db
+      .selectFrom('debts')
+      .select('remaining_amount')
+      .where('id', '=', debtId)
+      .executeTakeFirstOrThrow();
+    expect(debt.remaining_amount).toBe('12.00');
+    const statuses = await t.db
+      .selectFrom('events')
+      .select('projection_status')
+      .where(
+        'event_id',
+        'in',
+        events.map((e) => e.event_id),
+      )
+      .execute();
+    expect(statuses).toEqual([{ projection_status: 'processed' }, { projection_status: 'processed' }]);
+  });
+
   it('a single failing event alone in its request is also kept as failed', async () => {
     const d = new DeviceSim(randomUUID());
     // Overflows numeric(16,2) for the line total: a business-valid payload the read model cannot hold.

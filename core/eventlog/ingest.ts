@@ -130,8 +130,6 @@ async function ingestInTransaction(trx: Trx, batch: Prepared[], opts: IngestOpti
     return { accepted, duplicates, rejected, lastNodeSeq: null, projectionFailures: [], conflictsAudited: 0, stores: [] };
   }
 
-  await updateDigests(trx, fresh);
-
   const projectionEvents: ProjectionEvent[] = fresh.map(
     (p) =>
       ({
@@ -152,8 +150,9 @@ async function ingestInTransaction(trx: Trx, batch: Prepared[], opts: IngestOpti
 
   // The log is appended last, under the feed lock held until commit: node_seq is then handed out in
   // commit order, so a reader that has seen node_seq N has seen everything below it, and the change
-  // feed and the relay cursor can never step over an event committed late.
-  await sql`SELECT pg_advisory_xact_lock(${FEED_LOCK})`.execute(trx);
+  // feed and the relay cursor can never step over an event committed late. The store-hour digest
+  // rows are hot (every push of a store touches one), so they are updated here too, inside the
+  // already serialised tail. Lock, digests and log go in one statement: one round trip under the lock.
   const rows = fresh.map((p) => ({
     event_id: p.id,
     store_id: p.event.store_id,
@@ -170,7 +169,18 @@ async function ingestInTransaction(trx: Trx, batch: Prepared[], opts: IngestOpti
     projection_status: failedWith.has(p.id) ? 'failed' : 'processed',
     projection_error: failedWith.get(p.id) ?? null,
   }));
-  const inserted = await sql<{ event_id: string; node_seq: string }>`
+  const inserted = await sql<{ node_seq: string }>`
+    WITH feed_lock AS (SELECT pg_advisory_xact_lock(${FEED_LOCK}) AS held),
+    digests AS (
+      INSERT INTO event_digests (store_id, bucket_hour, event_count, digest)
+      SELECT store_id, bucket_hour, event_count, ('x' || digest)::bit(256)
+      FROM jsonb_to_recordset(${JSON.stringify(digestRows(fresh))}::jsonb) AS d(
+        store_id uuid, bucket_hour timestamptz, event_count bigint, digest text)
+      WHERE EXISTS (SELECT 1 FROM feed_lock)
+      ON CONFLICT (store_id, bucket_hour) DO UPDATE SET
+        event_count = event_digests.event_count + excluded.event_count,
+        digest = event_digests.digest # excluded.digest
+    )
     INSERT INTO events (event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash,
       delta_payload, created_at, origin_node, actor_user_id, source, source_peer, projection_status,
       projection_error, projection_attempts)
@@ -181,6 +191,7 @@ async function ingestInTransaction(trx: Trx, batch: Prepared[], opts: IngestOpti
       event_id uuid, store_id uuid, device_id text, seq bigint, type text, vector_clock jsonb, payload jsonb,
       full_payload_hash text, delta_payload jsonb, created_at timestamptz, origin_node text, actor_user_id text,
       projection_status text, projection_error text)
+    WHERE EXISTS (SELECT 1 FROM feed_lock)
     ON CONFLICT (event_id) DO NOTHING
     RETURNING node_seq`.execute(trx);
   if (inserted.rows.length !== fresh.length) {
@@ -209,8 +220,8 @@ export function bucketHour(d: Date): string {
   return b.toISOString();
 }
 
-/** Folds the new events into their (store, hour) digests: count and XOR, order-independent. */
-async function updateDigests(trx: Trx, fresh: Prepared[]): Promise<void> {
+/** The new events folded into their (store, hour) digests: count and XOR, order-independent. */
+function digestRows(fresh: Prepared[]) {
   const buckets = new Map<string, { store_id: string; bucket_hour: string; event_count: number; digest: Buffer }>();
   for (const p of fresh) {
     const hour = bucketHour(p.createdAt);
@@ -220,15 +231,7 @@ async function updateDigests(trx: Trx, fresh: Prepared[]): Promise<void> {
     b.event_count++;
     xorInto(b.digest, eventDigest(p.id, p.hash));
   }
-  const rows = [...buckets.entries()]
+  return [...buckets.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([, b]) => ({ ...b, digest: b.digest.toString('hex') }));
-  await sql`
-    INSERT INTO event_digests (store_id, bucket_hour, event_count, digest)
-    SELECT store_id, bucket_hour, event_count, ('x' || digest)::bit(256)
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-      store_id uuid, bucket_hour timestamptz, event_count bigint, digest text)
-    ON CONFLICT (store_id, bucket_hour) DO UPDATE SET
-      event_count = event_digests.event_count + excluded.event_count,
-      digest = event_digests.digest # excluded.digest`.execute(trx);
 }

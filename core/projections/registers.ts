@@ -109,67 +109,98 @@ const cashSessions: RegisterTable<'CashSessionOpened' | 'CashSessionClosed'> = {
 
 export const REGISTER_TABLES = [products, customers, cashSessions] as const;
 
-export async function projectRegisters(trx: Trx, events: ProjectionEvent[], sink: ProjectionSink): Promise<void> {
-  for (const spec of REGISTER_TABLES) {
-    await projectRegisterTable(trx, events, sink, spec as unknown as RegisterTable<EventType>);
+/**
+ * Merges every register write of the batch — products, customers and cash sessions together — in four
+ * statements whatever the batch: lock the entities, read their rows, read the clocks of the writes
+ * they hold, write the merged rows back.
+ */
+export async function projectRegisters(trx: Trx, all: ProjectionEvent[], sink: ProjectionSink): Promise<void> {
+  const work = REGISTER_TABLES.map((s) => {
+    const spec = s as unknown as RegisterTable<EventType>;
+    const events = ofType(all, ...spec.types);
+    return { spec, events, ids: [...new Set(events.map((e) => spec.idOf(e)))].sort() };
+  }).filter((w) => w.events.length > 0);
+  if (work.length === 0) return;
+
+  // Serialise merges of the same entity across concurrent requests, in one fixed order (no deadlocks),
+  // including entities that have no row yet. Reading comes after, in a statement of its own, so its
+  // snapshot sees whatever the previous lock holder committed.
+  const keys = work.flatMap((w) => w.ids.map((id) => `${w.spec.table}:${id}`)).sort();
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${keys}::text[]) AS k ORDER BY k`.execute(trx);
+  const reads = work.map((w) => sql`SELECT ${w.spec.table}::text AS t, to_jsonb(x) AS r FROM ${sql.table(w.spec.table)} x WHERE id = ANY(${w.ids}::uuid[])`);
+  const existing = await sql<{ t: string; r: Record<string, unknown> & { id: string; store_id: string; field_stamps: Record<string, string> } }>`${sql.join(reads, sql` UNION ALL `)}`.execute(trx);
+
+  const rowsByTable = new Map<string, Map<string, Row>>(work.map((w) => [w.spec.table, new Map()]));
+  for (const { t, r } of existing.rows) {
+    const spec = work.find((w) => w.spec.table === t)!.spec;
+    const values: Record<string, unknown> = {};
+    for (const c of Object.keys(spec.columns)) values[c] = r[c];
+    rowsByTable.get(t)!.set(r.id, { store_id: r.store_id, values, stamps: { ...r.field_stamps } });
   }
+
+  // Clocks of the writes we meet, to tell concurrent writes (audited) from causally ordered ones.
+  const clocks = new Map<string, VectorClock>(all.map((e) => [e.event_id.toLowerCase(), e.vector_clock]));
+  const unknown = new Set<string>();
+  for (const rows of rowsByTable.values()) {
+    for (const r of rows.values()) {
+      for (const s of Object.values(r.stamps)) if (!clocks.has(stampEventId(s))) unknown.add(stampEventId(s));
+    }
+  }
+  if (unknown.size > 0) {
+    const found = await sql<{ event_id: string; vector_clock: VectorClock }>`
+      SELECT event_id, vector_clock FROM events WHERE event_id = ANY(${[...unknown]}::uuid[])`.execute(trx);
+    for (const f of found.rows) clocks.set(f.event_id, f.vector_clock);
+  }
+
+  const writes = work.map((w) => {
+    const rows = rowsByTable.get(w.spec.table)!;
+    mergeWrites(w.spec, w.events, rows, clocks, sink);
+    const columns = Object.keys(w.spec.columns);
+    const out = w.ids.map((id) => {
+      const r = rows.get(id)!;
+      return { id, store_id: r.store_id, field_stamps: r.stamps, ...r.values };
+    });
+    const recordType = sql.raw(
+      ['id uuid', 'store_id uuid', 'field_stamps jsonb', ...columns.map((c) => `${c} ${w.spec.columns[c]}`)].join(', '),
+    );
+    const names = sql.raw(['id', 'store_id', 'field_stamps', ...columns].join(', '));
+    const updates = sql.raw(['field_stamps', ...columns].map((c) => `${c} = excluded.${c}`).join(', '));
+    return sql`${sql.raw(`w_${w.spec.table}`)} AS (
+      INSERT INTO ${sql.table(w.spec.table)} (${names})
+      SELECT ${names} FROM jsonb_to_recordset(${JSON.stringify(out)}::jsonb) AS x(${recordType})
+      ON CONFLICT (id) DO UPDATE SET ${updates})`;
+  });
+  // Independent tables: one statement, one round trip.
+  await sql`WITH ${sql.join(writes, sql`, `)} SELECT 1`.execute(trx);
 }
 
 interface Row extends LwwState {
   store_id: string;
 }
 
-async function projectRegisterTable(
-  trx: Trx,
-  all: ProjectionEvent[],
-  sink: ProjectionSink,
+/** Applies each event's field writes to its entity's registers and records concurrent writes met. */
+function mergeWrites(
   spec: RegisterTable<EventType>,
-): Promise<void> {
-  const events = ofType(all, ...spec.types);
-  if (events.length === 0) return;
-  const ids = [...new Set(events.map((e) => spec.idOf(e)))].sort();
-  const columns = Object.keys(spec.columns);
-
-  // Serialise merges of the same entity across concurrent requests, in a fixed order (no deadlocks),
-  // including entities that have no row yet.
-  await sql`SELECT pg_advisory_xact_lock(hashtextextended(id, 0))
-            FROM unnest(${ids}::text[]) AS id ORDER BY id`.execute(trx);
-  const existing = await sql<Record<string, unknown> & { id: string; store_id: string; field_stamps: Record<string, string> }>`
-    SELECT * FROM ${sql.table(spec.table)} WHERE id = ANY(${ids}::uuid[])`.execute(trx);
-
-  const rows = new Map<string, Row>();
-  for (const r of existing.rows) {
-    const values: Record<string, unknown> = {};
-    for (const c of columns) values[c] = r[c] instanceof Date ? (r[c] as Date).toISOString() : r[c];
-    rows.set(r.id, { store_id: r.store_id, values, stamps: { ...r.field_stamps } });
-  }
-
-  // Clocks of the writes we meet, to tell concurrent writes (audited) from causally ordered ones.
-  const clocks = new Map<string, { clock: VectorClock }>(events.map((e) => [e.event_id.toLowerCase(), { clock: e.vector_clock }]));
-  const priorIds = new Set<string>();
-  for (const r of rows.values()) for (const s of Object.values(r.stamps)) priorIds.add(stampEventId(s));
-  const unknown = [...priorIds].filter((id) => !clocks.has(id));
-  if (unknown.length > 0) {
-    const found = await sql<{ event_id: string; vector_clock: VectorClock }>`
-      SELECT event_id, vector_clock FROM events WHERE event_id = ANY(${unknown}::uuid[])`.execute(trx);
-    for (const f of found.rows) clocks.set(f.event_id, { clock: f.vector_clock });
-  }
-
+  events: ProjectionEvent[],
+  rows: Map<string, Row>,
+  clocks: Map<string, VectorClock>,
+  sink: ProjectionSink,
+): void {
   for (const e of events) {
     const id = spec.idOf(e);
     let row = rows.get(id);
     if (!row) rows.set(id, (row = { store_id: e.store_id, values: {}, stamps: {} }));
     const stamp = stampOf(e);
-    const met = new Map<string, { stamp: string; fields: string[]; won: boolean }>();
+    const met = new Map<string, { fields: string[]; won: boolean }>();
     for (const o of applyWrite(row, spec.fieldsOf(e), stamp)) {
       if (o.previous === undefined || o.previous === stamp) continue;
       const other = stampEventId(o.previous);
-      const entry = met.get(other) ?? { stamp: o.previous, fields: [], won: o.won };
+      const entry = met.get(other) ?? { fields: [], won: o.won };
       entry.fields.push(o.field);
       met.set(other, entry);
     }
     for (const [otherId, m] of met) {
-      const otherClock = clocks.get(otherId)?.clock;
+      const otherClock = clocks.get(otherId);
       if (!otherClock || compareClocks(e.vector_clock, otherClock) !== 'concurrent') continue;
       sink.conflicts.push({
         store_id: e.store_id,
@@ -182,17 +213,4 @@ async function projectRegisterTable(
       });
     }
   }
-
-  const out = [...rows.entries()]
-    .filter(([id]) => ids.includes(id))
-    .map(([id, r]) => ({ id, store_id: r.store_id, field_stamps: r.stamps, ...r.values }));
-  const recordType = sql.raw(
-    ['id uuid', 'store_id uuid', 'field_stamps jsonb', ...columns.map((c) => `${c} ${spec.columns[c]}`)].join(', '),
-  );
-  const names = sql.raw(['id', 'store_id', 'field_stamps', ...columns].join(', '));
-  const updates = sql.raw(['field_stamps', ...columns].map((c) => `${c} = excluded.${c}`).join(', '));
-  await sql`
-    INSERT INTO ${sql.table(spec.table)} (${names})
-    SELECT ${names} FROM jsonb_to_recordset(${JSON.stringify(out)}::jsonb) AS x(${recordType})
-    ON CONFLICT (id) DO UPDATE SET ${updates}`.execute(trx);
 }

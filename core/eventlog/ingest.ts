@@ -4,8 +4,15 @@ import type { Db } from '../db';
 import type { EventSource } from '../db/schema';
 import { eventDigest, hashPayload, xorInto } from '../events/hash';
 import type { SyncEvent } from '../events/schemas';
-import { projectWithFallback, writeConflictAudit, type ProjectionEvent } from '../projections';
-import type { Trx } from '../projections/types';
+import {
+  isTransient,
+  projectEvents,
+  projectWithFallback,
+  writeConflictAudit,
+  type ProjectionEvent,
+  type ProjectionFailure,
+} from '../projections';
+import type { ProjectionSink, Trx } from '../projections/types';
 
 export interface IngestOptions {
   /** This node's id: stamped as origin_node on events that enter the federation here. */
@@ -88,21 +95,34 @@ export async function ingestEvents(db: Db, events: SyncEvent[], opts: IngestOpti
   }
   if (unique.length === 0) return result;
 
+  // First try without savepoints (two statements fewer, and no subtransaction); only if a projection
+  // fails is the request redone with a savepoint per batch and, within it, per event.
+  let careful = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      const outcome = await db.transaction().execute((trx) => ingestInTransaction(trx, unique, opts, log));
+      const outcome = await db
+        .transaction()
+        .execute((trx) => ingestInTransaction(trx, unique, opts, log, careful));
       return {
         ...outcome,
         duplicates: [...result.duplicates, ...outcome.duplicates],
         rejected: [...result.rejected, ...outcome.rejected],
       };
     } catch (err) {
+      if (err instanceof ProjectionNeedsCare) {
+        careful = true;
+        attempt -= 1;
+        continue;
+      }
       const code = (err as { code?: string }).code;
       if (!code || !RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) throw err;
       log.warn({ code, attempt }, 'ingest transaction aborted by a lock conflict; retrying');
     }
   }
 }
+
+/** A projection failed in the fast path: redo the request with savepoints to isolate the event. */
+class ProjectionNeedsCare extends Error {}
 
 function conflict(eventId: string): RejectedEvent {
   return {
@@ -112,7 +132,13 @@ function conflict(eventId: string): RejectedEvent {
   };
 }
 
-async function ingestInTransaction(trx: Trx, batch: Prepared[], opts: IngestOptions, log: Log): Promise<IngestResult> {
+async function ingestInTransaction(
+  trx: Trx,
+  batch: Prepared[],
+  opts: IngestOptions,
+  log: Log,
+  careful: boolean,
+): Promise<IngestResult> {
   const existing = await sql<{ event_id: string; full_payload_hash: string }>`
     SELECT event_id, full_payload_hash FROM events WHERE event_id = ANY(${batch.map((p) => p.id)}::uuid[])`.execute(trx);
   const hashes = new Map(existing.rows.map((r) => [r.event_id, r.full_payload_hash]));
@@ -144,8 +170,19 @@ async function ingestInTransaction(trx: Trx, batch: Prepared[], opts: IngestOpti
         actor_user_id: p.event.actor_user_id ?? null,
       }) as ProjectionEvent,
   );
-  const sink = { conflicts: [] };
-  const failures = await projectWithFallback(trx, projectionEvents, sink, log);
+  const sink: ProjectionSink = { conflicts: [] };
+  let failures: ProjectionFailure[] = [];
+  if (careful) {
+    failures = await projectWithFallback(trx, projectionEvents, sink, log);
+  } else {
+    try {
+      await projectEvents(trx, projectionEvents, sink);
+    } catch (err) {
+      if (isTransient(err)) throw err;
+      log.warn({ err, events: projectionEvents.length }, 'batch projection failed; redoing the request with savepoints');
+      throw new ProjectionNeedsCare();
+    }
+  }
   const failedWith = new Map(failures.map((f) => [f.event_id, f.error]));
 
   // The log is appended last, under the feed lock held until commit: node_seq is then handed out in

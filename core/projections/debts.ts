@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { firstPerId, lockEntities, ofType, type ProjectionEvent, type Trx } from './types';
+import { firstPerId, lockEntities, lockSql, ofType, type ProjectionEvent, type Trx } from './types';
 
 /**
  * Debts and their payments are add-wins sets. remaining_amount is always total − Σ payments,
@@ -29,65 +29,64 @@ export async function projectDebts(trx: Trx, events: ProjectionEvent[]): Promise
       ...previousDebtIds,
     ]),
   ].sort();
-  await lockEntities(trx, 'debt', touched);
-
-  if (debts.length > 0) {
-    const rows = debts.map((e) => {
-      const p = e.payload;
-      return {
-        id: p.debt_id,
-        store_id: e.store_id,
-        event_id: e.event_id,
-        customer_id: p.customer_id ?? null,
-        sale_id: p.sale_id ?? null,
-        total_amount: p.total_amount ?? p.amount,
-        notes: p.notes ?? p.note ?? null,
-        due_date: p.due_date ?? null,
-        created_at: e.created_at.toISOString(),
-        created_by: e.actor_user_id,
-      };
-    });
-    await sql`
+  // Lock the debts, then write debts and payments: one statement (inserts with ON CONFLICT need no
+  // snapshot of their own; the recompute below reads in a statement of its own, after the locks).
+  const debtRows = debts.map((e) => {
+    const p = e.payload;
+    return {
+      id: p.debt_id,
+      store_id: e.store_id,
+      event_id: e.event_id,
+      customer_id: p.customer_id ?? null,
+      sale_id: p.sale_id ?? null,
+      total_amount: p.total_amount ?? p.amount,
+      notes: p.notes ?? p.note ?? null,
+      due_date: p.due_date ?? null,
+      created_at: e.created_at.toISOString(),
+      created_by: e.actor_user_id,
+    };
+  });
+  const paymentRows = payments.map((e) => {
+    const p = e.payload;
+    return {
+      id: p.payment_id,
+      debt_id: p.debt_id,
+      store_id: e.store_id,
+      event_id: e.event_id,
+      amount: p.amount,
+      payment_method: p.payment_method ?? p.method ?? 'cash',
+      paid_at: p.paid_at ?? e.created_at.toISOString(),
+      paid_by: e.actor_user_id,
+      notes: p.notes ?? p.note ?? null,
+    };
+  });
+  await sql`
+    WITH locks AS (SELECT ${lockSql('debt', touched)}),
+    d AS (
       INSERT INTO debts (id, store_id, event_id, customer_id, sale_id, total_amount, paid_amount,
         remaining_amount, status, notes, due_date, created_at, created_by)
       SELECT id, store_id, event_id, customer_id, sale_id, total_amount, 0, total_amount, 'pending',
         notes, due_date, created_at, created_by
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
+      FROM jsonb_to_recordset(${JSON.stringify(debtRows)}::jsonb) AS x(
         id uuid, store_id uuid, event_id uuid, customer_id uuid, sale_id uuid, total_amount numeric,
         notes text, due_date date, created_at timestamptz, created_by text)
+      WHERE EXISTS (SELECT 1 FROM locks)
       ON CONFLICT (id) DO UPDATE SET
         store_id = excluded.store_id, event_id = excluded.event_id, customer_id = excluded.customer_id,
         sale_id = excluded.sale_id, total_amount = excluded.total_amount, notes = excluded.notes,
         due_date = excluded.due_date, created_at = excluded.created_at, created_by = excluded.created_by
-      WHERE excluded.event_id < debts.event_id`.execute(trx);
-  }
-
-  if (payments.length > 0) {
-    const rows = payments.map((e) => {
-      const p = e.payload;
-      return {
-        id: p.payment_id,
-        debt_id: p.debt_id,
-        store_id: e.store_id,
-        event_id: e.event_id,
-        amount: p.amount,
-        payment_method: p.payment_method ?? p.method ?? 'cash',
-        paid_at: p.paid_at ?? e.created_at.toISOString(),
-        paid_by: e.actor_user_id,
-        notes: p.notes ?? p.note ?? null,
-      };
-    });
-    await sql`
-      INSERT INTO debt_payments (id, debt_id, store_id, event_id, amount, payment_method, paid_at, paid_by, notes)
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-        id uuid, debt_id uuid, store_id uuid, event_id uuid, amount numeric, payment_method text,
-        paid_at timestamptz, paid_by text, notes text)
-      ON CONFLICT (id) DO UPDATE SET
-        debt_id = excluded.debt_id, store_id = excluded.store_id, event_id = excluded.event_id,
-        amount = excluded.amount, payment_method = excluded.payment_method, paid_at = excluded.paid_at,
-        paid_by = excluded.paid_by, notes = excluded.notes
-      WHERE excluded.event_id < debt_payments.event_id`.execute(trx);
-  }
+      WHERE excluded.event_id < debts.event_id
+    )
+    INSERT INTO debt_payments (id, debt_id, store_id, event_id, amount, payment_method, paid_at, paid_by, notes)
+    SELECT * FROM jsonb_to_recordset(${JSON.stringify(paymentRows)}::jsonb) AS x(
+      id uuid, debt_id uuid, store_id uuid, event_id uuid, amount numeric, payment_method text,
+      paid_at timestamptz, paid_by text, notes text)
+    WHERE EXISTS (SELECT 1 FROM locks)
+    ON CONFLICT (id) DO UPDATE SET
+      debt_id = excluded.debt_id, store_id = excluded.store_id, event_id = excluded.event_id,
+      amount = excluded.amount, payment_method = excluded.payment_method, paid_at = excluded.paid_at,
+      paid_by = excluded.paid_by, notes = excluded.notes
+    WHERE excluded.event_id < debt_payments.event_id`.execute(trx);
 
   await sql`
     WITH locked AS (

@@ -80,7 +80,7 @@ export async function projectWithFallback(
  * retried (ingestEvents does), instead of marking events failed or projecting them one by one, which
  * would hold more locks for longer, in event order, and deadlock again.
  */
-function isTransient(err: unknown): boolean {
+export function isTransient(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   return code === '40P01' || code === '40001';
 }

@@ -37,36 +37,46 @@ export function stockMovementsOf(events: ProjectionEvent[]): MovementRow[] {
   return rows;
 }
 
-/** A movement already inserted into stock_movements whose quantity still has to reach warehouse_stock. */
-export interface StockDelta {
-  store_id: string;
-  warehouse_id: string;
-  product_id: string;
-  qty_delta: number | string;
-}
-
 /**
  * PN-counter: each movement is inserted once (keyed by event and line) and only the rows actually
  * inserted are added to warehouse_stock, so replays and re-projections never count twice.
- * `recorded` are movements the caller already inserted; they are added to stock in the same statement.
+ *
+ * `voidedSales` are sales whose void state may have changed: the statement first sets each one's void
+ * from its earliest SaleVoided and records one restock movement per line (keyed by the sale's event
+ * and the negative line number, so several voids restock once). Every stock change of the batch then
+ * reaches warehouse_stock in this one statement, rows locked in key order: two statements would let
+ * concurrent requests lock the same rows in opposite orders (deadlock).
  */
-export async function applyMovements(trx: Trx, rows: MovementRow[], recorded: StockDelta[] = []): Promise<void> {
-  if (rows.length === 0 && recorded.length === 0) return;
+export async function applyMovements(trx: Trx, rows: MovementRow[], voidedSales: string[] = []): Promise<void> {
+  if (rows.length === 0 && voidedSales.length === 0) return;
   await sql`
-    WITH input AS (
+    WITH winner AS (
+      SELECT DISTINCT ON (sale_id) sale_id, event_id, voided_at, reason
+      FROM sale_voids WHERE sale_id = ANY(${voidedSales}::uuid[])
+      ORDER BY sale_id, voided_at, event_id
+    ), voided AS (
+      UPDATE sales s SET voided_at = w.voided_at, void_event_id = w.event_id, void_reason = w.reason
+      FROM winner w
+      WHERE s.id = w.sale_id AND s.void_event_id IS DISTINCT FROM w.event_id
+      RETURNING s.id, s.event_id, s.store_id, s.warehouse_id, s.voided_at
+    ), restock AS (
+      INSERT INTO stock_movements (event_id, line_no, store_id, warehouse_id, product_id, qty_delta, kind, occurred_at)
+      SELECT v.event_id, -si.line_no, v.store_id, v.warehouse_id, si.product_id, si.qty, 'void', v.voided_at
+      FROM voided v JOIN sale_items si ON si.sale_id = v.id
+      ON CONFLICT (event_id, line_no) DO UPDATE SET occurred_at = excluded.occurred_at
+      WHERE stock_movements.occurred_at > excluded.occurred_at
+      RETURNING store_id, warehouse_id, product_id, qty_delta, (xmax = 0) AS inserted
+    ), moved AS (
+      INSERT INTO stock_movements (event_id, line_no, store_id, warehouse_id, product_id, qty_delta, kind, occurred_at)
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
         event_id uuid, line_no int, store_id uuid, warehouse_id uuid, product_id uuid,
         qty_delta numeric, kind text, occurred_at timestamptz)
-    ), ins AS (
-      INSERT INTO stock_movements (event_id, line_no, store_id, warehouse_id, product_id, qty_delta, kind, occurred_at)
-      SELECT event_id, line_no, store_id, warehouse_id, product_id, qty_delta, kind, occurred_at FROM input
       ON CONFLICT (event_id, line_no) DO NOTHING
       RETURNING store_id, warehouse_id, product_id, qty_delta
     ), delta AS (
-      SELECT * FROM ins
+      SELECT store_id, warehouse_id, product_id, qty_delta FROM moved
       UNION ALL
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(recorded)}::jsonb) AS r(
-        store_id uuid, warehouse_id uuid, product_id uuid, qty_delta numeric)
+      SELECT store_id, warehouse_id, product_id, qty_delta FROM restock WHERE inserted
     )
     INSERT INTO warehouse_stock (store_id, warehouse_id, product_id, stock)
     SELECT store_id, warehouse_id, product_id, sum(qty_delta) FROM delta

@@ -127,7 +127,13 @@ export function createRelayActivities({ db, config, log }: RelayDeps) {
   }
 
   /** Pushes one store's events; a batch the peer refuses as a whole is split to find the culprits. */
-  async function pushGroup(client: PeerClient, storeId: string, rows: Row[], result: RelayBatchResult, dead: DeadLetter[]) {
+  async function pushGroup(
+    client: PeerClient,
+    storeId: string,
+    rows: Row[],
+    result: RelayBatchResult,
+    dead: DeadLetter[],
+  ) {
     result.contacted = true;
     Context.current().heartbeat();
     try {
@@ -168,7 +174,9 @@ export function createRelayActivities({ db, config, log }: RelayDeps) {
         peer_id text, event_id uuid, store_id uuid, node_seq bigint, type text, error_code text, error_message text)
       ON CONFLICT (peer_id, event_id) DO UPDATE SET
         error_code = excluded.error_code, error_message = excluded.error_message, status = 'open',
-        attempts = relay_dead_letters.attempts + 1, updated_at = now(), resolved_at = NULL, resolution = NULL`.execute(db);
+        attempts = relay_dead_letters.attempts + 1, updated_at = now(), resolved_at = NULL, resolution = NULL`.execute(
+      db,
+    );
     for (const d of dead) {
       log.warn(
         { peer: peerId, event_id: d.row.event_id, type: d.row.type, code: d.code },

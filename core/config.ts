@@ -1,7 +1,10 @@
 import { z } from 'zod';
 
 const peerSchema = z.object({
-  id: z.string().min(1).regex(/^[A-Za-z0-9_.-]+$/, 'peer id: letters, digits, _ . - only'),
+  id: z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9_.-]+$/, 'peer id: letters, digits, _ . - only'),
   url: z.url(),
   token: z.string().min(16, 'peer token must be at least 16 characters'),
 });

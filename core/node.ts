@@ -17,7 +17,14 @@ export function createLogger(config: Config): Logger {
     base: { node: config.NODE_ID },
     // Tokens and secrets never reach the logs, whatever a serializer picks up.
     redact: {
-      paths: ['req.headers.authorization', 'headers.authorization', '*.token', 'token', 'ADMIN_SECRET', 'PEERS'],
+      paths: [
+        'req.headers.authorization',
+        'headers.authorization',
+        '*.token',
+        'token',
+        'ADMIN_SECRET',
+        'PEERS',
+      ],
       censor: '[redacted]',
     },
   });
@@ -57,7 +64,10 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
       await running.catch(() => undefined);
       await connection.close();
     });
-    log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE }, 'temporal worker running');
+    log.info(
+      { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },
+      'temporal worker running',
+    );
   }
 
   if (config.ROLES.has('api')) {
@@ -67,7 +77,8 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
       log,
       metrics: createMetrics(),
       temporal: temporal.client,
-      onEventsCommitted: config.PEERS.length > 0 ? createRelayNudger(temporal.client, config, log) : undefined,
+      onEventsCommitted:
+        config.PEERS.length > 0 ? createRelayNudger(temporal.client, config, log) : undefined,
       checkTemporal: async () => {
         await temporal.connection.healthService.check({});
       },

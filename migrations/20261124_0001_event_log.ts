@@ -49,13 +49,21 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('projection_attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .execute();
   // Change feed (pull) and relay cursor: by store and by node_seq.
-  await db.schema.createIndex('events_store_seq_idx').on('events').columns(['store_id', 'node_seq']).execute();
+  await db.schema
+    .createIndex('events_store_seq_idx')
+    .on('events')
+    .columns(['store_id', 'node_seq'])
+    .execute();
   // Orphan healer: only the few rows that still need projecting.
   await sql`CREATE INDEX events_unprojected_idx ON events (received_at) WHERE projection_status <> 'processed'`.execute(
     db,
   );
   // Anti-entropy: list ids inside one store-hour bucket.
-  await db.schema.createIndex('events_store_created_idx').on('events').columns(['store_id', 'created_at']).execute();
+  await db.schema
+    .createIndex('events_store_created_idx')
+    .on('events')
+    .columns(['store_id', 'created_at'])
+    .execute();
 
   // Order-independent digest per (store, UTC hour of created_at): count and XOR of
   // sha256(event_id || full_payload_hash), updated in the ingest transaction.

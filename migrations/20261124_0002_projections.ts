@@ -167,7 +167,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('notes', 'text')
     .addColumn('field_stamps', 'jsonb', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('cash_sessions_store_idx').on('cash_sessions').columns(['store_id', 'opened_at']).execute();
+  await db.schema
+    .createIndex('cash_sessions_store_idx')
+    .on('cash_sessions')
+    .columns(['store_id', 'opened_at'])
+    .execute();
 
   await db.schema
     .createTable('cash_ledger_entries')
@@ -181,7 +185,11 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('occurred_at', 'timestamptz', (c) => c.notNull())
     .addColumn('recorded_by', 'text')
     .execute();
-  await db.schema.createIndex('cash_ledger_session_idx').on('cash_ledger_entries').column('session_id').execute();
+  await db.schema
+    .createIndex('cash_ledger_session_idx')
+    .on('cash_ledger_entries')
+    .column('session_id')
+    .execute();
 
   await db.schema
     .createTable('conflict_audit_log')

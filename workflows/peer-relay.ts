@@ -166,7 +166,10 @@ export async function peerRelayWorkflow(input: RelayInput): Promise<never> {
 
     try {
       if (state.circuit.state === 'HALF_OPEN') {
-        await peer(state.settings).probePeer({ peerId: input.peerId, httpTimeoutMs: state.settings.httpTimeoutMs });
+        await peer(state.settings).probePeer({
+          peerId: input.peerId,
+          httpTimeoutMs: state.settings.httpTimeoutMs,
+        });
         state.circuit = recordSuccess(state.circuit, Date.now(), circuit);
         logCircuit(state);
       }
@@ -193,7 +196,11 @@ export async function peerRelayWorkflow(input: RelayInput): Promise<never> {
       }
       if (r.hasMore || state.circuit.state === 'HALF_OPEN') continue;
     } catch (err) {
-      if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable) {
+      if (
+        err instanceof ActivityFailure &&
+        err.cause instanceof ApplicationFailure &&
+        err.cause.nonRetryable
+      ) {
         // Misconfiguration (peer no longer in PEERS): stop loudly rather than spin.
         throw err;
       }

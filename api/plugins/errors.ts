@@ -35,7 +35,11 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
     }
     if (err instanceof AppError) {
       return reply.status(err.statusCode).send({
-        error: { code: err.code, message: err.message, ...(err.details === undefined ? {} : { details: err.details }) },
+        error: {
+          code: err.code,
+          message: err.message,
+          ...(err.details === undefined ? {} : { details: err.details }),
+        },
       });
     }
     if (err.statusCode === 429) {
@@ -44,14 +48,22 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       const code = FASTIFY_CODES[err.code] ?? 'BAD_REQUEST';
       const message =
-        code === 'PAYLOAD_TOO_LARGE' ? `request body exceeds the limit of ${app.initialConfig.bodyLimit} bytes` : err.message;
+        code === 'PAYLOAD_TOO_LARGE'
+          ? `request body exceeds the limit of ${app.initialConfig.bodyLimit} bytes`
+          : err.message;
       return reply.status(err.statusCode).send({ error: { code, message } });
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.status(500).send({ error: { code: 'INTERNAL', message: 'internal error; see the node logs' } });
+    return reply
+      .status(500)
+      .send({ error: { code: 'INTERNAL', message: 'internal error; see the node logs' } });
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` } }),
+    reply
+      .status(404)
+      .send({
+        error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+      }),
   );
 });

@@ -69,7 +69,10 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([
     p,
     new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms (is a worker running?)`)), ms);
+      timer = setTimeout(
+        () => reject(new Error(`${what}: no answer within ${ms} ms (is a worker running?)`)),
+        ms,
+      );
     }),
   ]).finally(() => clearTimeout(timer));
 }
@@ -77,7 +80,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = async (app, opts) => {
   const { config, db } = opts;
   const temporal = () => {
-    if (!opts.temporal) throw new AppError(503, 'TEMPORAL_UNAVAILABLE', 'this process has no Temporal client');
+    if (!opts.temporal)
+      throw new AppError(503, 'TEMPORAL_UNAVAILABLE', 'this process has no Temporal client');
     return opts.temporal;
   };
   const peerOf = (peerId: string) => {
@@ -106,7 +110,10 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
         tags: ['federation'],
         summary: 'Relay state per peer: cursor, lag, circuit breaker, last error, dead letters',
         security: [{ bearer: [] }],
-        response: { 200: z.object({ node_id: z.string(), peers: z.array(peerStatusSchema) }), ...errorResponses },
+        response: {
+          200: z.object({ node_id: z.string(), peers: z.array(peerStatusSchema) }),
+          ...errorResponses,
+        },
       },
     },
     async () => {
@@ -170,7 +177,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
           tags: ['federation'],
           summary:
             action === 'pause'
-              ? "Pause relaying to a peer (maintenance); events wait, the cursor keeps its place"
+              ? 'Pause relaying to a peer (maintenance); events wait, the cursor keeps its place'
               : 'Resume relaying to a peer',
           security: [{ bearer: [] }],
           params: z.object({ peer_id: z.string() }),
@@ -179,14 +186,22 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
       },
       async (request) => {
         const peer = peerOf(request.params.peer_id);
-        await temporal().workflow.getHandle(relayWorkflowId(peer.id)).signal(pauseSignal, action === 'pause');
+        await temporal()
+          .workflow.getHandle(relayWorkflowId(peer.id))
+          .signal(pauseSignal, action === 'pause');
         return { peer_id: peer.id, paused: action === 'pause' };
       },
     );
   }
 
   const toLetter = (r: Record<string, unknown>) => {
-    const d = r as { created_at: Date; updated_at: Date; resolved_at: Date | null; id: string; node_seq: string };
+    const d = r as {
+      created_at: Date;
+      updated_at: Date;
+      resolved_at: Date | null;
+      id: string;
+      node_seq: string;
+    };
     return {
       ...(r as object),
       id: String(d.id),
@@ -224,7 +239,11 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
 
   const idParams = z.object({ id: z.coerce.number().int().positive() });
   async function letterOf(id: number) {
-    const row = await db.selectFrom('relay_dead_letters').selectAll().where('id', '=', String(id)).executeTakeFirst();
+    const row = await db
+      .selectFrom('relay_dead_letters')
+      .selectAll()
+      .where('id', '=', String(id))
+      .executeTakeFirst();
     if (!row) throw new AppError(404, 'DEAD_LETTER_NOT_FOUND', `id: no dead letter ${id}`);
     return row;
   }
@@ -244,13 +263,17 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
     async (request) => {
       const letter = await letterOf(request.params.id);
       const peer = peerOf(letter.peer_id);
-      const event = await db.selectFrom('events').selectAll().where('event_id', '=', letter.event_id).executeTakeFirstOrThrow();
+      const event = await db
+        .selectFrom('events')
+        .selectAll()
+        .where('event_id', '=', letter.event_id)
+        .executeTakeFirstOrThrow();
       let outcome: { ok: true } | { ok: false; code: string; message: string };
       try {
-        const res = await new PeerClient(peer, { nodeId: config.NODE_ID, timeoutMs: config.RELAY_HTTP_TIMEOUT_MS }).push(
-          event.store_id,
-          [toWireEvent(event)],
-        );
+        const res = await new PeerClient(peer, {
+          nodeId: config.NODE_ID,
+          timeoutMs: config.RELAY_HTTP_TIMEOUT_MS,
+        }).push(event.store_id, [toWireEvent(event)]);
         const refused = res.rejected[0];
         outcome = refused ? { ok: false, code: refused.code, message: refused.message } : { ok: true };
       } catch (err) {
@@ -267,7 +290,12 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
         .updateTable('relay_dead_letters')
         .set(
           outcome.ok
-            ? { status: 'resolved', resolved_at: new Date(), resolution: 'retried: accepted by the peer', updated_at: new Date() }
+            ? {
+                status: 'resolved',
+                resolved_at: new Date(),
+                resolution: 'retried: accepted by the peer',
+                updated_at: new Date(),
+              }
             : {
                 error_code: outcome.code,
                 error_message: outcome.message.slice(0, 2000),
@@ -299,7 +327,12 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
       const letter = await letterOf(request.params.id);
       const updated = await db
         .updateTable('relay_dead_letters')
-        .set({ status: 'resolved', resolved_at: new Date(), resolution: request.body.note, updated_at: new Date() })
+        .set({
+          status: 'resolved',
+          resolved_at: new Date(),
+          resolution: request.body.note,
+          updated_at: new Date(),
+        })
         .where('id', '=', letter.id)
         .returningAll()
         .executeTakeFirstOrThrow();

@@ -19,7 +19,10 @@ async function probe(check: () => Promise<unknown>): Promise<'ok' | string> {
     await Promise.race([
       check(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
     return 'ok';
@@ -52,7 +55,9 @@ export const opsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, op
         probe(opts.checkTemporal),
       ]);
       const ok = postgres === 'ok' && temporal === 'ok';
-      return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', checks: { postgres, temporal } });
+      return reply
+        .status(ok ? 200 : 503)
+        .send({ status: ok ? 'ok' : 'degraded', checks: { postgres, temporal } });
     },
   );
 

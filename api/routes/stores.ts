@@ -35,7 +35,7 @@ export const storeRoutes: FastifyPluginAsyncZod<{ db: Db }> = async (app, { db }
       config: { auth: ['admin'] },
       schema: {
         tags: ['stores'],
-        summary: "Register a device; the response carries its token, shown only this once",
+        summary: 'Register a device; the response carries its token, shown only this once',
         security: [{ bearer: [] }],
         params: z.object({ store_id: z.guid() }),
         body: z.object({ name: z.string().trim().min(1).max(200), device_id: z.guid().optional() }),
@@ -52,11 +52,16 @@ export const storeRoutes: FastifyPluginAsyncZod<{ db: Db }> = async (app, { db }
         throw new AppError(404, 'STORE_NOT_FOUND', `store_id: no store ${storeId} on this node`);
       }
       const deviceId = request.body.device_id?.toLowerCase();
-      if (deviceId && (await db.selectFrom('devices').select('id').where('id', '=', deviceId).executeTakeFirst())) {
+      if (
+        deviceId &&
+        (await db.selectFrom('devices').select('id').where('id', '=', deviceId).executeTakeFirst())
+      ) {
         throw new AppError(409, 'DEVICE_EXISTS', `device_id: device ${deviceId} is already registered`);
       }
       const { device, token } = await registerDevice(db, { storeId, name: request.body.name, id: deviceId });
-      return reply.status(201).send({ device_id: device.id, store_id: device.store_id, name: device.name, token });
+      return reply
+        .status(201)
+        .send({ device_id: device.id, store_id: device.store_id, name: device.name, token });
     },
   );
 };

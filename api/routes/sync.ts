@@ -77,10 +77,18 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
       }
       body.events.forEach((e, i) => {
         if (e.store_id.toLowerCase() !== storeId) {
-          throw new AppError(400, 'STORE_MISMATCH', `events.${i}.store_id: differs from the request's store_id`);
+          throw new AppError(
+            400,
+            'STORE_MISMATCH',
+            `events.${i}.store_id: differs from the request's store_id`,
+          );
         }
         if (principal.kind === 'device' && e.device_id.toLowerCase() !== principal.deviceId) {
-          throw new AppError(403, 'FORBIDDEN', `events.${i}.device_id: a device may only push its own events`);
+          throw new AppError(
+            403,
+            'FORBIDDEN',
+            `events.${i}.device_id: a device may only push its own events`,
+          );
         }
       });
       if (principal.kind === 'peer') {
@@ -110,7 +118,10 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
       metrics.conflictsResolved.inc(result.conflictsAudited);
       for (const f of result.projectionFailures) {
         metrics.projectionFailures.inc({ type: f.type });
-        request.log.warn({ event_id: f.event_id, type: f.type, error: f.error }, 'event stored, projection failed');
+        request.log.warn(
+          { event_id: f.event_id, type: f.type, error: f.error },
+          'event stored, projection failed',
+        );
       }
       if (result.stores.length > 0) opts.onEventsCommitted?.(result.stores);
       metrics.pushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
@@ -136,10 +147,19 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
         querystring: z.object({
           store_id: z.guid(),
           since: z.coerce.number().int().min(0).default(0),
-          limit: z.coerce.number().int().min(1).max(config.PULL_MAX_LIMIT).default(Math.min(500, config.PULL_MAX_LIMIT)),
+          limit: z.coerce
+            .number()
+            .int()
+            .min(1)
+            .max(config.PULL_MAX_LIMIT)
+            .default(Math.min(500, config.PULL_MAX_LIMIT)),
         }),
         response: {
-          200: z.object({ events: z.array(pulledEventSchema), next_since: z.number().int(), has_more: z.boolean() }),
+          200: z.object({
+            events: z.array(pulledEventSchema),
+            next_since: z.number().int(),
+            has_more: z.boolean(),
+          }),
           ...errorResponses,
         },
       },

@@ -31,7 +31,11 @@ function preparingPool(pool: pg.Pool) {
           if (typeof sqlOrCursor !== 'string' || !parameters || parameters.length === 0) {
             return client.query(sqlOrCursor as string, parameters as unknown[]);
           }
-          return client.query({ name: statementName(sqlOrCursor), text: sqlOrCursor, values: [...parameters] });
+          return client.query({
+            name: statementName(sqlOrCursor),
+            text: sqlOrCursor,
+            values: [...parameters],
+          });
         },
         release: (destroy?: boolean) => client.release(destroy),
       } as unknown as pg.PoolClient;

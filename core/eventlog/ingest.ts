@@ -60,7 +60,12 @@ const MAX_ATTEMPTS = 4;
  * events in commit order. A projection failure keeps the event (projection_status = 'failed') for
  * the orphan healer.
  */
-export async function ingestEvents(db: Db, events: SyncEvent[], opts: IngestOptions, log: Log): Promise<IngestResult> {
+export async function ingestEvents(
+  db: Db,
+  events: SyncEvent[],
+  opts: IngestOptions,
+  log: Log,
+): Promise<IngestResult> {
   const result: IngestResult = {
     accepted: [],
     duplicates: [],
@@ -140,7 +145,9 @@ async function ingestInTransaction(
   careful: boolean,
 ): Promise<IngestResult> {
   const existing = await sql<{ event_id: string; full_payload_hash: string }>`
-    SELECT event_id, full_payload_hash FROM events WHERE event_id = ANY(${batch.map((p) => p.id)}::uuid[])`.execute(trx);
+    SELECT event_id, full_payload_hash FROM events WHERE event_id = ANY(${batch.map((p) => p.id)}::uuid[])`.execute(
+    trx,
+  );
   const hashes = new Map(existing.rows.map((r) => [r.event_id, r.full_payload_hash]));
   const fresh = batch.filter((p) => !hashes.has(p.id));
   const duplicates: string[] = [];
@@ -153,7 +160,15 @@ async function ingestInTransaction(
   }
   const accepted = fresh.map((p) => p.event.event_id);
   if (fresh.length === 0) {
-    return { accepted, duplicates, rejected, lastNodeSeq: null, projectionFailures: [], conflictsAudited: 0, stores: [] };
+    return {
+      accepted,
+      duplicates,
+      rejected,
+      lastNodeSeq: null,
+      projectionFailures: [],
+      conflictsAudited: 0,
+      stores: [],
+    };
   }
 
   const projectionEvents: ProjectionEvent[] = fresh.map(
@@ -179,7 +194,10 @@ async function ingestInTransaction(
       await projectEvents(trx, projectionEvents, sink);
     } catch (err) {
       if (isTransient(err)) throw err;
-      log.warn({ err, events: projectionEvents.length }, 'batch projection failed; redoing the request with savepoints');
+      log.warn(
+        { err, events: projectionEvents.length },
+        'batch projection failed; redoing the request with savepoints',
+      );
       throw new ProjectionNeedsCare();
     }
   }
@@ -259,12 +277,19 @@ export function bucketHour(d: Date): string {
 
 /** The new events folded into their (store, hour) digests: count and XOR, order-independent. */
 function digestRows(fresh: Prepared[]) {
-  const buckets = new Map<string, { store_id: string; bucket_hour: string; event_count: number; digest: Buffer }>();
+  const buckets = new Map<
+    string,
+    { store_id: string; bucket_hour: string; event_count: number; digest: Buffer }
+  >();
   for (const p of fresh) {
     const hour = bucketHour(p.createdAt);
     const key = `${p.event.store_id}|${hour}`;
     let b = buckets.get(key);
-    if (!b) buckets.set(key, (b = { store_id: p.event.store_id, bucket_hour: hour, event_count: 0, digest: Buffer.alloc(32) }));
+    if (!b)
+      buckets.set(
+        key,
+        (b = { store_id: p.event.store_id, bucket_hour: hour, event_count: 0, digest: Buffer.alloc(32) }),
+      );
     b.event_count++;
     xorInto(b.digest, eventDigest(p.id, p.hash));
   }

@@ -61,7 +61,14 @@ export function recordSuccess(c: CircuitState, now: number, o: CircuitOptions): 
   if (t.state === 'HALF_OPEN') {
     const successes = t.halfOpenSuccesses + 1;
     if (successes >= o.successThreshold) {
-      return { ...t, state: 'CLOSED', consecutiveFailures: 0, halfOpenSuccesses: 0, openedAt: null, lastSuccessAt: now };
+      return {
+        ...t,
+        state: 'CLOSED',
+        consecutiveFailures: 0,
+        halfOpenSuccesses: 0,
+        openedAt: null,
+        lastSuccessAt: now,
+      };
     }
     return { ...t, halfOpenSuccesses: successes, consecutiveFailures: 0, lastSuccessAt: now };
   }

@@ -17,7 +17,17 @@ export class PeerError extends Error {
 
 export type WireEventRow = Pick<
   EventRow,
-  'event_id' | 'store_id' | 'device_id' | 'seq' | 'type' | 'vector_clock' | 'payload' | 'created_at' | 'actor_user_id' | 'origin_node' | 'delta_payload'
+  | 'event_id'
+  | 'store_id'
+  | 'device_id'
+  | 'seq'
+  | 'type'
+  | 'vector_clock'
+  | 'payload'
+  | 'created_at'
+  | 'actor_user_id'
+  | 'origin_node'
+  | 'delta_payload'
 >;
 
 /** A stored event as it travels to a peer: exactly what the device sent, plus its origin node. */
@@ -33,7 +43,9 @@ export function toWireEvent(row: WireEventRow): SyncEvent {
     created_at: row.created_at.toISOString(),
     actor_user_id: row.actor_user_id,
     origin_node: row.origin_node,
-    ...(row.delta_payload === null || row.delta_payload === undefined ? {} : { delta_payload: row.delta_payload }),
+    ...(row.delta_payload === null || row.delta_payload === undefined
+      ? {}
+      : { delta_payload: row.delta_payload }),
   } as SyncEvent;
 }
 
@@ -101,8 +113,14 @@ export class PeerClient {
     try {
       res = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.timeoutMs) });
     } catch (err) {
-      const reason = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      throw new PeerError(`${method} ${path} to peer ${this.peer.id} failed: ${reason}`, null, true, 'PEER_UNREACHABLE');
+      const reason =
+        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      throw new PeerError(
+        `${method} ${path} to peer ${this.peer.id} failed: ${reason}`,
+        null,
+        true,
+        'PEER_UNREACHABLE',
+      );
     }
     const text = await res.text();
     this.traffic.bytesReceived += text.length;
@@ -119,6 +137,11 @@ export class PeerClient {
     // 5xx, 429, and auth problems (a token being rotated) heal by themselves or by an operator;
     // 400/404/409/413/422 say this very request will never be accepted as it is.
     const transient = res.status >= 500 || res.status === 429 || res.status === 401 || res.status === 403;
-    throw new PeerError(`${method} ${path} to peer ${this.peer.id}: ${res.status} ${code}: ${message}`, res.status, transient, code);
+    throw new PeerError(
+      `${method} ${path} to peer ${this.peer.id}: ${res.status} ${code}: ${message}`,
+      res.status,
+      transient,
+      code,
+    );
   }
 }

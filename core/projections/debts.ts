@@ -8,7 +8,10 @@ import { firstPerId, lockEntities, lockSql, ofType, type ProjectionEvent, type T
  */
 export async function projectDebts(trx: Trx, events: ProjectionEvent[]): Promise<void> {
   const debts = firstPerId(ofType(events, 'DebtCreated'), (e) => e.payload.debt_id);
-  const payments = firstPerId(ofType(events, 'DebtPaymentRecorded', 'DebtPaymentAdded'), (e) => e.payload.payment_id);
+  const payments = firstPerId(
+    ofType(events, 'DebtPaymentRecorded', 'DebtPaymentAdded'),
+    (e) => e.payload.payment_id,
+  );
   if (debts.length === 0 && payments.length === 0) return;
 
   // A debt and its payment may arrive in concurrent requests that cannot see each other's rows, and a

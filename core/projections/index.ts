@@ -16,7 +16,11 @@ export type { ConflictRecord, ProjectionEvent } from './types';
  * family, whatever the batch size. Families run in a fixed order so concurrent requests take row
  * locks in the same order.
  */
-export async function projectEvents(trx: Trx, events: ProjectionEvent[], sink: ProjectionSink): Promise<void> {
+export async function projectEvents(
+  trx: Trx,
+  events: ProjectionEvent[],
+  sink: ProjectionSink,
+): Promise<void> {
   if (events.length === 0) return;
   await projectRegisters(trx, events, sink);
   const movements = stockMovementsOf(events);
@@ -129,7 +133,20 @@ export async function writeConflictAudit(trx: Trx, conflicts: ConflictRecord[], 
  * Turns stored event rows into projection events, validating each payload against its type's
  * schema. Rows that no longer validate (written by an older version, say) come back as failures.
  */
-export function fromRows(rows: Pick<EventRow, 'event_id' | 'store_id' | 'device_id' | 'type' | 'payload' | 'vector_clock' | 'created_at' | 'origin_node' | 'actor_user_id'>[]): {
+export function fromRows(
+  rows: Pick<
+    EventRow,
+    | 'event_id'
+    | 'store_id'
+    | 'device_id'
+    | 'type'
+    | 'payload'
+    | 'vector_clock'
+    | 'created_at'
+    | 'origin_node'
+    | 'actor_user_id'
+  >[],
+): {
   events: ProjectionEvent[];
   invalid: ProjectionFailure[];
 } {

@@ -19,8 +19,27 @@ interface RegisterTable<T extends EventType> {
 const pick = (p: Record<string, unknown>, keys: string[]) =>
   Object.fromEntries(keys.filter((k) => p[k] !== undefined).map((k) => [k, p[k]]));
 
-const PRODUCT_FIELDS = ['name', 'sku', 'barcode', 'price', 'cost', 'category', 'unit', 'track_inventory', 'active'];
-const CUSTOMER_FIELDS = ['name', 'document_id', 'phone', 'email', 'address', 'credit_limit', 'notes', 'active'];
+const PRODUCT_FIELDS = [
+  'name',
+  'sku',
+  'barcode',
+  'price',
+  'cost',
+  'category',
+  'unit',
+  'track_inventory',
+  'active',
+];
+const CUSTOMER_FIELDS = [
+  'name',
+  'document_id',
+  'phone',
+  'email',
+  'address',
+  'credit_limit',
+  'notes',
+  'active',
+];
 
 const products: RegisterTable<'ProductCreated' | 'ProductUpdated'> = {
   table: 'products',
@@ -114,7 +133,11 @@ export const REGISTER_TABLES = [products, customers, cashSessions] as const;
  * statements whatever the batch: lock the entities, read their rows, read the clocks of the writes
  * they hold, write the merged rows back.
  */
-export async function projectRegisters(trx: Trx, all: ProjectionEvent[], sink: ProjectionSink): Promise<void> {
+export async function projectRegisters(
+  trx: Trx,
+  all: ProjectionEvent[],
+  sink: ProjectionSink,
+): Promise<void> {
   const work = REGISTER_TABLES.map((s) => {
     const spec = s as unknown as RegisterTable<EventType>;
     const events = ofType(all, ...spec.types);
@@ -126,9 +149,17 @@ export async function projectRegisters(trx: Trx, all: ProjectionEvent[], sink: P
   // including entities that have no row yet. Reading comes after, in a statement of its own, so its
   // snapshot sees whatever the previous lock holder committed.
   const keys = work.flatMap((w) => w.ids.map((id) => `${w.spec.table}:${id}`)).sort();
-  await sql`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${keys}::text[]) AS k ORDER BY k`.execute(trx);
-  const reads = work.map((w) => sql`SELECT ${w.spec.table}::text AS t, to_jsonb(x) AS r FROM ${sql.table(w.spec.table)} x WHERE id = ANY(${w.ids}::uuid[])`);
-  const existing = await sql<{ t: string; r: Record<string, unknown> & { id: string; store_id: string; field_stamps: Record<string, string> } }>`${sql.join(reads, sql` UNION ALL `)}`.execute(trx);
+  await sql`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${keys}::text[]) AS k ORDER BY k`.execute(
+    trx,
+  );
+  const reads = work.map(
+    (w) =>
+      sql`SELECT ${w.spec.table}::text AS t, to_jsonb(x) AS r FROM ${sql.table(w.spec.table)} x WHERE id = ANY(${w.ids}::uuid[])`,
+  );
+  const existing = await sql<{
+    t: string;
+    r: Record<string, unknown> & { id: string; store_id: string; field_stamps: Record<string, string> };
+  }>`${sql.join(reads, sql` UNION ALL `)}`.execute(trx);
 
   const rowsByTable = new Map<string, Map<string, Row>>(work.map((w) => [w.spec.table, new Map()]));
   for (const { t, r } of existing.rows) {
@@ -161,7 +192,12 @@ export async function projectRegisters(trx: Trx, all: ProjectionEvent[], sink: P
       return { id, store_id: r.store_id, field_stamps: r.stamps, ...r.values };
     });
     const recordType = sql.raw(
-      ['id uuid', 'store_id uuid', 'field_stamps jsonb', ...columns.map((c) => `${c} ${w.spec.columns[c]}`)].join(', '),
+      [
+        'id uuid',
+        'store_id uuid',
+        'field_stamps jsonb',
+        ...columns.map((c) => `${c} ${w.spec.columns[c]}`),
+      ].join(', '),
     );
     const names = sql.raw(['id', 'store_id', 'field_stamps', ...columns].join(', '));
     const updates = sql.raw(['field_stamps', ...columns].map((c) => `${c} = excluded.${c}`).join(', '));

@@ -10,7 +10,11 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
  * Each sale line is a stock movement (-qty); a voided sale gets one +qty movement per line, keyed by
  * the sale's event and the negative line number, so several voids of one sale restock it once.
  */
-export async function projectSales(trx: Trx, events: ProjectionEvent[], movements: MovementRow[]): Promise<void> {
+export async function projectSales(
+  trx: Trx,
+  events: ProjectionEvent[],
+  movements: MovementRow[],
+): Promise<void> {
   const creates = firstPerId(ofType(events, 'SaleCreated'), (e) => e.payload.sale_id);
   const voids = ofType(events, 'SaleVoided');
   if (creates.length === 0 && voids.length === 0) return;
@@ -53,7 +57,12 @@ type SaleEvent = ProjectionEvent<'SaleCreated'>;
  * only writes; ON CONFLICT copes with rows committed meanwhile). A sale id that already exists is
  * resolved in favour of the smallest event id, on the rare slow path.
  */
-async function insertSales(trx: Trx, creates: SaleEvent[], touched: string[], voidRows: object[]): Promise<SaleEvent[]> {
+async function insertSales(
+  trx: Trx,
+  creates: SaleEvent[],
+  touched: string[],
+  voidRows: object[],
+): Promise<SaleEvent[]> {
   const first = await writeSales(trx, creates, touched, voidRows);
   const fresh = creates.filter((e) => first.has(e.payload.sale_id));
   const taken = creates.filter((e) => !first.has(e.payload.sale_id));
@@ -62,20 +71,29 @@ async function insertSales(trx: Trx, creates: SaleEvent[], touched: string[], vo
   // Rare: a SaleCreated for a sale id that is already there (a re-projection, or two events claiming
   // one sale id). The smaller event id wins: undo the loser's rows, then insert the winner.
   const existing = await sql<{ id: string; event_id: string }>`
-    SELECT id, event_id FROM sales WHERE id = ANY(${taken.map((e) => e.payload.sale_id)}::uuid[])`.execute(trx);
+    SELECT id, event_id FROM sales WHERE id = ANY(${taken.map((e) => e.payload.sale_id)}::uuid[])`.execute(
+    trx,
+  );
   const holder = new Map(existing.rows.map((r) => [r.id, r.event_id]));
   const winners = taken.filter((e) => e.event_id.toLowerCase() < (holder.get(e.payload.sale_id) ?? ''));
   if (winners.length === 0) return fresh;
   const displaced = winners.map((e) => holder.get(e.payload.sale_id)!);
   await removeMovements(trx, displaced);
-  await sql`DELETE FROM sale_items WHERE sale_id = ANY(${winners.map((e) => e.payload.sale_id)}::uuid[])`.execute(trx);
+  await sql`DELETE FROM sale_items WHERE sale_id = ANY(${winners.map((e) => e.payload.sale_id)}::uuid[])`.execute(
+    trx,
+  );
   await sql`DELETE FROM sales WHERE event_id = ANY(${displaced}::uuid[])`.execute(trx);
   await writeSales(trx, winners, [], []);
   return [...fresh, ...winners];
 }
 
 /** Returns the sale ids it inserted. */
-async function writeSales(trx: Trx, creates: SaleEvent[], locks: string[], voidRows: object[]): Promise<Set<string>> {
+async function writeSales(
+  trx: Trx,
+  creates: SaleEvent[],
+  locks: string[],
+  voidRows: object[],
+): Promise<Set<string>> {
   const sales = creates.map((e) => {
     const p = e.payload;
     const computed = p.items.reduce((sum, item) => sum + item.qty * item.unit_price, 0);

@@ -22,7 +22,10 @@ export function stockMovementsOf(events: ProjectionEvent[]): MovementRow[] {
   const rows: MovementRow[] = [];
   for (const e of ofType(events, 'StockReceived', 'StockAdjusted', 'StockDeltaApplied')) {
     const p = e.payload;
-    const qty = e.type === 'StockReceived' ? (p as PayloadOf<'StockReceived'>).qty : (p as PayloadOf<'StockAdjusted'>).qty_delta;
+    const qty =
+      e.type === 'StockReceived'
+        ? (p as PayloadOf<'StockReceived'>).qty
+        : (p as PayloadOf<'StockAdjusted'>).qty_delta;
     rows.push({
       event_id: e.event_id,
       line_no: 0,
@@ -47,7 +50,11 @@ export function stockMovementsOf(events: ProjectionEvent[]): MovementRow[] {
  * reaches warehouse_stock in this one statement, rows locked in key order: two statements would let
  * concurrent requests lock the same rows in opposite orders (deadlock).
  */
-export async function applyMovements(trx: Trx, rows: MovementRow[], voidedSales: string[] = []): Promise<void> {
+export async function applyMovements(
+  trx: Trx,
+  rows: MovementRow[],
+  voidedSales: string[] = [],
+): Promise<void> {
   if (rows.length === 0 && voidedSales.length === 0) return;
   await sql`
     WITH winner AS (

@@ -4,7 +4,10 @@ import type { Device, Store } from '../db/schema';
 import { hashToken, newDeviceToken } from '../auth/tokens';
 
 /** Declares a store; declaring an existing id again returns it unchanged (idempotent). */
-export async function declareStore(db: Db, input: { id?: string; name: string }): Promise<{ store: Store; created: boolean }> {
+export async function declareStore(
+  db: Db,
+  input: { id?: string; name: string },
+): Promise<{ store: Store; created: boolean }> {
   const id = input.id ?? randomUUID();
   const inserted = await db
     .insertInto('stores')
@@ -13,7 +16,10 @@ export async function declareStore(db: Db, input: { id?: string; name: string })
     .returningAll()
     .executeTakeFirst();
   if (inserted) return { store: inserted, created: true };
-  return { store: await db.selectFrom('stores').selectAll().where('id', '=', id).executeTakeFirstOrThrow(), created: false };
+  return {
+    store: await db.selectFrom('stores').selectAll().where('id', '=', id).executeTakeFirstOrThrow(),
+    created: false,
+  };
 }
 
 export function findStore(db: Db, id: string): Promise<Store | undefined> {

@@ -18,10 +18,15 @@ export async function ensureSearchAttributes(
   namespace: string,
 ): Promise<string[]> {
   const existing = await connection.operatorService.listSearchAttributes({ namespace });
-  const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !(name in (existing.customAttributes ?? {})));
+  const missing = Object.entries(SEARCH_ATTRIBUTES).filter(
+    ([name]) => !(name in (existing.customAttributes ?? {})),
+  );
   if (missing.length === 0) return [];
   try {
-    await connection.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing) });
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing),
+    });
   } catch (err) {
     const names = missing.map(([n]) => n).join(', ');
     throw new Error(`cannot register search attributes ${names} in namespace ${namespace}: ${String(err)}`);

@@ -48,7 +48,12 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
 
 /** Declares a store and registers one device on it; returns the device's auth header. */
 export async function storeWithDevice(app: TestApp, storeId: string, deviceId?: string) {
-  await app.inject({ method: 'POST', url: '/stores', headers: admin, payload: { id: storeId, name: 'Bodega' } });
+  await app.inject({
+    method: 'POST',
+    url: '/stores',
+    headers: admin,
+    payload: { id: storeId, name: 'Bodega' },
+  });
   const res = await app.inject({
     method: 'POST',
     url: `/stores/${storeId}/devices`,

@@ -125,7 +125,12 @@ export class TestNode {
     clearTimeout(timer);
   }
 
-  async request<T = unknown>(method: string, url: string, body?: unknown, headers: Record<string, string> = this.admin) {
+  async request<T = unknown>(
+    method: string,
+    url: string,
+    body?: unknown,
+    headers: Record<string, string> = this.admin,
+  ) {
     const res = await fetch(`${this.url}${url}`, {
       method,
       headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -148,7 +153,10 @@ export interface NetworkOptions {
 }
 
 /** Nodes that list each other as peers, each pair with its own shared token. */
-export async function createTestNetwork(ids: string[], opts: NetworkOptions = {}): Promise<Record<string, TestNode>> {
+export async function createTestNetwork(
+  ids: string[],
+  opts: NetworkOptions = {},
+): Promise<Record<string, TestNode>> {
   const ports = await Promise.all(ids.map(() => freePort()));
   const token = (a: string, b: string) => `peer-token-${[a, b].sort().join('-')}-0123456789abcdef`;
   const nodes: Record<string, TestNode> = {};
@@ -157,7 +165,11 @@ export async function createTestNetwork(ids: string[], opts: NetworkOptions = {}
     const namespace = await createNamespace(`velox-test-${id}`);
     const peers = ids
       .filter((other) => other !== id)
-      .map((other) => ({ id: other, url: `http://127.0.0.1:${ports[ids.indexOf(other)]}`, token: token(id, other) }));
+      .map((other) => ({
+        id: other,
+        url: `http://127.0.0.1:${ports[ids.indexOf(other)]}`,
+        token: token(id, other),
+      }));
     nodes[id] = new TestNode(id, ports[i]!, namespace, database, {
       NODE_ENV: 'test',
       NODE_ID: id,

@@ -24,11 +24,16 @@ const push = (events: unknown[]) =>
 
 describe('GET /sync/pull', () => {
   test('pages through a store in node_seq order, without other stores', async () => {
-    const events = Array.from({ length: 7 }, () => sim.event('StockReceived', { product_id: randomUUID(), qty: 2 }));
+    const events = Array.from({ length: 7 }, () =>
+      sim.event('StockReceived', { product_id: randomUUID(), qty: 2 }),
+    );
     expect((await push(events)).statusCode).toBe(200);
     const otherStore = randomUUID();
     const other = await storeWithDevice(app, otherStore);
-    const stranger = new DeviceSim(otherStore, other.deviceId).event('StockReceived', { product_id: randomUUID(), qty: 1 });
+    const stranger = new DeviceSim(otherStore, other.deviceId).event('StockReceived', {
+      product_id: randomUUID(),
+      qty: 1,
+    });
     await app.inject({
       method: 'POST',
       url: '/sync/push',
@@ -39,7 +44,11 @@ describe('GET /sync/pull', () => {
     const seen: string[] = [];
     let since = 0;
     for (let page = 0; page < 10; page++) {
-      const res = await app.inject({ method: 'GET', url: `/sync/pull?store_id=${storeId}&since=${since}&limit=3`, headers: device.headers });
+      const res = await app.inject({
+        method: 'GET',
+        url: `/sync/pull?store_id=${storeId}&since=${since}&limit=3`,
+        headers: device.headers,
+      });
       expect(res.statusCode).toBe(200);
       const body = res.json();
       for (const e of body.events) {
@@ -55,12 +64,20 @@ describe('GET /sync/pull', () => {
   });
 
   test("a device cannot read another store's feed", async () => {
-    const res = await app.inject({ method: 'GET', url: `/sync/pull?store_id=${randomUUID()}`, headers: device.headers });
+    const res = await app.inject({
+      method: 'GET',
+      url: `/sync/pull?store_id=${randomUUID()}`,
+      headers: device.headers,
+    });
     expect(res.statusCode).toBe(403);
   });
 
   test('bad query → 400 naming the parameter', async () => {
-    const res = await app.inject({ method: 'GET', url: `/sync/pull?store_id=${storeId}&limit=0`, headers: device.headers });
+    const res = await app.inject({
+      method: 'GET',
+      url: `/sync/pull?store_id=${storeId}&limit=0`,
+      headers: device.headers,
+    });
     expect(res.statusCode).toBe(400);
     expect(res.json().error.message).toMatch(/limit/);
   });
@@ -92,14 +109,24 @@ describe('GET /sync/conflicts/audit', () => {
       headers: admin,
     });
     expect(audit.statusCode).toBe(200);
-    const items = audit.json().items as { entity_id: string; winner_event_id: string; loser_event_ids: string[]; strategy: string; winner_payload: { price: number } }[];
+    const items = audit.json().items as {
+      entity_id: string;
+      winner_event_id: string;
+      loser_event_ids: string[];
+      strategy: string;
+      winner_payload: { price: number };
+    }[];
     const forProduct = items.filter((i) => i.entity_id === product);
     expect(forProduct).toHaveLength(1);
     const ids = [(mine as { event_id: string }).event_id, (theirs as { event_id: string }).event_id];
     expect(ids).toContain(forProduct[0]!.winner_event_id);
     expect(ids).toContain(forProduct[0]!.loser_event_ids[0]);
     expect(forProduct[0]!.strategy).toBe('lww');
-    const price = await app.t.db.selectFrom('products').select('price').where('id', '=', product).executeTakeFirstOrThrow();
+    const price = await app.t.db
+      .selectFrom('products')
+      .select('price')
+      .where('id', '=', product)
+      .executeTakeFirstOrThrow();
     expect(Number(price.price)).toBe(forProduct[0]!.winner_payload.price);
 
     const past = await app.inject({
@@ -108,7 +135,11 @@ describe('GET /sync/conflicts/audit', () => {
       headers: admin,
     });
     expect(past.json().items).toEqual([]);
-    const asDevice = await app.inject({ method: 'GET', url: `/sync/conflicts/audit?store_id=${storeId}`, headers: device.headers });
+    const asDevice = await app.inject({
+      method: 'GET',
+      url: `/sync/conflicts/audit?store_id=${storeId}`,
+      headers: device.headers,
+    });
     expect(asDevice.statusCode).toBe(403);
   });
 });
@@ -116,8 +147,18 @@ describe('GET /sync/conflicts/audit', () => {
 describe('stores', () => {
   test('declaring a store twice is idempotent; unknown store for a device → 404', async () => {
     const id = randomUUID();
-    const a = await app.inject({ method: 'POST', url: '/stores', headers: admin, payload: { id, name: 'Centro' } });
-    const b = await app.inject({ method: 'POST', url: '/stores', headers: admin, payload: { id, name: 'Centro' } });
+    const a = await app.inject({
+      method: 'POST',
+      url: '/stores',
+      headers: admin,
+      payload: { id, name: 'Centro' },
+    });
+    const b = await app.inject({
+      method: 'POST',
+      url: '/stores',
+      headers: admin,
+      payload: { id, name: 'Centro' },
+    });
     expect([a.statusCode, b.statusCode]).toEqual([201, 200]);
     expect(b.json().id).toBe(id);
     const missing = await app.inject({
@@ -152,7 +193,13 @@ describe('operations', () => {
     expect(json.statusCode).toBe(200);
     const doc = json.json();
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/sync/push', '/sync/pull', '/sync/conflicts/audit', '/stores', '/stores/{store_id}/devices']),
+      expect.arrayContaining([
+        '/sync/push',
+        '/sync/pull',
+        '/sync/conflicts/audit',
+        '/stores',
+        '/stores/{store_id}/devices',
+      ]),
     );
     const body = doc.paths['/sync/push'].post.requestBody.content['application/json'].schema;
     expect(JSON.stringify(body)).toContain('SaleCreated');

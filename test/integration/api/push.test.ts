@@ -45,16 +45,28 @@ describe('POST /sync/push', () => {
     expect(body.last_node_seq).toBeGreaterThan(0);
     expect(first.headers['x-request-id']).toBeTruthy();
 
-    const stock = await app.t.db.selectFrom('warehouse_stock').select('stock').where('product_id', '=', product).executeTakeFirst();
+    const stock = await app.t.db
+      .selectFrom('warehouse_stock')
+      .select('stock')
+      .where('product_id', '=', product)
+      .executeTakeFirst();
     expect(stock?.stock).toBe('22.000');
-    const saleRow = await app.t.db.selectFrom('sales').select(['total', 'device_id']).where('id', '=', sale).executeTakeFirst();
+    const saleRow = await app.t.db
+      .selectFrom('sales')
+      .select(['total', 'device_id'])
+      .where('id', '=', sale)
+      .executeTakeFirst();
     expect(saleRow).toEqual({ total: '2.40', device_id: device.deviceId });
 
     const again = await push(events);
     expect(again.statusCode).toBe(200);
     expect(again.json()).toMatchObject({ accepted: [], rejected: [], last_node_seq: null });
     expect(again.json().duplicates).toHaveLength(3);
-    const movements = await app.t.db.selectFrom('stock_movements').selectAll().where('product_id', '=', product).execute();
+    const movements = await app.t.db
+      .selectFrom('stock_movements')
+      .selectAll()
+      .where('product_id', '=', product)
+      .execute();
     expect(movements).toHaveLength(2);
   });
 
@@ -71,7 +83,11 @@ describe('POST /sync/push', () => {
     expect(res.json().rejected).toEqual([
       expect.objectContaining({ event_id: original.event_id, code: 'EVENT_ID_CONFLICT' }),
     ]);
-    const row = await app.t.db.selectFrom('products').select('price').where('id', '=', product).executeTakeFirst();
+    const row = await app.t.db
+      .selectFrom('products')
+      .select('price')
+      .where('id', '=', product)
+      .executeTakeFirst();
     expect(row?.price).toBe('5.00');
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
     expect(metrics.body).toMatch(/velox_sync_hash_mismatches_total 1/);
@@ -80,7 +96,10 @@ describe('POST /sync/push', () => {
   test('a hash is computed over the payload with keys sorted at every depth', async () => {
     const sale = randomUUID();
     const product = randomUUID();
-    const e = sim.event('SaleCreated', { sale_id: sale, items: [{ product_id: product, qty: 1, unit_price: 3 }] }) as {
+    const e = sim.event('SaleCreated', {
+      sale_id: sale,
+      items: [{ product_id: product, qty: 1, unit_price: 3 }],
+    }) as {
       payload: Record<string, unknown>;
     };
     expect((await push([e])).json().accepted).toHaveLength(1);
@@ -124,7 +143,10 @@ describe('auth', () => {
     expect(wrongDevice.statusCode).toBe(403);
     expect(wrongDevice.json().error.message).toMatch(/device_id/);
     // Events that claim another device of the same store are refused too.
-    const foreign = new DeviceSim(otherStore, randomUUID()).event('StockReceived', { product_id: randomUUID(), qty: 1 });
+    const foreign = new DeviceSim(otherStore, randomUUID()).event('StockReceived', {
+      product_id: randomUUID(),
+      qty: 1,
+    });
     const res = await app.inject({
       method: 'POST',
       url: '/sync/push',
@@ -137,15 +159,29 @@ describe('auth', () => {
   });
 
   test('admin routes refuse device tokens (403) and accept the admin secret', async () => {
-    const res = await app.inject({ method: 'POST', url: '/stores', headers: device.headers, payload: { name: 'x' } });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/stores',
+      headers: device.headers,
+      payload: { name: 'x' },
+    });
     expect(res.statusCode).toBe(403);
-    const ok = await app.inject({ method: 'POST', url: '/stores', headers: admin, payload: { name: 'Bodega 2' } });
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/stores',
+      headers: admin,
+      payload: { name: 'Bodega 2' },
+    });
     expect(ok.statusCode).toBe(201);
   });
 
   test('device registration returns the token once and stores only its hash', async () => {
     const created = await storeWithDevice(app, randomUUID());
-    const row = await app.t.db.selectFrom('devices').selectAll().where('id', '=', created.deviceId).executeTakeFirstOrThrow();
+    const row = await app.t.db
+      .selectFrom('devices')
+      .selectAll()
+      .where('id', '=', created.deviceId)
+      .executeTakeFirstOrThrow();
     expect(row.token_hash).not.toContain(created.token);
     expect(row.token_hash).toMatch(/^[0-9a-f]{64}$/);
   });
@@ -160,7 +196,12 @@ describe('bad input never crashes the node and never writes', () => {
     expect(await countEvents()).toBe(before);
   });
 
-  const expectError = (res: { statusCode: number; json(): unknown }, status: number, code: string, mention?: RegExp) => {
+  const expectError = (
+    res: { statusCode: number; json(): unknown },
+    status: number,
+    code: string,
+    mention?: RegExp,
+  ) => {
     expect(res.statusCode).toBe(status);
     const body = res.json() as { error: { code: string; message: string } };
     expect(body.error.code).toBe(code);
@@ -192,34 +233,51 @@ describe('bad input never crashes the node and never writes', () => {
   });
 
   test('missing field → 400 naming it', async () => {
-    const e = sim.event('DebtPaymentRecorded', { payment_id: randomUUID(), debt_id: randomUUID(), amount: 5 }) as {
+    const e = sim.event('DebtPaymentRecorded', {
+      payment_id: randomUUID(),
+      debt_id: randomUUID(),
+      amount: 5,
+    }) as {
       payload: Record<string, unknown>;
     };
     delete e.payload.debt_id;
     expectError(await push([e]), 400, 'VALIDATION_FAILED', /events\.0\.payload\.debt_id/);
-    const noEnvelope = sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }) as Record<string, unknown>;
+    const noEnvelope = sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }) as Record<
+      string,
+      unknown
+    >;
     delete noEnvelope.vector_clock;
     expectError(await push([noEnvelope]), 400, 'VALIDATION_FAILED', /events\.0\.vector_clock/);
   });
 
   test('one bad event refuses the whole request (no partial write)', async () => {
     const good = sim.event('StockReceived', { product_id: randomUUID(), qty: 1 });
-    const bad = { ...sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }), created_at: 'yesterday' };
+    const bad = {
+      ...sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }),
+      created_at: 'yesterday',
+    };
     expectError(await push([good, bad]), 400, 'VALIDATION_FAILED', /events\.1\.created_at/);
   });
 
   test('an event of another store than the request → 400', async () => {
-    const e = new DeviceSim(randomUUID(), device.deviceId).event('StockReceived', { product_id: randomUUID(), qty: 1 });
+    const e = new DeviceSim(randomUUID(), device.deviceId).event('StockReceived', {
+      product_id: randomUUID(),
+      qty: 1,
+    });
     expectError(await push([e]), 400, 'STORE_MISMATCH', /events\.0\.store_id/);
   });
 
   test('more than 500 events → 413 with the limit in the message', async () => {
-    const events = Array.from({ length: 501 }, () => sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }));
+    const events = Array.from({ length: 501 }, () =>
+      sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }),
+    );
     expectError(await push(events), 413, 'TOO_MANY_EVENTS', /500/);
   });
 
   test('a body over 5 MB → 413', async () => {
-    const e = sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }) as { payload: Record<string, unknown> };
+    const e = sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }) as {
+      payload: Record<string, unknown>;
+    };
     e.payload.note = 'x'.repeat(5 * 1024 * 1024);
     expectError(await push([e]), 413, 'PAYLOAD_TOO_LARGE', /5242880 bytes/);
   });

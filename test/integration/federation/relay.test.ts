@@ -27,7 +27,12 @@ const device = { a: { id: '', token: '' }, b: { id: '', token: '' } };
 let simA: DeviceSim;
 let simB: DeviceSim;
 
-async function eventually<T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+async function eventually<T>(
+  what: string,
+  probe: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   while (Date.now() < deadline) {
@@ -64,7 +69,10 @@ function push(node: TestNode, events: SyncEvent[]) {
 }
 
 const countEvents = async (node: TestNode) =>
-  Number((await sql<{ n: string }>`SELECT count(*) AS n FROM events WHERE store_id = ${storeId}`.execute(node.db)).rows[0]!.n);
+  Number(
+    (await sql<{ n: string }>`SELECT count(*) AS n FROM events WHERE store_id = ${storeId}`.execute(node.db))
+      .rows[0]!.n,
+  );
 
 async function projectionDigests(node: TestNode) {
   const out: Record<string, unknown> = {};
@@ -76,9 +84,16 @@ beforeAll(async () => {
   const net = await createTestNetwork(['a', 'b'], { env: RELAY_ENV });
   [a, b] = [net.a!, net.b!];
   await Promise.all([a.start(), b.start()]);
-  for (const [key, node] of [['a', a], ['b', b]] as const) {
+  for (const [key, node] of [
+    ['a', a],
+    ['b', b],
+  ] as const) {
     await node.request('POST', '/stores', { id: storeId, name: 'Bodega La Esquina' });
-    const res = await node.request<{ device_id: string; token: string }>('POST', `/stores/${storeId}/devices`, { name: `POS ${key}` });
+    const res = await node.request<{ device_id: string; token: string }>(
+      'POST',
+      `/stores/${storeId}/devices`,
+      { name: `POS ${key}` },
+    );
     device[key] = { id: res.body.device_id, token: res.body.token };
   }
   simA = new DeviceSim(storeId, device.a.id);
@@ -103,13 +118,27 @@ test('events pushed to A appear in B, and the reverse, without echo', async () =
     () => b.db.selectFrom('sales').select(['id', 'total']).where('id', '=', saleA).executeTakeFirst(),
     (row) => row?.total === '9.00',
   );
-  const stockB = await b.db.selectFrom('warehouse_stock').select('stock').where('product_id', '=', product).executeTakeFirst();
+  const stockB = await b.db
+    .selectFrom('warehouse_stock')
+    .select('stock')
+    .where('product_id', '=', product)
+    .executeTakeFirst();
   expect(stockB?.stock).toBe('42.000');
-  const relayedToB = await b.db.selectFrom('events').select(['source', 'source_peer', 'origin_node']).where('store_id', '=', storeId).execute();
-  expect(relayedToB.every((e) => e.source === 'system-federation' && e.source_peer === 'a' && e.origin_node === 'a')).toBe(true);
+  const relayedToB = await b.db
+    .selectFrom('events')
+    .select(['source', 'source_peer', 'origin_node'])
+    .where('store_id', '=', storeId)
+    .execute();
+  expect(
+    relayedToB.every(
+      (e) => e.source === 'system-federation' && e.source_peer === 'a' && e.origin_node === 'a',
+    ),
+  ).toBe(true);
 
   const debt = randomUUID();
-  await push(b, [simB.event('DebtCreated', { debt_id: debt, amount: 20, notes: 'fiao de la señora Carmen' })]);
+  await push(b, [
+    simB.event('DebtCreated', { debt_id: debt, amount: 20, notes: 'fiao de la señora Carmen' }),
+  ]);
   await eventually(
     'the debt on A',
     () => a.db.selectFrom('debts').select('remaining_amount').where('id', '=', debt).executeTakeFirst(),
@@ -120,8 +149,10 @@ test('events pushed to A appear in B, and the reverse, without echo', async () =
   expect(fromB.relayed_total).toBe(1);
   expect(await countEvents(a)).toBe(4);
   expect(await countEvents(b)).toBe(4);
-  await eventually('lag 0 both ways', async () => [await statusOf(a, 'b'), await statusOf(b, 'a')], (s) =>
-    s.every((p) => p.lag.events === 0 && p.circuit.state === 'CLOSED'),
+  await eventually(
+    'lag 0 both ways',
+    async () => [await statusOf(a, 'b'), await statusOf(b, 'a')],
+    (s) => s.every((p) => p.lag.events === 0 && p.circuit.state === 'CLOSED'),
   );
 });
 
@@ -131,12 +162,19 @@ test('B stopped: A keeps selling, its circuit opens and events wait; B back: all
   const events = [
     simA.event('ProductCreated', { product_id: product, name: 'Pan canilla', price: 0.8 }),
     ...Array.from({ length: 9 }, () =>
-      simA.event('SaleCreated', { sale_id: randomUUID(), items: [{ product_id: product, qty: 1, unit_price: 0.8 }] }),
+      simA.event('SaleCreated', {
+        sale_id: randomUUID(),
+        items: [{ product_id: product, qty: 1, unit_price: 0.8 }],
+      }),
     ),
   ];
   for (const e of events) expect((await push(a, [e])).body.accepted).toHaveLength(1);
 
-  const open = await eventually('the circuit to open', () => statusOf(a, 'b'), (s) => s.circuit.state === 'OPEN');
+  const open = await eventually(
+    'the circuit to open',
+    () => statusOf(a, 'b'),
+    (s) => s.circuit.state === 'OPEN',
+  );
   expect(open.circuit.consecutive_failures).toBeGreaterThanOrEqual(5);
   expect(open.circuit.last_error).toMatch(/unreachable|ECONNREFUSED|failed/i);
   expect(open.lag.events).toBe(10);
@@ -149,20 +187,29 @@ test('B stopped: A keeps selling, its circuit opens and events wait; B back: all
   );
   expect(healed.dead_letters_open).toBe(0);
   expect(await countEvents(b)).toBe(await countEvents(a));
-  const sold = await b.db.selectFrom('sale_items').select(sql<string>`sum(qty)`.as('qty')).where('product_id', '=', product).executeTakeFirst();
+  const sold = await b.db
+    .selectFrom('sale_items')
+    .select(sql<string>`sum(qty)`.as('qty'))
+    .where('product_id', '=', product)
+    .executeTakeFirst();
   expect(Number(sold?.qty)).toBe(9);
 });
 
 test('worker killed mid-relay, then restarted: everything arrives once', async () => {
-  await eventually('quiet relays', async () => [await statusOf(a, 'b'), await statusOf(b, 'a')], (s) =>
-    s.every((p) => p.lag.events === 0),
+  await eventually(
+    'quiet relays',
+    async () => [await statusOf(a, 'b'), await statusOf(b, 'a')],
+    (s) => s.every((p) => p.lag.events === 0),
   );
   const product = randomUUID();
   const batches = Array.from({ length: 12 }, (_, i) =>
     Array.from({ length: 100 }, (_, j) =>
       i === 0 && j === 0
         ? simA.event('ProductCreated', { product_id: product, name: 'Refresco', price: 1 })
-        : simA.event('SaleCreated', { sale_id: randomUUID(), items: [{ product_id: product, qty: 1, unit_price: 1 }] }),
+        : simA.event('SaleCreated', {
+            sale_id: randomUUID(),
+            items: [{ product_id: product, qty: 1, unit_price: 1 }],
+          }),
     ),
   );
   // Hold the burst back, release it, and kill A's process as soon as B has some of it.
@@ -171,14 +218,26 @@ test('worker killed mid-relay, then restarted: everything arrives once', async (
   for (const batch of batches) expect((await push(a, batch)).body.accepted).toHaveLength(100);
   const total = await countEvents(a);
   expect((await a.request('POST', '/sync/federation/relays/b/resume')).status).toBe(200);
-  await eventually('part of the burst on B', () => countEvents(b), (n) => n > before, 30_000);
+  await eventually(
+    'part of the burst on B',
+    () => countEvents(b),
+    (n) => n > before,
+    30_000,
+  );
   await a.stop('SIGKILL');
   const partial = await countEvents(b);
   expect(partial).toBeLessThan(total);
   await a.start();
-  await eventually('B to catch up', () => countEvents(b), (n) => n === total, 60_000);
+  await eventually(
+    'B to catch up',
+    () => countEvents(b),
+    (n) => n === total,
+    60_000,
+  );
   const dupes = await sql<{ n: string }>`
-    SELECT count(*) AS n FROM (SELECT payload->>'sale_id' FROM events WHERE type = 'SaleCreated' GROUP BY 1 HAVING count(*) > 1) d`.execute(b.db);
+    SELECT count(*) AS n FROM (SELECT payload->>'sale_id' FROM events WHERE type = 'SaleCreated' GROUP BY 1 HAVING count(*) > 1) d`.execute(
+    b.db,
+  );
   expect(Number(dupes.rows[0]!.n)).toBe(0);
   expect(await projectionDigests(b)).toEqual(await projectionDigests(a));
 });
@@ -205,24 +264,42 @@ test('an event the peer refuses for good goes to dead letters without blocking t
   expect((await push(a, [clash, after])).body.accepted).toHaveLength(2);
   await eventually(
     'the stock after the refused event to reach B',
-    () => b.db.selectFrom('stock_movements').select('qty_delta').where('product_id', '=', product).executeTakeFirst(),
+    () =>
+      b.db
+        .selectFrom('stock_movements')
+        .select('qty_delta')
+        .where('product_id', '=', product)
+        .executeTakeFirst(),
     (row) => row?.qty_delta === '5.000',
   );
-  const letters = await a.request<{ items: { id: string; event_id: string; error_code: string; attempts: number }[] }>(
-    'GET',
-    '/admin/dead-letters?peer_id=b',
-  );
-  expect(letters.body.items).toEqual([expect.objectContaining({ event_id: clash.event_id, error_code: 'EVENT_ID_CONFLICT' })]);
+  const letters = await a.request<{
+    items: { id: string; event_id: string; error_code: string; attempts: number }[];
+  }>('GET', '/admin/dead-letters?peer_id=b');
+  expect(letters.body.items).toEqual([
+    expect.objectContaining({ event_id: clash.event_id, error_code: 'EVENT_ID_CONFLICT' }),
+  ]);
   expect((await statusOf(a, 'b')).dead_letters_open).toBe(1);
 
   // A retry still meets the conflict: it stays open, one more attempt.
   const id = letters.body.items[0]!.id;
-  const retried = await a.request<{ status: string; attempts: number }>('POST', `/admin/dead-letters/${id}/retry`);
+  const retried = await a.request<{ status: string; attempts: number }>(
+    'POST',
+    `/admin/dead-letters/${id}/retry`,
+  );
   expect(retried.body).toMatchObject({ status: 'open', attempts: 2 });
-  const resolved = await a.request<{ status: string; resolution: string }>('POST', `/admin/dead-letters/${id}/resolve`, {
-    note: 'B keeps price 4; corrected with a ProductUpdated',
+  const resolved = await a.request<{ status: string; resolution: string }>(
+    'POST',
+    `/admin/dead-letters/${id}/resolve`,
+    {
+      note: 'B keeps price 4; corrected with a ProductUpdated',
+    },
+  );
+  expect(resolved.body).toMatchObject({
+    status: 'resolved',
+    resolution: expect.stringContaining('ProductUpdated'),
   });
-  expect(resolved.body).toMatchObject({ status: 'resolved', resolution: expect.stringContaining('ProductUpdated') });
-  expect((await a.request<{ items: unknown[] }>('GET', '/admin/dead-letters?peer_id=b')).body.items).toEqual([]);
+  expect((await a.request<{ items: unknown[] }>('GET', '/admin/dead-letters?peer_id=b')).body.items).toEqual(
+    [],
+  );
   expect((await b.request('POST', '/sync/federation/relays/a/resume')).status).toBe(200);
 });

@@ -50,7 +50,12 @@ describe('relay circuit breaker', () => {
     let c = failTimes(closedCircuit(), 5, 0);
     c = recordSuccess(c, 60_000, o);
     c = recordFailure(c, 'still down', 61_000, o);
-    expect(c).toMatchObject({ state: 'OPEN', openedAt: 61_000, halfOpenSuccesses: 0, lastError: 'still down' });
+    expect(c).toMatchObject({
+      state: 'OPEN',
+      openedAt: 61_000,
+      halfOpenSuccesses: 0,
+      lastError: 'still down',
+    });
     expect(canAttempt(c, 61_000 + 59_999, o)).toBe(false);
     expect(canAttempt(c, 61_000 + 60_000, o)).toBe(true);
   });

@@ -27,8 +27,11 @@ describe('causal relay order', () => {
   test('unknown types go last with the default priority 10', () => {
     expect(relayPriority('SomethingNew')).toBe(DEFAULT_RELAY_PRIORITY);
     expect(DEFAULT_RELAY_PRIORITY).toBe(10);
-    expect(orderCausally([{ type: 'SomethingNew', node_seq: 1 }, { type: 'CashLedgerEntryCreated', node_seq: 2 }])[0]!.type).toBe(
-      'CashLedgerEntryCreated',
-    );
+    expect(
+      orderCausally([
+        { type: 'SomethingNew', node_seq: 1 },
+        { type: 'CashLedgerEntryCreated', node_seq: 2 },
+      ])[0]!.type,
+    ).toBe('CashLedgerEntryCreated');
   });
 });

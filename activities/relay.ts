@@ -3,7 +3,13 @@ import { sql } from 'kysely';
 import type { Config, PeerConfig } from '../core/config';
 import type { Db } from '../core/db';
 import { orderCausally } from '../core/federation/priority';
-import { PeerClient, PeerError, toWireEvent, type WireEventRow } from '../core/federation/peer-client';
+import {
+  PeerClient,
+  PeerError,
+  toWireEvent,
+  WIRE_COLUMNS,
+  type WireEventRow,
+} from '../core/federation/peer-client';
 import type { Log } from '../core/log';
 
 export interface RelayBatchInput {
@@ -71,21 +77,7 @@ export function createRelayActivities({ db, config, log }: RelayDeps) {
     const client = new PeerClient(peer, { nodeId: config.NODE_ID, timeoutMs: input.httpTimeoutMs });
     const rows = (await db
       .selectFrom('events')
-      .select([
-        'node_seq',
-        'event_id',
-        'store_id',
-        'device_id',
-        'seq',
-        'type',
-        'vector_clock',
-        'payload',
-        'created_at',
-        'actor_user_id',
-        'origin_node',
-        'delta_payload',
-        'source_peer',
-      ])
+      .select(['node_seq', ...WIRE_COLUMNS, 'source_peer'])
       .where('node_seq', '>', String(input.cursor))
       .orderBy('node_seq')
       .limit(input.batchSize)

@@ -4,6 +4,7 @@ import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import type { EventSource } from '../../core/db/schema';
 import { ingestEvents } from '../../core/eventlog/ingest';
+import { WIRE_COLUMNS } from '../../core/federation/peer-client';
 import { pushRequestSchema, pushResponseSchema } from '../../core/events/schemas';
 import type { Metrics } from '../../core/metrics';
 import { declareStore, findStore } from '../../core/stores/repository';
@@ -169,20 +170,7 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
       assertStoreAccess(principalOf(request), store_id);
       const rows = await db
         .selectFrom('events')
-        .select([
-          'node_seq',
-          'event_id',
-          'store_id',
-          'device_id',
-          'seq',
-          'type',
-          'vector_clock',
-          'payload',
-          'created_at',
-          'actor_user_id',
-          'origin_node',
-          'delta_payload',
-        ])
+        .select(['node_seq', ...WIRE_COLUMNS])
         .where('store_id', '=', store_id)
         .where('node_seq', '>', String(since))
         .orderBy('node_seq')

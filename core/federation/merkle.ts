@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db';
 import type { EventRow } from '../db/schema';
 import { orderCausally } from './priority';
+import { WIRE_COLUMNS, type WireEventRow } from './peer-client';
 
 // The anti-entropy tree of one store's event log, read from PostgreSQL (ARCHITECTURE §5).
 //
@@ -156,41 +157,14 @@ export async function listLeaves(db: Db, storeId: string, keys: string[]): Promi
   return r.rows.map((x) => [x.event_id, x.hash]);
 }
 
-export type StoredEvent = Pick<
-  EventRow,
-  | 'node_seq'
-  | 'event_id'
-  | 'store_id'
-  | 'device_id'
-  | 'seq'
-  | 'type'
-  | 'vector_clock'
-  | 'payload'
-  | 'created_at'
-  | 'actor_user_id'
-  | 'origin_node'
-  | 'delta_payload'
->;
+export type StoredEvent = WireEventRow & Pick<EventRow, 'node_seq'>;
 
 /** Full rows of the store's events with these ids, in causal relay order (for replay to a peer). */
 export async function fetchEvents(db: Db, storeId: string, eventIds: string[]): Promise<StoredEvent[]> {
   if (eventIds.length === 0) return [];
   const rows = await db
     .selectFrom('events')
-    .select([
-      'node_seq',
-      'event_id',
-      'store_id',
-      'device_id',
-      'seq',
-      'type',
-      'vector_clock',
-      'payload',
-      'created_at',
-      'actor_user_id',
-      'origin_node',
-      'delta_payload',
-    ])
+    .select(['node_seq', ...WIRE_COLUMNS])
     .where('store_id', '=', storeId)
     .where('event_id', '=', sql<string>`ANY(${eventIds.map((id) => id.toLowerCase())}::uuid[])`)
     .execute();

@@ -15,20 +15,22 @@ export class PeerError extends Error {
   }
 }
 
-export type WireEventRow = Pick<
-  EventRow,
-  | 'event_id'
-  | 'store_id'
-  | 'device_id'
-  | 'seq'
-  | 'type'
-  | 'vector_clock'
-  | 'payload'
-  | 'created_at'
-  | 'actor_user_id'
-  | 'origin_node'
-  | 'delta_payload'
->;
+/** The columns of a stored event that travel between nodes (and to devices pulling the feed). */
+export const WIRE_COLUMNS = [
+  'event_id',
+  'store_id',
+  'device_id',
+  'seq',
+  'type',
+  'vector_clock',
+  'payload',
+  'created_at',
+  'actor_user_id',
+  'origin_node',
+  'delta_payload',
+] as const;
+
+export type WireEventRow = Pick<EventRow, (typeof WIRE_COLUMNS)[number]>;
 
 /** A stored event as it travels to a peer: exactly what the device sent, plus its origin node. */
 export function toWireEvent(row: WireEventRow): SyncEvent {

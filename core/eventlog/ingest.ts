@@ -144,10 +144,15 @@ async function ingestInTransaction(
   log: Log,
   careful: boolean,
 ): Promise<IngestResult> {
+  // The projections look up a handful of rows by key in tables that grow all day; with statistics a
+  // little stale the planner would hash-join whole tables instead (cost growing with the log). For the
+  // rest of this transaction only, prefer index lookups and nested loops (set in this first statement:
+  // no extra round trip).
   const existing = await sql<{ event_id: string; full_payload_hash: string }>`
-    SELECT event_id, full_payload_hash FROM events WHERE event_id = ANY(${batch.map((p) => p.id)}::uuid[])`.execute(
-    trx,
-  );
+    SELECT event_id, full_payload_hash FROM events
+    WHERE event_id = ANY(${batch.map((p) => p.id)}::uuid[])
+      AND (SELECT set_config('enable_seqscan', 'off', true) || set_config('enable_hashjoin', 'off', true)
+                || set_config('enable_mergejoin', 'off', true)) IS NOT NULL`.execute(trx);
   const hashes = new Map(existing.rows.map((r) => [r.event_id, r.full_payload_hash]));
   const fresh = batch.filter((p) => !hashes.has(p.id));
   const duplicates: string[] = [];

@@ -18,19 +18,26 @@ export function uid(namespace: number, n: number): string {
   return `${namespace.toString(16).padStart(8, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 }
 
-/** Order-independent fingerprint of a whole table's content. */
-export async function tableDigest(db: Db, table: string): Promise<{ rows: number; md5: string | null }> {
+/** Only the rows of these stores (every convergent table has store_id); all rows without. */
+const ofStores = (stores?: readonly string[]) =>
+  stores ? sql`WHERE t.store_id IN (${sql.join(stores)})` : sql``;
+
+/** Order-independent fingerprint of a whole table's content (or of the rows of some stores). */
+export async function tableDigest(
+  db: Db,
+  table: string,
+  stores?: readonly string[],
+): Promise<{ rows: number; md5: string | null }> {
   const r = await sql<{ rows: string; md5: string | null }>`
     SELECT count(*) AS rows, md5(string_agg(t::text, '|' ORDER BY t::text)) AS md5
-    FROM ${sql.table(table)} t`.execute(db);
+    FROM ${sql.table(table)} t ${ofStores(stores)}`.execute(db);
   return { rows: Number(r.rows[0]!.rows), md5: r.rows[0]!.md5 };
 }
 
 /** Every row of a table as text, sorted: for readable diffs when two digests differ. */
-export async function tableRows(db: Db, table: string): Promise<string[]> {
-  const r = await sql<{ row: string }>`SELECT t::text AS row FROM ${sql.table(table)} t ORDER BY 1`.execute(
-    db,
-  );
+export async function tableRows(db: Db, table: string, stores?: readonly string[]): Promise<string[]> {
+  const r = await sql<{ row: string }>`
+    SELECT t::text AS row FROM ${sql.table(table)} t ${ofStores(stores)} ORDER BY 1`.execute(db);
   return r.rows.map((x) => x.row);
 }
 
@@ -48,30 +55,58 @@ export async function clearAll(db: Db): Promise<void> {
   await sql`WITH ${sql.join(deletes)} SELECT 1`.execute(db);
 }
 
-/** Rows of warehouse_stock that differ from Σ stock_movements for their key (either side missing counts). */
-export async function stockDivergence(db: Db): Promise<unknown[]> {
+/**
+ * Rows of warehouse_stock that differ from Σ stock_movements for their key (either side missing
+ * counts); of some stores only, when given.
+ */
+export async function stockDivergence(db: Db, stores?: readonly string[]): Promise<unknown[]> {
   const r = await sql`
     WITH m AS (
       SELECT store_id, warehouse_id, product_id, sum(qty_delta) AS total
-      FROM stock_movements GROUP BY 1, 2, 3
-    )
+      FROM stock_movements t ${ofStores(stores)} GROUP BY 1, 2, 3
+    ), ws AS (SELECT * FROM warehouse_stock t ${ofStores(stores)})
     SELECT coalesce(ws.store_id, m.store_id) AS store_id, coalesce(ws.warehouse_id, m.warehouse_id) AS warehouse_id,
       coalesce(ws.product_id, m.product_id) AS product_id, ws.stock, m.total
-    FROM warehouse_stock ws
+    FROM ws
     FULL JOIN m ON (m.store_id, m.warehouse_id, m.product_id) = (ws.store_id, ws.warehouse_id, ws.product_id)
     WHERE ws.stock IS DISTINCT FROM m.total`.execute(db);
   return r.rows;
 }
 
-/** Debts whose paid/remaining/status do not follow from their payment rows. */
-export async function debtDivergence(db: Db): Promise<unknown[]> {
+/** Debts whose paid/remaining/status do not follow from their payment rows (of some stores, when given). */
+export async function debtDivergence(db: Db, stores?: readonly string[]): Promise<unknown[]> {
   const r = await sql`
     WITH p AS (SELECT debt_id, sum(amount) AS paid FROM debt_payments GROUP BY debt_id)
     SELECT d.id, d.total_amount, d.paid_amount, d.remaining_amount, d.status, coalesce(p.paid, 0) AS payments
-    FROM debts d LEFT JOIN p ON p.debt_id = d.id
+    FROM (SELECT * FROM debts t ${ofStores(stores)}) d LEFT JOIN p ON p.debt_id = d.id
     WHERE d.remaining_amount <> d.total_amount - coalesce(p.paid, 0)
        OR d.paid_amount <> coalesce(p.paid, 0)
        OR d.status <> CASE WHEN coalesce(p.paid, 0) >= d.total_amount THEN 'paid'
                            WHEN coalesce(p.paid, 0) > 0 THEN 'partial' ELSE 'pending' END`.execute(db);
   return r.rows;
+}
+
+/**
+ * Every convergent table identical in two databases (whole, or the rows of some stores); otherwise
+ * names the first table that differs, with (up to ten of) the rows found on only one side.
+ */
+export async function assertSameTables(
+  a: Db,
+  b: Db,
+  labels: [string, string] = ['A', 'B'],
+  stores?: readonly string[],
+): Promise<void> {
+  for (const table of CONVERGENT_TABLES) {
+    const [da, db] = [await tableDigest(a, table, stores), await tableDigest(b, table, stores)];
+    if (da.md5 === db.md5) continue;
+    const [ra, rb] = [await tableRows(a, table, stores), await tableRows(b, table, stores)];
+    const [setA, setB] = [new Set(ra), new Set(rb)];
+    const onlyA = ra.filter((r) => !setB.has(r));
+    const onlyB = rb.filter((r) => !setA.has(r));
+    throw new Error(
+      `${table} differs (${da.rows} rows vs ${db.rows}).\n` +
+        `only in ${labels[0]}:\n  ${onlyA.slice(0, 10).join('\n  ')}\n` +
+        `only in ${labels[1]}:\n  ${onlyB.slice(0, 10).join('\n  ')}`,
+    );
+  }
 }

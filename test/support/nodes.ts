@@ -188,3 +188,20 @@ export async function createTestNetwork(
   }
   return nodes;
 }
+
+/** Polls `probe` until `ok` holds (every 100 ms), or fails naming what it waited for and the last value. */
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { sql } from 'kysely';
 import type { SyncEvent } from '../../../core/events/schemas';
 import { relayWorkflowId } from '../../../core/temporal/relays';
-import { createTestNetwork, type TestNode } from '../../support/nodes';
+import { createTestNetwork, eventually as waitFor, type TestNode } from '../../support/nodes';
 import { assertSameTables, debtDivergence, stockDivergence } from '../../support/projections';
 import {
   compileWorkload,
@@ -52,21 +52,8 @@ let b: TestNode;
 const nodeOf = (dev: number) => (dev % 2 === 0 ? a : b);
 const peerOf = (node: TestNode) => (node === a ? b : a);
 
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-}
+const eventually = <T>(what: string, probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000) =>
+  waitFor(what, probe, ok, timeoutMs);
 
 interface PeerStatus {
   peer_id: string;

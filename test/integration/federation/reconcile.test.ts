@@ -11,7 +11,7 @@ import { RECONCILE_SWEEP_SCHEDULE_ID } from '../../../core/temporal/schedules';
 import type { ReconcileSweepResult } from '../../../workflows/reconcile-sweep';
 import { progressQuery, reconcileWorkflowId } from '../../../workflows/store-reconcile';
 import { DeviceSim } from '../../support/events';
-import { createTestNetwork, type TestNode } from '../../support/nodes';
+import { createTestNetwork, type TestNode, eventually } from '../../support/nodes';
 import { recordHistory } from '../../support/temporal';
 
 // StoreReconcile between two real nodes (child processes: API + worker each, own database, own
@@ -100,22 +100,6 @@ function repaired(remoteMissing: Counts, localMissing: Counts) {
       },
     ]),
   );
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
 }
 
 /** A sale of one product: a SaleCreated. */

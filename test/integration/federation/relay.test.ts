@@ -5,7 +5,7 @@ import type { SyncEvent } from '../../../core/events/schemas';
 import { relayWorkflowId } from '../../../core/temporal/relays';
 import { PeerIdKey } from '../../../core/temporal/search-keys';
 import { DeviceSim } from '../../support/events';
-import { createTestNetwork, type TestNode } from '../../support/nodes';
+import { createTestNetwork, type TestNode, eventually } from '../../support/nodes';
 import { tableDigest } from '../../support/projections';
 import { recordHistory } from '../../support/temporal';
 
@@ -26,22 +26,6 @@ const storeId = randomUUID();
 const device = { a: { id: '', token: '' }, b: { id: '', token: '' } };
 let simA: DeviceSim;
 let simB: DeviceSim;
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  ok: (v: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (ok(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
-}
 
 interface PeerStatus {
   peer_id: string;

@@ -20,11 +20,27 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['node:*', 'fs', 'path', 'crypto', 'http', 'https', 'net', 'pg', 'kysely', '../activities/*'] },
+        {
+          patterns: [
+            'node:*',
+            'fs',
+            'path',
+            'crypto',
+            'http',
+            'https',
+            'net',
+            'pg',
+            'kysely',
+            '../activities/*',
+          ],
+        },
       ],
     },
   },
   // Migrations take Kysely<any> on purpose: they must not depend on the app's current schema types.
   { files: ['migrations/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
-  { files: ['scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'bin/**/*.ts'], rules: { 'no-console': 'off' } },
+  {
+    files: ['scripts/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'bin/**/*.ts'],
+    rules: { 'no-console': 'off' },
+  },
 );

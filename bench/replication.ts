@@ -50,6 +50,7 @@ import type { Client } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import pg from 'pg';
+import { configSchema } from '../core/config';
 import { ensureServices } from '../scripts/services';
 import type { TestNode } from '../test/support/nodes';
 
@@ -751,7 +752,7 @@ async function main(): Promise<void> {
         `${opts.seconds} s each, a push every ~${opts.tickMs} ms from ${opts.devices} devices, B polled every ${opts.pollMs} ms`,
     );
     console.log(
-      `relay settings: ${JSON.stringify(settings)}, nudge coalescing ${opts.coalesceMs ?? 'default (25)'} ms; node logs at ${opts.nodeLogLevel}`,
+      `relay settings: ${JSON.stringify(settings)}, nudge coalescing ${opts.coalesceMs ?? configSchema.shape.RELAY_NUDGE_COALESCE_MS.parse(undefined)} ms; node logs at ${opts.nodeLogLevel}`,
     );
 
     if (opts.warmupSeconds > 0) {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, ScheduleClient } from '@temporalio/client';
 import Long from 'long';
 import { ensureSearchAttributes } from '../../core/temporal/search-attributes';
 import { ADMIN_SECRET } from './app';
@@ -142,7 +142,16 @@ export class TestNode {
 
   async close(): Promise<void> {
     await this.stop();
-    await this.connection?.close();
+    if (this.connection) {
+      // The namespace outlives the test: its schedules would keep firing with no worker, loading the
+      // shared dev server for the rest of the run. Delete them and end the actors.
+      const client = new ScheduleClient({ connection: this.connection, namespace: this.namespace });
+      for await (const schedule of client.list()) await client.getHandle(schedule.scheduleId).delete();
+      for await (const wf of this.client!.workflow.list({ query: `ExecutionStatus = 'Running'` })) {
+        await this.client!.workflow.getHandle(wf.workflowId).terminate('test finished');
+      }
+      await this.connection.close();
+    }
     await this.database.drop();
   }
 }

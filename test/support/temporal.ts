@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -53,6 +54,9 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   const file = `${HISTORIES_DIR}/${name}.json`;
   if (process.env.RECORD_HISTORIES !== '1' && existsSync(file)) return false;
   const history = await handle.fetchHistory();
-  writeFileSync(file, `${JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)}\n`);
+  // Stack traces in failures name this checkout's absolute path: keep the recording machine-neutral.
+  const root = `${path.resolve(__dirname, '../..')}/`;
+  const json = JSON.stringify(JSON.parse(historyToJSON(history)), null, 2).split(root).join('');
+  writeFileSync(file, `${json}\n`);
   return true;
 }

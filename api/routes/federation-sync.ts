@@ -15,6 +15,7 @@ import {
   WIRE_DIGEST_HEX,
   type Bucket,
 } from '../../core/federation/merkle';
+import { storedEventSchema } from '../../core/events/schemas';
 import { toWireEvent } from '../../core/federation/peer-client';
 import { FETCH_MAX_IDS } from '../../core/federation/reconcile';
 import { AppError, errorResponses } from '../errors';
@@ -64,21 +65,9 @@ const merkleResponse = z.object({
   buckets: z.array(bucketTuple).optional().describe('other levels: the non-empty buckets, in key order'),
 });
 
-const wireEventSchema = z
-  .object({
-    event_id: z.string(),
-    store_id: z.string(),
-    device_id: z.string(),
-    seq: z.number().int(),
-    type: z.string(),
-    vector_clock: z.record(z.string(), z.number()),
-    payload: z.record(z.string(), z.unknown()),
-    created_at: z.string(),
-    actor_user_id: z.string().nullable(),
-    origin_node: z.string(),
-    delta_payload: z.unknown().optional(),
-  })
-  .describe('An event exactly as stored, in the shape POST /sync/push accepts from a peer');
+const wireEventSchema = storedEventSchema.describe(
+  'An event exactly as stored, in the shape POST /sync/push accepts from a peer',
+);
 
 export const federationSyncRoutes: FastifyPluginAsyncZod<FederationSyncRoutesOptions> = async (app, opts) => {
   const { db } = opts;

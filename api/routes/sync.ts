@@ -5,7 +5,7 @@ import type { Db } from '../../core/db';
 import type { EventSource } from '../../core/db/schema';
 import { ingestEvents } from '../../core/eventlog/ingest';
 import { WIRE_COLUMNS } from '../../core/federation/peer-client';
-import { pushRequestSchema, pushResponseSchema } from '../../core/events/schemas';
+import { pushRequestSchema, pushResponseSchema, storedEventSchema } from '../../core/events/schemas';
 import type { Metrics } from '../../core/metrics';
 import { declareStore, findStore } from '../../core/stores/repository';
 import { AppError, errorResponses } from '../errors';
@@ -19,20 +19,7 @@ export interface SyncRoutesOptions {
   onEventsCommitted?: (storeIds: string[]) => void;
 }
 
-const pulledEventSchema = z.object({
-  node_seq: z.number().int(),
-  event_id: z.string(),
-  store_id: z.string(),
-  device_id: z.string(),
-  seq: z.number().int(),
-  type: z.string(),
-  vector_clock: z.record(z.string(), z.number()),
-  payload: z.record(z.string(), z.unknown()),
-  created_at: z.string(),
-  actor_user_id: z.string().nullable(),
-  origin_node: z.string(),
-  delta_payload: z.unknown().nullable(),
-});
+const pulledEventSchema = storedEventSchema.extend({ node_seq: z.number().int() });
 
 function sourceOf(p: Principal): EventSource {
   return p.kind === 'peer' ? 'system-federation' : p.kind;

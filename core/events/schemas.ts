@@ -26,6 +26,31 @@ const aliasPresent =
   (p: Record<string, unknown>) =>
     keys.some((k) => p[k] !== undefined);
 
+const productCreated = z.looseObject({
+  product_id: id,
+  name: text(300).min(1),
+  sku: text(100).nullish(),
+  barcode: text(100).nullish(),
+  price: money.nonnegative(),
+  cost: money.nonnegative().nullish(),
+  category: text(200).nullish(),
+  unit: text(50).nullish(),
+  track_inventory: z.boolean().optional(),
+  active: z.boolean().optional(),
+});
+
+const customerCreated = z.looseObject({
+  customer_id: id,
+  name: text(300).min(1),
+  document_id: text(100).nullish(),
+  phone: text(100).nullish(),
+  email: text(300).nullish(),
+  address: text(1000).nullish(),
+  credit_limit: money.nonnegative().nullish(),
+  notes: text(2000).nullish(),
+  active: z.boolean().optional(),
+});
+
 export const payloadSchemas = {
   SaleCreated: z.looseObject({
     sale_id: id,
@@ -80,52 +105,12 @@ export const payloadSchemas = {
     }),
   DebtPaymentRecorded: debtPayment(),
   DebtPaymentAdded: debtPayment(),
-  ProductCreated: z.looseObject({
-    product_id: id,
-    name: text(300).min(1),
-    sku: text(100).nullish(),
-    barcode: text(100).nullish(),
-    price: money.nonnegative(),
-    cost: money.nonnegative().nullish(),
-    category: text(200).nullish(),
-    unit: text(50).nullish(),
-    track_inventory: z.boolean().optional(),
-    active: z.boolean().optional(),
-  }),
-  ProductUpdated: z.looseObject({
-    product_id: id,
-    name: text(300).min(1).optional(),
-    sku: text(100).nullish(),
-    barcode: text(100).nullish(),
-    price: money.nonnegative().optional(),
-    cost: money.nonnegative().nullish(),
-    category: text(200).nullish(),
-    unit: text(50).nullish(),
-    track_inventory: z.boolean().optional(),
-    active: z.boolean().optional(),
-  }),
-  CustomerCreated: z.looseObject({
-    customer_id: id,
-    name: text(300).min(1),
-    document_id: text(100).nullish(),
-    phone: text(100).nullish(),
-    email: text(300).nullish(),
-    address: text(1000).nullish(),
-    credit_limit: money.nonnegative().nullish(),
-    notes: text(2000).nullish(),
-    active: z.boolean().optional(),
-  }),
-  CustomerUpdated: z.looseObject({
-    customer_id: id,
-    name: text(300).min(1).optional(),
-    document_id: text(100).nullish(),
-    phone: text(100).nullish(),
-    email: text(300).nullish(),
-    address: text(1000).nullish(),
-    credit_limit: money.nonnegative().nullish(),
-    notes: text(2000).nullish(),
-    active: z.boolean().optional(),
-  }),
+  ProductCreated: productCreated,
+  // An update writes any subset of the fields a create sets (last writer wins per field).
+  ProductUpdated: productCreated.partial().required({ product_id: true }),
+  CustomerCreated: customerCreated,
+  // An update writes any subset of the fields a create sets (last writer wins per field).
+  CustomerUpdated: customerCreated.partial().required({ customer_id: true }),
   CashSessionOpened: z.looseObject({
     session_id: id,
     opening_amount: money.nonnegative(),
@@ -229,3 +214,18 @@ export const pushResponseSchema = z.object({
     .describe('highest node_seq given to an event accepted by this request; null when none was accepted'),
 });
 export type PushResponse = z.infer<typeof pushResponseSchema>;
+
+/** An event as stored and served (pull, reconcile fetch): what the device sent plus its origin node. */
+export const storedEventSchema = z.object({
+  event_id: z.string(),
+  store_id: z.string(),
+  device_id: z.string(),
+  seq: z.number().int(),
+  type: z.string(),
+  vector_clock: z.record(z.string(), z.number()),
+  payload: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+  actor_user_id: z.string().nullable(),
+  origin_node: z.string(),
+  delta_payload: z.unknown().optional(),
+});

@@ -3,8 +3,8 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../core/db';
-import { fromRows, projectWithFallback, writeConflictAudit } from '../core/projections';
-import type { ProjectionSink, Trx } from '../core/projections/types';
+import { applyStock, fromRows, newSink, projectWithFallback, writeConflictAudit } from '../core/projections';
+import type { Trx } from '../core/projections/types';
 
 // The orphan healer (seed 003, phase 1, deliverable 1): events that are in the log but whose
 // projection failed, or never ran (an older node version left them 'pending'), are projected again.
@@ -73,7 +73,7 @@ export async function healOrphanBatch(
     if (rows.length === 0) return { checked: 0, healed: 0, failed: 0, details: [] };
 
     const { events, invalid } = fromRows(rows);
-    const sink: ProjectionSink = { conflicts: [] };
+    const sink = newSink();
     const projectionFailures = await projectWithFallback(trx, events, sink, log);
     await writeConflictAudit(trx, sink.conflicts, log);
 
@@ -85,6 +85,7 @@ export async function healOrphanBatch(
         : { event_id: r.event_id, type: r.type, status: 'failed', error };
     });
     await recordOutcomes(trx, details);
+    await applyStock(trx, sink); // last: the hot stock rows stay locked only until commit
     return {
       checked: rows.length,
       healed: details.filter((d) => d.status === 'healed').length,

@@ -35,6 +35,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { createDb, migrateToLatest } from '../core/db';
 import { hashPayload } from '../core/events/hash';
+import { ensureServices } from '../scripts/services';
 
 const ROOT = path.resolve(__dirname, '..');
 const NODE_ID = 'node-bench';
@@ -93,7 +94,8 @@ const opts = {
 if (!['shared', 'per-device'].includes(opts.catalog))
   throw new Error(`--catalog must be shared or per-device, got ${opts.catalog}`);
 
-const serverUrl = process.env.DATABASE_URL || 'postgres://velox:velox@127.0.0.1:5433/velox';
+/** The PostgreSQL server for the bench database: DATABASE_URL, else the local one (started if needed). */
+let serverUrl = process.env.DATABASE_URL ?? '';
 
 /**
  * Samples pg_stat_activity every 20 ms for the node's backends in the bench database until stopped:
@@ -917,6 +919,7 @@ function printTable(results: PhaseResult[]): void {
 // Main
 
 async function main(): Promise<number> {
+  serverUrl ||= (await ensureServices()).databaseUrl;
   const dbName = `velox_bench_${randomBytes(5).toString('hex')}`;
   const dbUrl = withDatabase(serverUrl, dbName);
   let server: Server | undefined;

@@ -6,13 +6,16 @@ import { eventDigest, hashPayload, xorInto } from '../events/hash';
 import type { SyncEvent } from '../events/schemas';
 import {
   isTransient,
+  newSink,
   projectEvents,
   projectWithFallback,
+  pruneStock,
+  stockUpsertSql,
   writeConflictAudit,
   type ProjectionEvent,
   type ProjectionFailure,
 } from '../projections';
-import type { ProjectionSink, Trx } from '../projections/types';
+import type { Trx } from '../projections/types';
 
 export interface IngestOptions {
   /** This node's id: stamped as origin_node on events that enter the federation here. */
@@ -190,7 +193,7 @@ async function ingestInTransaction(
         actor_user_id: p.event.actor_user_id ?? null,
       }) as ProjectionEvent,
   );
-  const sink: ProjectionSink = { conflicts: [] };
+  const sink = newSink();
   let failures: ProjectionFailure[] = [];
   if (careful) {
     failures = await projectWithFallback(trx, projectionEvents, sink, log);
@@ -212,7 +215,9 @@ async function ingestInTransaction(
   // commit order, so a reader that has seen node_seq N has seen everything below it, and the change
   // feed and the relay cursor can never step over an event committed late. The store-hour digest
   // rows are hot (every push of a store touches one), so they are updated here too, inside the
-  // already serialised tail. Lock, digests and log go in one statement: one round trip under the lock.
+  // already serialised tail, and so are the stock deltas of the projections (warehouse_stock rows are
+  // shared by every till of a shop). Lock, log, digests and stock go in one statement: one round trip
+  // under the lock, and the hot rows are locked only from there to the commit.
   const rows = fresh.map((p) => ({
     event_id: p.id,
     store_id: p.event.store_id,
@@ -240,7 +245,7 @@ async function ingestInTransaction(
       ON CONFLICT (store_id, bucket_hour) DO UPDATE SET
         event_count = event_digests.event_count + excluded.event_count,
         digest = event_digests.digest # excluded.digest
-    )
+    ), stock AS (${stockUpsertSql(sink.stock, sql`EXISTS (SELECT 1 FROM feed_lock)`)})
     INSERT INTO events (event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash,
       delta_payload, created_at, origin_node, actor_user_id, source, source_peer, projection_status,
       projection_error, projection_attempts)
@@ -260,6 +265,7 @@ async function ingestInTransaction(
     throw Object.assign(new Error('concurrent insert of the same event'), { code: RACE });
   }
 
+  await pruneStock(trx, sink.prune);
   const conflictsAudited = await writeConflictAudit(trx, sink.conflicts, log);
   const typeOf = new Map(fresh.map((p) => [p.id, p.event.type]));
   return {

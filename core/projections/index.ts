@@ -6,15 +6,18 @@ import { projectCashLedger } from './cash-ledger';
 import { projectDebts } from './debts';
 import { projectRegisters } from './registers';
 import { projectSales } from './sales';
-import { applyMovements, stockMovementsOf } from './stock';
-import type { ConflictRecord, ProjectionEvent, ProjectionSink, Trx } from './types';
+import { recordMovements, stockMovementsOf } from './stock';
+import { mergeSink, newSink, type ConflictRecord, type ProjectionEvent, type ProjectionSink, type Trx } from './types';
 
-export type { ConflictRecord, ProjectionEvent } from './types';
+export type { ConflictRecord, ProjectionEvent, ProjectionSink } from './types';
+export { newSink } from './types';
+export { applyStock, pruneStock, stockUpsertSql } from './stock';
 
 /**
  * Applies a set of events to every read model with set-based statements: one or two statements per
  * family, whatever the batch size. Families run in a fixed order so concurrent requests take row
- * locks in the same order.
+ * locks in the same order. Stock deltas are left in `sink.stock`: the caller applies them last
+ * (applyStock, or the ingest tail), so the hot warehouse_stock rows stay locked only until commit.
  */
 export async function projectEvents(
   trx: Trx,
@@ -24,8 +27,8 @@ export async function projectEvents(
   if (events.length === 0) return;
   await projectRegisters(trx, events, sink);
   const movements = stockMovementsOf(events);
-  await projectSales(trx, events, movements);
-  await applyMovements(trx, movements);
+  await projectSales(trx, events, movements, sink);
+  await recordMovements(trx, movements, [], sink);
   await projectDebts(trx, events);
   await projectCashLedger(trx, events);
 }
@@ -47,12 +50,12 @@ export async function projectWithFallback(
   log: Log,
 ): Promise<ProjectionFailure[]> {
   if (events.length === 0) return [];
-  const batchSink: ProjectionSink = { conflicts: [] };
+  const batchSink = newSink();
   await sql`SAVEPOINT project_batch`.execute(trx);
   try {
     await projectEvents(trx, events, batchSink);
     await sql`RELEASE SAVEPOINT project_batch`.execute(trx);
-    sink.conflicts.push(...batchSink.conflicts);
+    mergeSink(sink, batchSink);
     return [];
   } catch (err) {
     await sql`ROLLBACK TO SAVEPOINT project_batch`.execute(trx);
@@ -64,12 +67,12 @@ export async function projectWithFallback(
   }
   const failures: ProjectionFailure[] = [];
   for (const event of events) {
-    const one: ProjectionSink = { conflicts: [] };
+    const one = newSink();
     await sql`SAVEPOINT project_one`.execute(trx);
     try {
       await projectEvents(trx, [event], one);
       await sql`RELEASE SAVEPOINT project_one`.execute(trx);
-      sink.conflicts.push(...one.conflicts);
+      mergeSink(sink, one);
     } catch (err) {
       await sql`ROLLBACK TO SAVEPOINT project_one`.execute(trx);
       if (isTransient(err)) throw err;

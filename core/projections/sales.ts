@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import { applyMovements, removeMovements, warehouseOf, type MovementRow } from './stock';
-import { firstPerId, lockSql, ofType, type ProjectionEvent, type Trx } from './types';
+import { recordMovements, removeMovements, warehouseOf, type MovementRow } from './stock';
+import { firstPerId, lockSql, ofType, type ProjectionEvent, type ProjectionSink, type Trx } from './types';
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
@@ -14,6 +14,7 @@ export async function projectSales(
   trx: Trx,
   events: ProjectionEvent[],
   movements: MovementRow[],
+  sink: ProjectionSink,
 ): Promise<void> {
   const creates = firstPerId(ofType(events, 'SaleCreated'), (e) => e.payload.sale_id);
   const voids = ofType(events, 'SaleVoided');
@@ -21,7 +22,7 @@ export async function projectSales(
 
   // A sale and its void may arrive in two concurrent requests: under READ COMMITTED neither would see
   // the other's uncommitted row and the void would never be applied. Serialise per sale id, in a fixed
-  // order, before reading anything of these sales (applyMovements reads them, in a later statement).
+  // order, before reading anything of these sales (recordMovements reads them, in a later statement).
   const touched = [
     ...new Set([...creates.map((e) => e.payload.sale_id), ...voids.map((e) => e.payload.sale_id)]),
   ].sort();
@@ -32,7 +33,7 @@ export async function projectSales(
     voided_at: e.payload.voided_at ?? e.created_at.toISOString(),
     reason: e.payload.reason ?? null,
   }));
-  const inserted = await insertSales(trx, creates, touched, voidRows);
+  const inserted = await insertSales(trx, creates, touched, voidRows, sink);
   for (const e of inserted) {
     e.payload.items.forEach((item, i) =>
       movements.push({
@@ -47,7 +48,7 @@ export async function projectSales(
       }),
     );
   }
-  await applyMovements(trx, movements.splice(0), touched);
+  await recordMovements(trx, movements.splice(0), touched, sink);
 }
 
 type SaleEvent = ProjectionEvent<'SaleCreated'>;
@@ -62,6 +63,7 @@ async function insertSales(
   creates: SaleEvent[],
   touched: string[],
   voidRows: object[],
+  sink: ProjectionSink,
 ): Promise<SaleEvent[]> {
   const first = await writeSales(trx, creates, touched, voidRows);
   const fresh = creates.filter((e) => first.has(e.payload.sale_id));
@@ -78,7 +80,7 @@ async function insertSales(
   const winners = taken.filter((e) => e.event_id.toLowerCase() < (holder.get(e.payload.sale_id) ?? ''));
   if (winners.length === 0) return fresh;
   const displaced = winners.map((e) => holder.get(e.payload.sale_id)!);
-  await removeMovements(trx, displaced);
+  await removeMovements(trx, displaced, sink);
   await sql`DELETE FROM sale_items WHERE sale_id = ANY(${winners.map((e) => e.payload.sale_id)}::uuid[])`.execute(
     trx,
   );

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { PayloadOf } from '../events/schemas';
-import { ofType, type ProjectionEvent, type Trx } from './types';
+import { ofType, type ProjectionEvent, type ProjectionSink, type StockDelta, type Trx } from './types';
 
 export interface MovementRow {
   event_id: string;
@@ -42,21 +42,21 @@ export function stockMovementsOf(events: ProjectionEvent[]): MovementRow[] {
 
 /**
  * PN-counter: each movement is inserted once (keyed by event and line) and only the rows actually
- * inserted are added to warehouse_stock, so replays and re-projections never count twice.
+ * inserted count towards warehouse_stock, so replays and re-projections never count twice.
  *
  * `voidedSales` are sales whose void state may have changed: the statement first sets each one's void
  * from its earliest SaleVoided and records one restock movement per line (keyed by the sale's event
- * and the negative line number, so several voids restock once). Every stock change of the batch then
- * reaches warehouse_stock in this one statement, rows locked in key order: two statements would let
- * concurrent requests lock the same rows in opposite orders (deadlock).
+ * and the negative line number, so several voids restock once). The stock changes of the rows really
+ * inserted go to `sink.stock`; the caller applies them with applyStock at the end of its transaction.
  */
-export async function applyMovements(
+export async function recordMovements(
   trx: Trx,
   rows: MovementRow[],
-  voidedSales: string[] = [],
+  voidedSales: string[],
+  sink: ProjectionSink,
 ): Promise<void> {
   if (rows.length === 0 && voidedSales.length === 0) return;
-  await sql`
+  const deltas = await sql<StockDelta>`
     WITH winner AS (
       SELECT DISTINCT ON (sale_id) sale_id, event_id, voided_at, reason
       FROM sale_voids WHERE sale_id = ANY(${voidedSales}::uuid[])
@@ -85,35 +85,62 @@ export async function applyMovements(
       UNION ALL
       SELECT store_id, warehouse_id, product_id, qty_delta FROM restock WHERE inserted
     )
-    INSERT INTO warehouse_stock (store_id, warehouse_id, product_id, stock)
-    SELECT store_id, warehouse_id, product_id, sum(qty_delta) FROM delta
-    GROUP BY store_id, warehouse_id, product_id
-    ORDER BY store_id, warehouse_id, product_id
-    ON CONFLICT (store_id, warehouse_id, product_id)
-    DO UPDATE SET stock = warehouse_stock.stock + excluded.stock`.execute(trx);
+    SELECT store_id, warehouse_id, product_id, sum(qty_delta)::text AS qty FROM delta
+    GROUP BY store_id, warehouse_id, product_id`.execute(trx);
+  sink.stock.push(...deltas.rows);
 }
 
 /**
- * Removes movements (and their effect on stock) when the event they came from lost its entity. A
- * stock row left without any movement is deleted: it would not exist had the loser never arrived.
+ * Adds the recorded stock deltas to warehouse_stock, one row per (store, warehouse, product), locked
+ * in key order so concurrent transactions cannot deadlock on them, then prunes rows left without any
+ * movement. Callers put it last, right before commit (ingest folds the upsert into its tail statement
+ * with stockUpsertSql and calls pruneStock itself).
  */
-export async function removeMovements(trx: Trx, eventIds: string[]): Promise<void> {
+export async function applyStock(trx: Trx, sink: ProjectionSink): Promise<void> {
+  if (sink.stock.length > 0) await sql`${stockUpsertSql(sink.stock)}`.execute(trx);
+  await pruneStock(trx, sink.prune);
+}
+
+/** The warehouse_stock upsert for a set of deltas, as a statement or a data-modifying CTE body. */
+export function stockUpsertSql(deltas: StockDelta[], guard = sql`TRUE`) {
+  return sql`
+    INSERT INTO warehouse_stock (store_id, warehouse_id, product_id, stock)
+    SELECT store_id, warehouse_id, product_id, sum(qty) FROM jsonb_to_recordset(${JSON.stringify(deltas)}::jsonb)
+      AS d(store_id uuid, warehouse_id uuid, product_id uuid, qty numeric)
+    WHERE ${guard}
+    GROUP BY store_id, warehouse_id, product_id
+    ORDER BY store_id, warehouse_id, product_id
+    ON CONFLICT (store_id, warehouse_id, product_id)
+    DO UPDATE SET stock = warehouse_stock.stock + excluded.stock`;
+}
+
+/**
+ * Removes movements (and their effect on stock) when the event they came from lost its entity. The
+ * negated quantities join the pending deltas; a stock row left without any movement is pruned after
+ * them (pruneStock): it would not exist had the loser never arrived.
+ */
+export async function removeMovements(trx: Trx, eventIds: string[], sink: ProjectionSink): Promise<void> {
   if (eventIds.length === 0) return;
-  const touched = await sql<{ store_id: string; warehouse_id: string; product_id: string }>`
+  const removed = await sql<StockDelta>`
     WITH del AS (
       DELETE FROM stock_movements WHERE event_id = ANY(${eventIds}::uuid[])
       RETURNING store_id, warehouse_id, product_id, qty_delta
-    ), total AS (
-      SELECT store_id, warehouse_id, product_id, sum(qty_delta) AS qty FROM del GROUP BY 1, 2, 3
     )
-    UPDATE warehouse_stock ws SET stock = ws.stock - total.qty
-    FROM total
-    WHERE ws.store_id = total.store_id AND ws.warehouse_id = total.warehouse_id AND ws.product_id = total.product_id
-    RETURNING ws.store_id, ws.warehouse_id, ws.product_id`.execute(trx);
-  if (touched.rows.length === 0) return;
+    SELECT store_id, warehouse_id, product_id, (-sum(qty_delta))::text AS qty FROM del GROUP BY 1, 2, 3`.execute(
+    trx,
+  );
+  sink.stock.push(...removed.rows);
+  sink.prune.push(
+    ...removed.rows.map((r) => ({ store_id: r.store_id, warehouse_id: r.warehouse_id, product_id: r.product_id })),
+  );
+}
+
+/** Deletes the given stock rows if no movement is left for them. */
+export async function pruneStock(trx: Trx, keys: ProjectionSink['prune']): Promise<void> {
+  if (keys.length === 0) return;
   await sql`
     DELETE FROM warehouse_stock ws
-    USING jsonb_to_recordset(${JSON.stringify(touched.rows)}::jsonb) AS k(store_id uuid, warehouse_id uuid, product_id uuid)
+    USING jsonb_to_recordset(${JSON.stringify(keys)}::jsonb) AS k(store_id uuid, warehouse_id uuid, product_id uuid)
     WHERE (ws.store_id, ws.warehouse_id, ws.product_id) = (k.store_id, k.warehouse_id, k.product_id)
       AND NOT EXISTS (
         SELECT 1 FROM stock_movements m

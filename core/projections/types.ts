@@ -29,8 +29,36 @@ export interface ConflictRecord {
   loser_event_id: string;
 }
 
+/** A change to one warehouse_stock row, not yet applied (qty as exact decimal text). */
+export interface StockDelta {
+  store_id: string;
+  warehouse_id: string;
+  product_id: string;
+  qty: string;
+}
+
+/**
+ * What a projection pass leaves for its caller: the conflicts it resolved (for the audit) and the
+ * stock deltas of the movements it recorded. warehouse_stock rows are the hottest rows of a shop (every
+ * till sells the same products), so their row locks are taken in the transaction's last statement,
+ * held only until the commit right after it (applyStock).
+ */
 export interface ProjectionSink {
   conflicts: ConflictRecord[];
+  stock: StockDelta[];
+  /** Stock rows whose movements were removed: deleted after the deltas if no movement is left. */
+  prune: Omit<StockDelta, 'qty'>[];
+}
+
+export function newSink(): ProjectionSink {
+  return { conflicts: [], stock: [], prune: [] };
+}
+
+/** Adds what a nested pass (a released savepoint) left to the enclosing sink. */
+export function mergeSink(into: ProjectionSink, from: ProjectionSink): void {
+  into.conflicts.push(...from.conflicts);
+  into.stock.push(...from.stock);
+  into.prune.push(...from.prune);
 }
 
 export function ofType<T extends EventType>(events: ProjectionEvent[], ...types: T[]): ProjectionEvent<T>[] {

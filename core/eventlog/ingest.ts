@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Log } from '../log';
-import type { Db } from '../db';
+import { isStalePlan, type Db } from '../db';
 import type { EventSource } from '../db/schema';
 import { eventDigest, hashPayload, xorInto } from '../events/hash';
 import type { SyncEvent } from '../events/schemas';
@@ -123,8 +123,9 @@ export async function ingestEvents(
         continue;
       }
       const code = (err as { code?: string }).code;
-      if (!code || !RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) throw err;
-      log.warn({ code, attempt }, 'ingest transaction aborted by a lock conflict; retrying');
+      const retryable = (code !== undefined && RETRYABLE.has(code)) || isStalePlan(err);
+      if (!retryable || attempt >= MAX_ATTEMPTS) throw err;
+      log.warn({ code, attempt }, 'ingest transaction aborted (lock conflict or stale prepared statement); retrying');
     }
   }
 }

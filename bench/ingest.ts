@@ -174,7 +174,7 @@ function procTicks(): Map<number, { ticks: number; comm: string }> {
 function cpuMeter() {
   const start = procTicks();
   const t0 = performance.now();
-  return (groups: { node?: number; pgBench: number[] }): string => {
+  return (groups: { node?: number; pgBench: number[]; events?: number }): string => {
     const end = procTicks();
     const seconds = (performance.now() - t0) / 1000;
     const used = { bench: 0, node: 0, pgBench: 0, pgOther: 0, other: 0 };
@@ -194,11 +194,21 @@ function cpuMeter() {
       used.other / 100 / seconds > 0.15 * cores
         ? '  WARNING: other processes used the CPU; figures are unreliable'
         : '';
+    // The budget view: CPU per event of each party (clock ticks are 10 ms). Two saturated cores give
+    // 2 s of CPU per second, so events/s can never exceed 2e6 / (sum of these µs).
+    const perEvent = (ticks: number) => ((ticks * 10_000) / (groups.events ?? 1)).toFixed(0);
+    const budget = groups.events
+      ? `\n  cpu per event (µs): load generator ${perEvent(used.bench)}` +
+        (groups.node !== undefined ? `, API child ${perEvent(used.node)}` : '') +
+        `, postgres ${perEvent(used.pgBench + used.pgOther)}` +
+        `, total ${perEvent(used.bench + used.node + used.pgBench + used.pgOther)}`
+      : '';
     return (
       `cpu (share of ${cores} cores over ${seconds.toFixed(1)} s): load generator ${pct(used.bench)}, ` +
       (groups.node !== undefined ? `API child ${pct(used.node)}, ` : '') +
       `postgres bench backends ${pct(used.pgBench)}, postgres other ${pct(used.pgOther)}, other processes ${pct(used.other)}` +
-      warn
+      warn +
+      budget
     );
   };
 }
@@ -879,7 +889,7 @@ async function baselinePhase(url: string, warmup: Batch[][], timed: Batch[][]): 
       }),
     );
     seconds = (performance.now() - t0) / 1000;
-    if (meter) console.log(`baseline ${meter({ pgBench: pids })}`);
+    if (meter) console.log(`baseline ${meter({ pgBench: pids, events: timed.flat().reduce((n, b) => n + b.rows.length, 0) })}`);
   } finally {
     await Promise.all(clients.map((c) => c.end()));
   }
@@ -1061,7 +1071,9 @@ async function main(): Promise<number> {
       const backends = await check.query<{ pid: number }>(
         `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
       );
-      console.log(`push ${pushCpu({ node: server.child.pid, pgBench: backends.rows.map((r) => r.pid) })}`);
+      console.log(
+        `push ${pushCpu({ node: server.child.pid, pgBench: backends.rows.map((r) => r.pid), events: timedEvents })}`,
+      );
       if (sampler) console.log(await sampler.stop());
       const pushFailed = totals.errors.length > 0 || totals.accepted !== timedEvents;
       if (pushFailed) {

@@ -889,7 +889,10 @@ async function baselinePhase(url: string, warmup: Batch[][], timed: Batch[][]): 
       }),
     );
     seconds = (performance.now() - t0) / 1000;
-    if (meter) console.log(`baseline ${meter({ pgBench: pids, events: timed.flat().reduce((n, b) => n + b.rows.length, 0) })}`);
+    if (meter)
+      console.log(
+        `baseline ${meter({ pgBench: pids, events: timed.flat().reduce((n, b) => n + b.rows.length, 0) })}`,
+      );
   } finally {
     await Promise.all(clients.map((c) => c.end()));
   }

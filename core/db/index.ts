@@ -62,7 +62,9 @@ function preparingPool(pool: pg.Pool) {
 /** A prepared statement outlived a change to the columns it returns (see preparingPool). */
 export function isStalePlan(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
-  return e.code === '0A000' && typeof e.message === 'string' && e.message.includes('cached plan must not change');
+  return (
+    e.code === '0A000' && typeof e.message === 'string' && e.message.includes('cached plan must not change')
+  );
 }
 
 const names = new Map<string, string>();

@@ -125,7 +125,10 @@ export async function ingestEvents(
       const code = (err as { code?: string }).code;
       const retryable = (code !== undefined && RETRYABLE.has(code)) || isStalePlan(err);
       if (!retryable || attempt >= MAX_ATTEMPTS) throw err;
-      log.warn({ code, attempt }, 'ingest transaction aborted (lock conflict or stale prepared statement); retrying');
+      log.warn(
+        { code, attempt },
+        'ingest transaction aborted (lock conflict or stale prepared statement); retrying',
+      );
     }
   }
 }

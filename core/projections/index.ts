@@ -7,7 +7,14 @@ import { projectDebts } from './debts';
 import { projectRegisters } from './registers';
 import { projectSales } from './sales';
 import { recordMovements, stockMovementsOf } from './stock';
-import { mergeSink, newSink, type ConflictRecord, type ProjectionEvent, type ProjectionSink, type Trx } from './types';
+import {
+  mergeSink,
+  newSink,
+  type ConflictRecord,
+  type ProjectionEvent,
+  type ProjectionSink,
+  type Trx,
+} from './types';
 
 export type { ConflictRecord, ProjectionEvent, ProjectionSink } from './types';
 export { newSink } from './types';

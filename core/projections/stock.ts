@@ -131,7 +131,11 @@ export async function removeMovements(trx: Trx, eventIds: string[], sink: Projec
   );
   sink.stock.push(...removed.rows);
   sink.prune.push(
-    ...removed.rows.map((r) => ({ store_id: r.store_id, warehouse_id: r.warehouse_id, product_id: r.product_id })),
+    ...removed.rows.map((r) => ({
+      store_id: r.store_id,
+      warehouse_id: r.warehouse_id,
+      product_id: r.product_id,
+    })),
   );
 }
 

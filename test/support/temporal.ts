@@ -56,7 +56,9 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   const history = await handle.fetchHistory();
   // Stack traces in failures name this checkout's absolute path: keep the recording machine-neutral.
   const root = `${path.resolve(__dirname, '../..')}/`;
-  const json = JSON.stringify(JSON.parse(historyToJSON(history)), null, 2).split(root).join('');
+  const json = JSON.stringify(JSON.parse(historyToJSON(history)), null, 2)
+    .split(root)
+    .join('');
   writeFileSync(file, `${json}\n`);
   return true;
 }

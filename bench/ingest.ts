@@ -36,6 +36,7 @@ import pg from 'pg';
 import { createDb, migrateToLatest } from '../core/db';
 import { hashPayload } from '../core/events/hash';
 import { ensureServices } from '../scripts/services';
+import { option, percentile, procTicks } from './common';
 
 const ROOT = path.resolve(__dirname, '..');
 const NODE_ID = 'node-bench';
@@ -45,19 +46,6 @@ const GOAL_RATIO = 0.4;
 
 // ---------------------------------------------------------------------------------------------
 // Options
-
-function option(name: string, env: string): string | undefined {
-  const flag = `--${name}`;
-  for (let i = 2; i < process.argv.length; i++) {
-    const arg = process.argv[i]!;
-    if (arg === flag) {
-      const next = process.argv[i + 1];
-      return next === undefined || next.startsWith('--') ? 'true' : next;
-    }
-    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1);
-  }
-  return process.env[env];
-}
 
 function intOption(name: string, env: string, fallback: number, min = 1): number {
   const raw = option(name, env);
@@ -141,29 +129,6 @@ function sampleWaits(url: string): { stop(): Promise<string> } {
       return lines.join('\n');
     },
   };
-}
-
-/** CPU ticks (utime + stime, 1/100 s) of every process now visible in /proc. */
-function procTicks(): Map<number, { ticks: number; comm: string }> {
-  const out = new Map<number, { ticks: number; comm: string }>();
-  let pids: string[] = [];
-  try {
-    pids = fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d));
-  } catch {
-    return out;
-  }
-  for (const pid of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const comm = stat.slice(stat.indexOf('(') + 1, close);
-      const f = stat.slice(close + 2).split(' ');
-      out.set(Number(pid), { ticks: Number(f[11]) + Number(f[12]), comm });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
 }
 
 /**
@@ -586,11 +551,6 @@ function generate(devices: PosDevice[], count: number, size: number): Batch[][] 
 
 // ---------------------------------------------------------------------------------------------
 // Measurement helpers
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 interface PhaseResult {
   scenario: string;

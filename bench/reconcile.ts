@@ -38,6 +38,7 @@ import { newTraffic, PeerClient, type TrafficCounter } from '../core/federation/
 import { diffStore, pullEvents, pushEvents } from '../core/federation/reconcile';
 import { createMetrics } from '../core/metrics';
 import { ensureServices } from '../scripts/services';
+import { option, intList } from './common';
 
 const log = pino({ level: 'silent' });
 const STORE_ID = '7e1c0000-0000-4000-8000-000000000001';
@@ -47,24 +48,6 @@ const GOAL_IN_SYNC_BYTES = 10_000;
 
 // ---------------------------------------------------------------------------------------------
 // Options
-
-function option(name: string, env: string): string | undefined {
-  const flag = `--${name}`;
-  for (const arg of process.argv.slice(2)) {
-    if (arg === flag) return 'true';
-    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1);
-  }
-  return process.env[env];
-}
-
-function intList(name: string, env: string, fallback: number[]): number[] {
-  const raw = option(name, env);
-  if (!raw) return fallback;
-  const list = raw.split(',').map((x) => Number(x.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n < 0))
-    throw new Error(`--${name} must be integers, got ${raw}`);
-  return list;
-}
 
 const int = (name: string, env: string, fallback: number) => intList(name, env, [fallback])[0]!;
 

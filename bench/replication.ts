@@ -53,6 +53,7 @@ import pg from 'pg';
 import { configSchema } from '../core/config';
 import { ensureServices } from '../scripts/services';
 import type { TestNode } from '../test/support/nodes';
+import { option, intList, percentile, procTicks } from './common';
 
 const GOAL_RATE = 1000;
 const GOAL_P95_MS = 500;
@@ -60,24 +61,6 @@ const EventType = temporal.api.enums.v1.EventType;
 
 // ---------------------------------------------------------------------------------------------
 // Options
-
-function option(name: string, env: string): string | undefined {
-  const flag = `--${name}`;
-  for (const arg of process.argv.slice(2)) {
-    if (arg === flag) return 'true';
-    if (arg.startsWith(`${flag}=`)) return arg.slice(flag.length + 1);
-  }
-  return process.env[env];
-}
-
-function intList(name: string, env: string, fallback: number[]): number[] {
-  const raw = option(name, env);
-  if (!raw) return fallback;
-  const list = raw.split(',').map((x) => Number(x.trim()));
-  if (list.some((n) => !Number.isInteger(n) || n < 0))
-    throw new Error(`--${name} must be integers >= 0, got ${raw}`);
-  return list;
-}
 
 const int = (name: string, env: string, fallback: number) => intList(name, env, [fallback])[0]!;
 const flag = (name: string, env: string) => ['1', 'true'].includes(option(name, env) ?? '');
@@ -113,11 +96,6 @@ function fail(message: string): void {
   errors.push(message);
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 function summary(values: number[]) {
   const s = [...values].sort((x, y) => x - y);
   return {
@@ -141,24 +119,6 @@ function table(head: string[], rows: string[][]): string {
 }
 
 /** CPU ticks (utime + stime, 1/100 s) per process. */
-function procTicks(): Map<number, { ticks: number; comm: string }> {
-  const out = new Map<number, { ticks: number; comm: string }>();
-  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const f = stat.slice(close + 2).split(' ');
-      out.set(Number(pid), {
-        ticks: Number(f[11]) + Number(f[12]),
-        comm: stat.slice(stat.indexOf('(') + 1, close),
-      });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
 interface CpuGroups {
   a: number | undefined;
   b: number | undefined;

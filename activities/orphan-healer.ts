@@ -143,6 +143,7 @@ async function claimOrphans(trx: Trx, { batchSize, maxAgeDays, storeId }: Orphan
       'payload',
       'vector_clock',
       'created_at',
+      'hlc',
       'origin_node',
       'actor_user_id',
     ])

@@ -135,7 +135,7 @@ export function createRelayActivities({ db, config, log }: RelayDeps) {
       result.duplicates += res.duplicates.length;
       const byId = new Map(rows.map((r) => [r.event_id, r]));
       for (const r of res.rejected) {
-        const row = byId.get(r.event_id.toLowerCase());
+        const row = r.event_id === null ? undefined : byId.get(r.event_id.toLowerCase());
         if (row) dead.push({ row, code: r.code, message: r.message });
       }
     } catch (err) {

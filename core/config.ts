@@ -50,6 +50,15 @@ export const configSchema = z.object({
   PUSH_MAX_EVENTS: positiveInt(500),
   PUSH_MAX_BYTES: positiveInt(5 * 1024 * 1024),
   PULL_MAX_LIMIT: positiveInt(1000),
+  /** One event: serialised bytes, nesting depth, vector-clock entries (beyond: rejected by itself). */
+  EVENT_MAX_BYTES: positiveInt(64 * 1024),
+  EVENT_MAX_DEPTH: positiveInt(32),
+  EVENT_MAX_CLOCK_ENTRIES: positiveInt(256),
+  /** The window of a device's created_at; later clocks inside it are accepted and bounded (HLC). */
+  EVENT_MIN_CREATED_AT: z.coerce.date().default(new Date('2000-01-01T00:00:00Z')),
+  EVENT_MAX_CREATED_AT: z.coerce.date().default(new Date('2200-01-01T00:00:00Z')),
+  /** How far ahead of this node's clock an event's ordering stamp may run. */
+  HLC_MAX_SKEW_MS: positiveInt(5 * 60_000),
   RATE_LIMIT_MAX: positiveInt(6000),
   RATE_LIMIT_WINDOW_MS: positiveInt(60_000),
   ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),

@@ -2,10 +2,12 @@ import type { Migration } from 'kysely';
 import * as eventLog from './20261124_0001_event_log';
 import * as projections from './20261124_0002_projections';
 import * as federation from './20261125_0003_federation';
+import * as storeKeys from './20261201_0004_store_keys';
 
 /** Every migration, keyed by its timestamped name; the Migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
   '20261124_0001_event_log': eventLog,
   '20261124_0002_projections': projections,
   '20261125_0003_federation': federation,
+  '20261201_0004_store_keys': storeKeys,
 };

@@ -5,7 +5,13 @@ import type { Db } from '../../core/db';
 import type { EventSource } from '../../core/db/schema';
 import { ingestEvents } from '../../core/eventlog/ingest';
 import { WIRE_COLUMNS } from '../../core/federation/peer-client';
-import { pushRequestSchema, pushResponseSchema, storedEventSchema } from '../../core/events/schemas';
+import { decodeEvent, type EventLimits, type EventRejection } from '../../core/events/decode';
+import {
+  pushEnvelopeSchema,
+  pushResponseSchema,
+  storedEventSchema,
+  type SyncEvent,
+} from '../../core/events/schemas';
 import type { Metrics } from '../../core/metrics';
 import { declareStore, findStore } from '../../core/stores/repository';
 import { AppError, errorResponses } from '../errors';
@@ -25,8 +31,56 @@ function sourceOf(p: Principal): EventSource {
   return p.kind === 'peer' ? 'system-federation' : p.kind;
 }
 
+/**
+ * Decodes each event of a push on its own and checks it belongs to the request's store (and, for a
+ * device, to that device). What fails is listed with its position; the rest goes on to the log. Only
+ * peers may carry an origin node and an ordering stamp: for anyone else this node is the origin.
+ */
+function admitEvents(raw: unknown[], principal: Principal, storeId: string, limits: EventLimits) {
+  const events: SyncEvent[] = [];
+  const positions: number[] = [];
+  const rejected: EventRejection[] = [];
+  raw.forEach((value, index) => {
+    const decoded = decodeEvent(value, index, limits);
+    if (!decoded.ok) return rejected.push(decoded.rejection);
+    const e = decoded.event;
+    if (e.store_id !== storeId) {
+      return rejected.push({
+        index,
+        event_id: e.event_id,
+        code: 'STORE_MISMATCH',
+        message: `events.${index}.store_id: differs from the request's store_id`,
+      });
+    }
+    if (principal.kind === 'device' && e.device_id.toLowerCase() !== principal.deviceId) {
+      return rejected.push({
+        index,
+        event_id: e.event_id,
+        code: 'DEVICE_MISMATCH',
+        message: `events.${index}.device_id: a device may only push its own events`,
+      });
+    }
+    if (principal.kind !== 'peer') {
+      const { origin_node: _origin, hlc: _hlc, ...own } = e;
+      events.push(own as SyncEvent);
+    } else {
+      events.push(e);
+    }
+    positions.push(index);
+  });
+  return { events, positions, rejected };
+}
+
 export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, opts) => {
   const { config, db, metrics } = opts;
+
+  const limits = {
+    maxBytes: config.EVENT_MAX_BYTES,
+    maxDepth: config.EVENT_MAX_DEPTH,
+    maxClockEntries: config.EVENT_MAX_CLOCK_ENTRIES,
+    minCreatedAt: config.EVENT_MIN_CREATED_AT,
+    maxCreatedAt: config.EVENT_MAX_CREATED_AT,
+  };
 
   app.post(
     '/sync/push',
@@ -36,11 +90,14 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
         tags: ['sync'],
         summary: 'Push events (from a device, a peer node or an admin)',
         description:
-          `One transaction per request. Duplicates (same event_id and payload) are acknowledged, a known ` +
-          `event_id with a different payload is rejected with EVENT_ID_CONFLICT. At most ` +
-          `${config.PUSH_MAX_EVENTS} events and ${config.PUSH_MAX_BYTES} bytes per request (413 beyond).`,
+          `One transaction per request. A bad envelope (store_id, device_id, events) is a 400; each bad ` +
+          `event is listed in \`rejected\` with its index, code and field, and the valid events of the same ` +
+          `request are accepted. Duplicates (same event_id, envelope and payload) are acknowledged; a known ` +
+          `event_id with a different envelope or payload is rejected with EVENT_ID_CONFLICT. At most ` +
+          `${config.PUSH_MAX_EVENTS} events and ${config.PUSH_MAX_BYTES} bytes per request (413 beyond), ` +
+          `${config.EVENT_MAX_BYTES} bytes and ${config.EVENT_MAX_DEPTH} levels of nesting per event.`,
         security: [{ bearer: [] }],
-        body: pushRequestSchema,
+        body: pushEnvelopeSchema,
         response: { 200: pushResponseSchema, ...errorResponses },
       },
       preValidation: async (request) => {
@@ -57,52 +114,37 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
     async (request, reply) => {
       const started = process.hrtime.bigint();
       const principal = principalOf(request);
-      const body = request.body;
-      const storeId = body.store_id.toLowerCase();
+      const { store_id: storeId, device_id: deviceId, events: raw } = request.body;
       assertStoreAccess(principal, storeId);
-      if (principal.kind === 'device' && principal.deviceId !== body.device_id.toLowerCase()) {
+      if (principal.kind === 'device' && principal.deviceId !== deviceId.toLowerCase()) {
         throw new AppError(403, 'FORBIDDEN', 'device_id: this token belongs to another device');
       }
-      body.events.forEach((e, i) => {
-        if (e.store_id.toLowerCase() !== storeId) {
-          throw new AppError(
-            400,
-            'STORE_MISMATCH',
-            `events.${i}.store_id: differs from the request's store_id`,
-          );
-        }
-        if (principal.kind === 'device' && e.device_id.toLowerCase() !== principal.deviceId) {
-          throw new AppError(
-            403,
-            'FORBIDDEN',
-            `events.${i}.device_id: a device may only push its own events`,
-          );
-        }
-      });
       if (principal.kind === 'peer') {
         // A peer serves the same stores: declare the store here if this node has not seen it yet.
         await declareStore(db, { id: storeId, name: `store ${storeId}` });
       } else if (principal.kind === 'admin' && !(await findStore(db, storeId))) {
         throw new AppError(404, 'STORE_NOT_FOUND', `store_id: no store ${storeId} on this node`);
       }
-      const events =
-        principal.kind === 'peer' ? body.events : body.events.map(({ origin_node: _ignored, ...e }) => e);
+      const { events, positions, rejected } = admitEvents(raw, principal, storeId, limits);
 
       const result = await ingestEvents(
         db,
-        events as typeof body.events,
+        events,
         {
           nodeId: config.NODE_ID,
           source: sourceOf(principal),
           sourcePeer: principal.kind === 'peer' ? principal.peerId : null,
+          maxSkewMs: config.HLC_MAX_SKEW_MS,
         },
         request.log,
       );
+      for (const r of result.rejected) rejected.push({ ...r, index: positions[r.index]! });
+      rejected.sort((a, b) => a.index - b.index);
 
       metrics.pushEvents.inc({ outcome: 'accepted' }, result.accepted.length);
       metrics.pushEvents.inc({ outcome: 'duplicate' }, result.duplicates.length);
-      metrics.pushEvents.inc({ outcome: 'rejected' }, result.rejected.length);
-      metrics.hashMismatches.inc(result.rejected.filter((r) => r.code === 'EVENT_ID_CONFLICT').length);
+      metrics.pushEvents.inc({ outcome: 'rejected' }, rejected.length);
+      metrics.hashMismatches.inc(result.rejected.length);
       metrics.conflictsResolved.inc(result.conflictsAudited);
       for (const f of result.projectionFailures) {
         metrics.projectionFailures.inc({ type: f.type });
@@ -111,13 +153,23 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
           'event stored, projection failed',
         );
       }
+      if (rejected.length > 0) {
+        request.log.info(
+          {
+            rejected: rejected
+              .slice(0, 10)
+              .map((r) => ({ index: r.index, code: r.code, message: r.message })),
+          },
+          'events rejected',
+        );
+      }
       if (result.stores.length > 0) opts.onEventsCommitted?.(result.stores);
       metrics.pushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
       metrics.pushRequests.inc({ source: principal.kind, status: '200' });
       return reply.send({
         accepted: result.accepted,
         duplicates: result.duplicates,
-        rejected: result.rejected,
+        rejected,
         last_node_seq: result.lastNodeSeq,
       });
     },
@@ -169,6 +221,7 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
         node_seq: Number(r.node_seq),
         seq: Number(r.seq),
         created_at: r.created_at.toISOString(),
+        hlc: r.hlc.toISOString(),
         delta_payload: r.delta_payload ?? null,
       }));
       return {

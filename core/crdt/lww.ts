@@ -1,18 +1,21 @@
 /**
  * Last-writer-wins registers, one per field. A write's stamp orders it totally:
- * (hybrid-logical timestamp, origin node, device, event id). The device's created_at is its hybrid
- * logical clock (the PWA never lets it go backwards), so a causally later write also sorts later;
+ * (hybrid-logical timestamp, origin node, device, event id). The timestamp is the event's `hlc`,
+ * given where it entered the federation (core/crdt/hlc.ts): after everything its vector clock has
+ * seen, and never more than a bounded skew ahead of that node's clock. So a write that saw another
+ * sorts after it whatever the device's clock said, a tablet set to 2099 cannot win forever, and
  * ties between concurrent writes break the same way on every node.
  */
 export interface StampSource {
   event_id: string;
   device_id: string;
   origin_node: string;
-  created_at: Date;
+  hlc: Date;
 }
 
 export function stampOf(e: StampSource): string {
-  return `${e.created_at.toISOString()}|${e.origin_node}|${e.device_id}|${e.event_id.toLowerCase()}`;
+  // Fixed width (years 0000-9999, which the event schema enforces), so text order is time order.
+  return `${e.hlc.toISOString()}|${e.origin_node}|${e.device_id}|${e.event_id.toLowerCase()}`;
 }
 
 /** The event id a stamp belongs to (its last segment). */

@@ -39,6 +39,8 @@ export interface EventsTable {
   full_payload_hash: string;
   delta_payload: Json<unknown> | null;
   created_at: Timestamp;
+  /** Ordering stamp given where the event entered the federation (core/crdt/hlc.ts). */
+  hlc: Timestamp;
   received_at: Generated<Date>;
   origin_node: string;
   actor_user_id: string | null;
@@ -206,6 +208,8 @@ export interface ConflictAuditLogTable {
   strategy: string;
   winner_payload: Json<unknown> | null;
   loser_payloads: Json<unknown> | null;
+  /** Why, when the strategy needs more than the winner and losers (e.g. a clamped device clock). */
+  details: Json<unknown> | null;
   resolved_at: Generated<Date>;
   resolved_by: Generated<string>;
 }

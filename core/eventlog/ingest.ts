@@ -2,7 +2,9 @@ import { sql } from 'kysely';
 import type { Log } from '../log';
 import { isStalePlan, type Db } from '../db';
 import type { EventSource } from '../db/schema';
+import { boundedStamp } from '../crdt/hlc';
 import { eventDigest, hashPayload, xorInto } from '../events/hash';
+import { appendEventsSql, lookupBatch, type EventInsertRow, type KnownEvent } from '../repositories/events';
 import type { SyncEvent } from '../events/schemas';
 import {
   isTransient,
@@ -14,6 +16,7 @@ import {
   writeConflictAudit,
   type ProjectionEvent,
   type ProjectionFailure,
+  type ProjectionSink,
 } from '../projections';
 import type { Trx } from '../projections/types';
 
@@ -23,13 +26,20 @@ export interface IngestOptions {
   source: EventSource;
   /** The peer that relayed the events, when source is system-federation (never echoed back to it). */
   sourcePeer?: string | null;
+  /** How far ahead of this node's clock an ordering stamp may run (HLC_MAX_SKEW_MS). */
+  maxSkewMs?: number;
 }
 
+/** An event of the batch refused by the log itself (the decoder refuses malformed ones earlier). */
 export interface RejectedEvent {
+  /** Position in the batch given to ingestEvents. */
+  index: number;
   event_id: string;
   code: 'EVENT_ID_CONFLICT';
   message: string;
 }
+
+const DEFAULT_MAX_SKEW_MS = 5 * 60_000;
 
 export interface IngestResult {
   accepted: string[];
@@ -44,6 +54,7 @@ export interface IngestResult {
 
 interface Prepared {
   event: SyncEvent;
+  index: number;
   id: string;
   hash: string;
   createdAt: Date;
@@ -79,28 +90,28 @@ export async function ingestEvents(
     stores: [],
   };
 
-  // Same id twice in one request: the first copy stands for both.
+  // Same id twice in one request: the first copy stands for both, if it is the same event.
   const unique: Prepared[] = [];
   const seen = new Map<string, Prepared>();
-  for (const event of events) {
+  events.forEach((event, index) => {
     const id = event.event_id.toLowerCase();
-    const hash = hashPayload(event.payload);
-    const first = seen.get(id);
-    if (first) {
-      if (first.hash === hash) result.duplicates.push(event.event_id);
-      else result.rejected.push(conflict(event.event_id));
-      continue;
-    }
     const prepared: Prepared = {
       event,
+      index,
       id,
-      hash,
+      hash: hashPayload(event.payload),
       createdAt: new Date(event.created_at),
       originNode: event.origin_node ?? opts.nodeId,
     };
+    const first = seen.get(id);
+    if (first) {
+      if (sameEvent(first, identityOf(prepared))) result.duplicates.push(event.event_id);
+      else result.rejected.push(conflict(index, event.event_id));
+      return;
+    }
     seen.set(id, prepared);
     unique.push(prepared);
-  }
+  });
   if (unique.length === 0) return result;
 
   // First try without savepoints (two statements fewer, and no subtransaction); only if a projection
@@ -136,12 +147,40 @@ export async function ingestEvents(
 /** A projection failed in the fast path: redo the request with savepoints to isolate the event. */
 class ProjectionNeedsCare extends Error {}
 
-function conflict(eventId: string): RejectedEvent {
+function conflict(index: number, eventId: string): RejectedEvent {
   return {
+    index,
     event_id: eventId,
     code: 'EVENT_ID_CONFLICT',
-    message: 'an event with this event_id and a different payload already exists',
+    message:
+      'event_id: an event with this event_id and a different envelope (store, device, seq, type, ' +
+      'created_at) or payload already exists',
   };
+}
+
+/** What makes two events with one event_id the same event: the envelope and the payload. */
+function identityOf(p: Prepared): KnownEvent {
+  return {
+    event_id: p.id,
+    store_id: p.event.store_id,
+    device_id: p.event.device_id,
+    seq: String(p.event.seq),
+    type: p.event.type,
+    created_at: p.createdAt.toISOString(),
+    full_payload_hash: p.hash,
+  };
+}
+
+function sameEvent(p: Prepared, known: KnownEvent): boolean {
+  const mine = identityOf(p);
+  return (
+    mine.store_id === known.store_id &&
+    mine.device_id === known.device_id &&
+    mine.seq === known.seq &&
+    mine.type === known.type &&
+    mine.created_at === known.created_at &&
+    mine.full_payload_hash === known.full_payload_hash
+  );
 }
 
 async function ingestInTransaction(
@@ -151,24 +190,28 @@ async function ingestInTransaction(
   log: Log,
   careful: boolean,
 ): Promise<IngestResult> {
-  // The projections look up a handful of rows by key in tables that grow all day; with statistics a
-  // little stale the planner would hash-join whole tables instead (cost growing with the log). For the
-  // rest of this transaction only, prefer index lookups and nested loops (set in this first statement:
-  // no extra round trip).
-  const existing = await sql<{ event_id: string; full_payload_hash: string }>`
-    SELECT event_id, full_payload_hash FROM events
-    WHERE event_id = ANY(${batch.map((p) => p.id)}::uuid[])
-      AND (SELECT set_config('enable_seqscan', 'off', true) || set_config('enable_hashjoin', 'off', true)
-                || set_config('enable_mergejoin', 'off', true)) IS NOT NULL`.execute(trx);
-  const hashes = new Map(existing.rows.map((r) => [r.event_id, r.full_payload_hash]));
-  const fresh = batch.filter((p) => !hashes.has(p.id));
+  const stamping = batch.filter((p) => !(opts.source === 'system-federation' && p.event.hlc));
+  const { known, floors } = await lookupBatch(
+    trx,
+    batch.map((p) => p.id),
+    stamping.flatMap((p) =>
+      Object.entries(p.event.vector_clock).map(([device_id, seq]) => ({
+        i: p.index,
+        store_id: p.event.store_id,
+        device_id,
+        seq,
+      })),
+    ),
+  );
+  const knownById = new Map(known.map((k) => [k.event_id, k]));
+  const fresh = batch.filter((p) => !knownById.has(p.id));
   const duplicates: string[] = [];
   const rejected: RejectedEvent[] = [];
   for (const p of batch) {
-    const hash = hashes.get(p.id);
-    if (hash === undefined) continue;
-    if (hash === p.hash) duplicates.push(p.event.event_id);
-    else rejected.push(conflict(p.event.event_id));
+    const k = knownById.get(p.id);
+    if (k === undefined) continue;
+    if (sameEvent(p, k)) duplicates.push(p.event.event_id);
+    else rejected.push(conflict(p.index, p.event.event_id));
   }
   const accepted = fresh.map((p) => p.event.event_id);
   if (fresh.length === 0) {
@@ -183,6 +226,8 @@ async function ingestInTransaction(
     };
   }
 
+  const sink = newSink();
+  const hlcOf = stampEvents(fresh, floors, opts, sink);
   const projectionEvents: ProjectionEvent[] = fresh.map(
     (p) =>
       ({
@@ -193,11 +238,11 @@ async function ingestInTransaction(
         payload: p.event.payload,
         vector_clock: p.event.vector_clock,
         created_at: p.createdAt,
+        hlc: hlcOf.get(p.id)!,
         origin_node: p.originNode,
         actor_user_id: p.event.actor_user_id ?? null,
       }) as ProjectionEvent,
   );
-  const sink = newSink();
   let failures: ProjectionFailure[] = [];
   if (careful) {
     failures = await projectWithFallback(trx, projectionEvents, sink, log);
@@ -222,7 +267,7 @@ async function ingestInTransaction(
   // already serialised tail, and so are the stock deltas of the projections (warehouse_stock rows are
   // shared by every till of a shop). Lock, log, digests and stock go in one statement: one round trip
   // under the lock, and the hot rows are locked only from there to the commit.
-  const rows = fresh.map((p) => ({
+  const rows: EventInsertRow[] = fresh.map((p) => ({
     event_id: p.id,
     store_id: p.event.store_id,
     device_id: p.event.device_id,
@@ -233,6 +278,7 @@ async function ingestInTransaction(
     full_payload_hash: p.hash,
     delta_payload: p.event.delta_payload ?? null,
     created_at: p.createdAt.toISOString(),
+    hlc: hlcOf.get(p.id)!.toISOString(),
     origin_node: p.originNode,
     actor_user_id: p.event.actor_user_id ?? null,
     projection_status: failedWith.has(p.id) ? 'failed' : 'processed',
@@ -250,19 +296,9 @@ async function ingestInTransaction(
         event_count = event_digests.event_count + excluded.event_count,
         digest = event_digests.digest # excluded.digest
     ), stock AS (${stockUpsertSql(sink.stock, sql`EXISTS (SELECT 1 FROM feed_lock)`)})
-    INSERT INTO events (event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash,
-      delta_payload, created_at, origin_node, actor_user_id, source, source_peer, projection_status,
-      projection_error, projection_attempts)
-    SELECT event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash, delta_payload,
-      created_at, origin_node, actor_user_id, ${opts.source}, ${opts.sourcePeer ?? null}, projection_status,
-      projection_error, 1
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-      event_id uuid, store_id uuid, device_id text, seq bigint, type text, vector_clock jsonb, payload jsonb,
-      full_payload_hash text, delta_payload jsonb, created_at timestamptz, origin_node text, actor_user_id text,
-      projection_status text, projection_error text)
-    WHERE EXISTS (SELECT 1 FROM feed_lock)
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING node_seq`.execute(trx);
+    ${appendEventsSql(rows, opts.source, opts.sourcePeer ?? null, sql`EXISTS (SELECT 1 FROM feed_lock)`)}`.execute(
+    trx,
+  );
   if (inserted.rows.length !== fresh.length) {
     // Another request committed one of these events while we projected it: start over, and this
     // time it is a duplicate (the retry loop treats this like a serialization failure).
@@ -281,6 +317,62 @@ async function ingestInTransaction(
     conflictsAudited,
     stores: [...new Set(fresh.map((p) => p.event.store_id))],
   };
+}
+
+/**
+ * Gives each new event its ordering stamp (core/crdt/hlc.ts). Events relayed by a peer keep the stamp
+ * their origin node gave them; the others are stamped here: bounded by this node's clock, and after
+ * every event their vector clock covers, in the log (`floors`) or earlier in this batch. A clamped
+ * device clock is recorded in the conflict audit.
+ */
+function stampEvents(
+  fresh: Prepared[],
+  floors: Map<number, Date>,
+  opts: IngestOptions,
+  sink: ProjectionSink,
+): Map<string, Date> {
+  const now = new Date();
+  const maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
+  const out = new Map<string, Date>();
+  const byDevice = new Map<string, { seq: number; hlc: Date }[]>();
+  for (const p of fresh) {
+    const e = p.event;
+    let hlc: Date;
+    if (opts.source === 'system-federation' && e.hlc) {
+      hlc = new Date(e.hlc);
+    } else {
+      let floor = floors.get(p.index) ?? null;
+      for (const [device, seen] of Object.entries(e.vector_clock)) {
+        for (const earlier of byDevice.get(`${e.store_id}:${device}`) ?? []) {
+          if (earlier.seq <= seen && (!floor || earlier.hlc > floor)) floor = earlier.hlc;
+        }
+      }
+      const stamp = boundedStamp(p.createdAt, now, maxSkewMs, floor);
+      hlc = stamp.hlc;
+      if (stamp.adjusted === 'ahead-of-node-clock') {
+        sink.conflicts.push({
+          store_id: e.store_id,
+          entity_type: 'event',
+          entity_id: p.id,
+          fields: ['created_at'],
+          strategy: 'clock-bounded',
+          winner_event_id: p.id,
+          loser_event_id: null,
+          details: {
+            reason: `device clock ahead of node ${opts.nodeId} by more than ${maxSkewMs} ms`,
+            created_at: p.createdAt.toISOString(),
+            hlc: hlc.toISOString(),
+            node_clock: now.toISOString(),
+          },
+        });
+      }
+    }
+    out.set(p.id, hlc);
+    const list = byDevice.get(`${e.store_id}:${e.device_id}`) ?? [];
+    list.push({ seq: e.seq, hlc });
+    byDevice.set(`${e.store_id}:${e.device_id}`, list);
+  }
+  return out;
 }
 
 /** Hour bucket of a timestamp, UTC, as ISO. */

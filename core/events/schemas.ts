@@ -13,7 +13,21 @@ const money = z.number().finite().min(-1e13).max(1e13);
 const positiveMoney = money.positive();
 /** Quantities: inside numeric(16,3). */
 const quantity = z.number().finite().min(-1e12).max(1e12);
-const timestamp = z.iso.datetime({ offset: true });
+/**
+ * ISO date-time with offset, in years 0001-9999: what both JavaScript and PostgreSQL read the same way
+ * (PostgreSQL refuses year 0000, and later years would not sort as text in a stamp).
+ */
+const timestamp = z.iso.datetime({ offset: true }).refine(inStorableYears, {
+  message: 'must be a date-time in years 0001-9999',
+});
+function inStorableYears(s: string): boolean {
+  const t = Date.parse(s);
+  return Number.isFinite(t) && t >= Date.UTC(1, 0, 1) && t < Date.UTC(10000, 0, 1) - 14 * 3_600_000;
+}
+/** A plain date, in the same years. */
+const date = z.iso.date().refine((s) => inStorableYears(`${s}T12:00:00Z`), {
+  message: 'must be a date in years 0001-9999',
+});
 
 const saleItem = z.looseObject({
   product_id: id,
@@ -97,7 +111,7 @@ export const payloadSchemas = {
       total_amount: positiveMoney.optional(),
       notes: text(2000).nullish(),
       note: text(2000).nullish(),
-      due_date: z.iso.date().nullish(),
+      due_date: date.nullish(),
     })
     .refine(aliasPresent('amount', 'total_amount'), {
       message: 'amount (or total_amount) is required',
@@ -159,12 +173,17 @@ const envelopeFields = {
   store_id: id,
   device_id: z.string().min(1).max(100),
   seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  vector_clock: z.record(z.string().min(1).max(100), z.number().int().nonnegative()),
+  vector_clock: z.record(
+    z.string().min(1).max(100),
+    z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  ),
   created_at: timestamp,
   actor_user_id: z.string().max(200).nullish(),
   delta_payload: z.unknown().optional(),
   /** Set by the node that first accepted the event; peers relay it unchanged. */
   origin_node: z.string().min(1).max(100).optional(),
+  /** The ordering stamp that node gave it (core/crdt/hlc.ts); taken from peers only. */
+  hlc: timestamp.optional(),
 };
 
 function eventSchema<T extends EventType>(type: T) {
@@ -197,10 +216,43 @@ export const pushRequestSchema = z.object({
 });
 export type PushRequest = z.infer<typeof pushRequestSchema>;
 
+const { $schema: _ignored, ...eventJsonSchema } = z.toJSONSchema(syncEventSchema, {
+  io: 'input',
+  unrepresentable: 'any',
+}) as Record<string, unknown>;
+
+/**
+ * The push body as the route validates it: the envelope strictly (a bad one is a 400), each event
+ * as an opaque value that core/events/decode.ts checks on its own, so one bad event is rejected by
+ * itself and never takes the valid events of the request with it. The documented item schema is
+ * the full event schema.
+ */
+export const pushEnvelopeSchema = z.object({
+  store_id: id,
+  device_id: z
+    .string()
+    .min(1)
+    .max(100)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
+  events: z.array(
+    z.unknown().meta({
+      description: 'an event; an invalid one is listed in `rejected` and the others are accepted',
+      ...eventJsonSchema,
+    }),
+  ),
+});
+
 export const rejectedEventSchema = z.object({
-  event_id: z.string(),
-  code: z.string(),
-  message: z.string(),
+  index: z.number().int().describe('position of the event in the request'),
+  event_id: z.string().nullable().describe('the event_id as sent, when it had a usable one'),
+  code: z
+    .string()
+    .describe(
+      'INVALID_EVENT, EVENT_TOO_LARGE, EVENT_TOO_DEEP, INVALID_STRING, TOO_MANY_CLOCK_ENTRIES, ' +
+        'DATE_OUT_OF_RANGE, STORE_MISMATCH, DEVICE_MISMATCH or EVENT_ID_CONFLICT',
+    ),
+  message: z.string().describe('names the field'),
+  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
 });
 
 export const pushResponseSchema = z.object({
@@ -227,5 +279,6 @@ export const storedEventSchema = z.object({
   created_at: z.string(),
   actor_user_id: z.string().nullable(),
   origin_node: z.string(),
+  hlc: z.string().optional().describe('the ordering stamp the origin node gave the event'),
   delta_payload: z.unknown().optional(),
 });

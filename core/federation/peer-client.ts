@@ -27,12 +27,16 @@ export const WIRE_COLUMNS = [
   'created_at',
   'actor_user_id',
   'origin_node',
+  'hlc',
   'delta_payload',
 ] as const;
 
 export type WireEventRow = Pick<EventRow, (typeof WIRE_COLUMNS)[number]>;
 
-/** A stored event as it travels to a peer: exactly what the device sent, plus its origin node. */
+/**
+ * A stored event as it travels to a peer: exactly what the device sent, plus its origin node and the
+ * ordering stamp that node gave it (so every node orders concurrent writes identically).
+ */
 export function toWireEvent(row: WireEventRow): SyncEvent {
   return {
     event_id: row.event_id,
@@ -45,6 +49,7 @@ export function toWireEvent(row: WireEventRow): SyncEvent {
     created_at: row.created_at.toISOString(),
     actor_user_id: row.actor_user_id,
     origin_node: row.origin_node,
+    hlc: row.hlc.toISOString(),
     ...(row.delta_payload === null || row.delta_payload === undefined
       ? {}
       : { delta_payload: row.delta_payload }),

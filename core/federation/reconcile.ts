@@ -209,6 +209,7 @@ export async function pushEvents(
       const res = await client.push(storeId, batch.map(toWireEvent));
       held.push(...res.accepted, ...res.duplicates);
       for (const r of res.rejected) {
+        if (r.event_id === null) continue;
         if (r.code === 'EVENT_ID_CONFLICT') out.conflicts.push(r.event_id.toLowerCase());
         else out.refused.push({ event_id: r.event_id.toLowerCase(), code: r.code });
       }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import type { Log } from '../log';
 import { payloadSchemas, type EventType } from '../events/schemas';
 import type { EventRow } from '../db/schema';
+import { insertConflicts } from '../repositories/conflict-audit-log';
 import { projectCashLedger } from './cash-ledger';
 import { projectDebts } from './debts';
 import { projectRegisters } from './registers';
@@ -111,27 +112,9 @@ export async function writeConflictAudit(trx: Trx, conflicts: ConflictRecord[], 
   if (conflicts.length === 0) return 0;
   await sql`SAVEPOINT conflict_audit`.execute(trx);
   try {
-    const rows = conflicts.map((c) => ({
-      store_id: c.store_id,
-      entity_type: c.entity_type,
-      entity_id: c.entity_id,
-      field: c.fields.join(','),
-      winner_event_id: c.winner_event_id,
-      loser_event_ids: `{${c.loser_event_id}}`,
-      strategy: c.strategy,
-    }));
-    await sql`
-      INSERT INTO conflict_audit_log (store_id, entity_type, entity_id, field, winner_event_id,
-        loser_event_ids, strategy, winner_payload, loser_payloads)
-      SELECT x.store_id, x.entity_type, x.entity_id, x.field, x.winner_event_id, x.loser_event_ids::uuid[],
-        x.strategy, w.payload,
-        (SELECT jsonb_agg(l.payload) FROM events l WHERE l.event_id = ANY(x.loser_event_ids::uuid[]))
-      FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-        store_id uuid, entity_type text, entity_id text, field text, winner_event_id uuid,
-        loser_event_ids text, strategy text)
-      LEFT JOIN events w ON w.event_id = x.winner_event_id`.execute(trx);
+    await insertConflicts(trx, conflicts);
     await sql`RELEASE SAVEPOINT conflict_audit`.execute(trx);
-    return rows.length;
+    return conflicts.length;
   } catch (err) {
     await sql`ROLLBACK TO SAVEPOINT conflict_audit`.execute(trx);
     log.error({ err, conflicts: conflicts.length }, 'conflict audit could not be written; push continues');
@@ -153,6 +136,7 @@ export function fromRows(
     | 'payload'
     | 'vector_clock'
     | 'created_at'
+    | 'hlc'
     | 'origin_node'
     | 'actor_user_id'
   >[],
@@ -185,6 +169,7 @@ export function fromRows(
       payload: parsed.data,
       vector_clock: r.vector_clock,
       created_at: r.created_at,
+      hlc: r.hlc,
       origin_node: r.origin_node,
       actor_user_id: r.actor_user_id,
     } as ProjectionEvent);

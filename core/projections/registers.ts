@@ -1,19 +1,27 @@
-import { sql } from 'kysely';
-import { applyWrite, stampEventId, stampOf, type LwwState } from '../crdt/lww';
+import { applyWrite, stampEventId, stampOf } from '../crdt/lww';
 import { compareClocks, type VectorClock } from '../crdt/vector-clock';
 import type { EventType } from '../events/schemas';
-import { ofType, type ProjectionEvent, type ProjectionSink, type Trx } from './types';
+import { cashSessions } from '../repositories/cash-sessions';
+import { customers } from '../repositories/customers';
+import { clocksOf } from '../repositories/events';
+import { products } from '../repositories/products';
+import { keyText, uniqueKeys } from '../repositories/recordset';
+import {
+  readRegisters,
+  writeRegisters,
+  type RegisterRow,
+  type RegisterTable,
+} from '../repositories/register-table';
+import { lockEntities, ofType, type ProjectionEvent, type ProjectionSink, type Trx } from './types';
 
 /** A table whose rows are per-field last-writer-wins registers. */
-interface RegisterTable<T extends EventType> {
-  table: 'products' | 'customers' | 'cash_sessions';
+interface RegisterSpec<T extends EventType> {
+  repo: RegisterTable;
   entityType: string;
   types: T[];
   idOf(e: ProjectionEvent<T>): string;
   /** The fields this event writes (undefined = not written). */
   fieldsOf(e: ProjectionEvent<T>): Record<string, unknown>;
-  /** Columns and their SQL types, in the order used by jsonb_to_recordset. */
-  columns: Record<string, string>;
 }
 
 const pick = (p: Record<string, unknown>, keys: string[]) =>
@@ -41,8 +49,8 @@ const CUSTOMER_FIELDS = [
   'active',
 ];
 
-const products: RegisterTable<'ProductCreated' | 'ProductUpdated'> = {
-  table: 'products',
+const productSpec: RegisterSpec<'ProductCreated' | 'ProductUpdated'> = {
+  repo: products,
   entityType: 'product',
   types: ['ProductCreated', 'ProductUpdated'],
   idOf: (e) => e.payload.product_id,
@@ -54,21 +62,10 @@ const products: RegisterTable<'ProductCreated' | 'ProductUpdated'> = {
     }
     return fields;
   },
-  columns: {
-    name: 'text',
-    sku: 'text',
-    barcode: 'text',
-    price: 'numeric',
-    cost: 'numeric',
-    category: 'text',
-    unit: 'text',
-    track_inventory: 'boolean',
-    active: 'boolean',
-  },
 };
 
-const customers: RegisterTable<'CustomerCreated' | 'CustomerUpdated'> = {
-  table: 'customers',
+const customerSpec: RegisterSpec<'CustomerCreated' | 'CustomerUpdated'> = {
+  repo: customers,
   entityType: 'customer',
   types: ['CustomerCreated', 'CustomerUpdated'],
   idOf: (e) => e.payload.customer_id,
@@ -77,20 +74,10 @@ const customers: RegisterTable<'CustomerCreated' | 'CustomerUpdated'> = {
     if (e.type === 'CustomerCreated') fields.active ??= true;
     return fields;
   },
-  columns: {
-    name: 'text',
-    document_id: 'text',
-    phone: 'text',
-    email: 'text',
-    address: 'text',
-    credit_limit: 'numeric',
-    notes: 'text',
-    active: 'boolean',
-  },
 };
 
-const cashSessions: RegisterTable<'CashSessionOpened' | 'CashSessionClosed'> = {
-  table: 'cash_sessions',
+const cashSessionSpec: RegisterSpec<'CashSessionOpened' | 'CashSessionClosed'> = {
+  repo: cashSessions,
   entityType: 'cash_session',
   types: ['CashSessionOpened', 'CashSessionClosed'],
   idOf: (e) => e.payload.session_id,
@@ -113,25 +100,14 @@ const cashSessions: RegisterTable<'CashSessionOpened' | 'CashSessionClosed'> = {
       notes: p.notes ?? null,
     };
   },
-  columns: {
-    device_id: 'text',
-    opened_at: 'timestamptz',
-    opened_by: 'text',
-    opening_amount: 'numeric',
-    closed_at: 'timestamptz',
-    closed_by: 'text',
-    closing_amount: 'numeric',
-    expected_amount: 'numeric',
-    notes: 'text',
-  },
 };
 
-export const REGISTER_TABLES = [products, customers, cashSessions] as const;
+export const REGISTER_TABLES = [productSpec, customerSpec, cashSessionSpec] as const;
 
 /**
  * Merges every register write of the batch — products, customers and cash sessions together — in four
  * statements whatever the batch: lock the entities, read their rows, read the clocks of the writes
- * they hold, write the merged rows back.
+ * they hold, write the merged rows back. Every row is addressed by (store, id).
  */
 export async function projectRegisters(
   trx: Trx,
@@ -139,93 +115,66 @@ export async function projectRegisters(
   sink: ProjectionSink,
 ): Promise<void> {
   const work = REGISTER_TABLES.map((s) => {
-    const spec = s as unknown as RegisterTable<EventType>;
+    const spec = s as unknown as RegisterSpec<EventType>;
     const events = ofType(all, ...spec.types);
-    return { spec, events, ids: [...new Set(events.map((e) => spec.idOf(e)))].sort() };
+    return {
+      spec,
+      events,
+      keys: uniqueKeys(events.map((e) => ({ store_id: e.store_id, id: spec.idOf(e) }))),
+    };
   }).filter((w) => w.events.length > 0);
   if (work.length === 0) return;
 
   // Serialise merges of the same entity across concurrent requests, in one fixed order (no deadlocks),
   // including entities that have no row yet. Reading comes after, in a statement of its own, so its
   // snapshot sees whatever the previous lock holder committed.
-  const keys = work.flatMap((w) => w.ids.map((id) => `${w.spec.table}:${id}`)).sort();
-  await sql`SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(${keys}::text[]) AS k ORDER BY k`.execute(
+  const locks = work.flatMap((w) => w.keys.map((k) => `${w.spec.repo.table}:${keyText(k)}`)).sort();
+  await lockEntities(trx, 'register', locks);
+  const rowsByTable = await readRegisters(
     trx,
+    work.map((w) => ({ spec: w.spec.repo, keys: w.keys })),
   );
-  const reads = work.map(
-    (w) =>
-      sql`SELECT ${w.spec.table}::text AS t, to_jsonb(x) AS r FROM ${sql.table(w.spec.table)} x WHERE id = ANY(${w.ids}::uuid[])`,
-  );
-  const existing = await sql<{
-    t: string;
-    r: Record<string, unknown> & { id: string; store_id: string; field_stamps: Record<string, string> };
-  }>`${sql.join(reads, sql` UNION ALL `)}`.execute(trx);
-
-  const rowsByTable = new Map<string, Map<string, Row>>(work.map((w) => [w.spec.table, new Map()]));
-  for (const { t, r } of existing.rows) {
-    const spec = work.find((w) => w.spec.table === t)!.spec;
-    const values: Record<string, unknown> = {};
-    for (const c of Object.keys(spec.columns)) values[c] = r[c];
-    rowsByTable.get(t)!.set(r.id, { store_id: r.store_id, values, stamps: { ...r.field_stamps } });
-  }
 
   // Clocks of the writes we meet, to tell concurrent writes (audited) from causally ordered ones.
   const clocks = new Map<string, VectorClock>(all.map((e) => [e.event_id.toLowerCase(), e.vector_clock]));
-  const unknown = new Set<string>();
+  const unknown = new Map<string, string>();
   for (const rows of rowsByTable.values()) {
     for (const r of rows.values()) {
-      for (const s of Object.values(r.stamps)) if (!clocks.has(stampEventId(s))) unknown.add(stampEventId(s));
+      for (const s of Object.values(r.stamps)) {
+        if (!clocks.has(stampEventId(s))) unknown.set(stampEventId(s), r.store_id);
+      }
     }
   }
-  if (unknown.size > 0) {
-    const found = await sql<{ event_id: string; vector_clock: VectorClock }>`
-      SELECT event_id, vector_clock FROM events WHERE event_id = ANY(${[...unknown]}::uuid[])`.execute(trx);
-    for (const f of found.rows) clocks.set(f.event_id, f.vector_clock);
+  for (const [eventId, clock] of await clocksOf(
+    trx,
+    [...unknown].map(([event_id, store_id]) => ({ store_id, event_id })),
+  )) {
+    clocks.set(eventId, clock);
   }
 
-  const writes = work.map((w) => {
-    const rows = rowsByTable.get(w.spec.table)!;
-    mergeWrites(w.spec, w.events, rows, clocks, sink);
-    const columns = Object.keys(w.spec.columns);
-    const out = w.ids.map((id) => {
-      const r = rows.get(id)!;
-      return { id, store_id: r.store_id, field_stamps: r.stamps, ...r.values };
-    });
-    const recordType = sql.raw(
-      [
-        'id uuid',
-        'store_id uuid',
-        'field_stamps jsonb',
-        ...columns.map((c) => `${c} ${w.spec.columns[c]}`),
-      ].join(', '),
-    );
-    const names = sql.raw(['id', 'store_id', 'field_stamps', ...columns].join(', '));
-    const updates = sql.raw(['field_stamps', ...columns].map((c) => `${c} = excluded.${c}`).join(', '));
-    return sql`${sql.raw(`w_${w.spec.table}`)} AS (
-      INSERT INTO ${sql.table(w.spec.table)} (${names})
-      SELECT ${names} FROM jsonb_to_recordset(${JSON.stringify(out)}::jsonb) AS x(${recordType})
-      ON CONFLICT (id) DO UPDATE SET ${updates})`;
-  });
-  // Independent tables: one statement, one round trip.
-  await sql`WITH ${sql.join(writes, sql`, `)} SELECT 1`.execute(trx);
-}
-
-interface Row extends LwwState {
-  store_id: string;
+  await writeRegisters(
+    trx,
+    work.map((w) => {
+      const rows = rowsByTable.get(w.spec.repo.table)!;
+      mergeWrites(w.spec, w.events, rows, clocks, sink);
+      return { spec: w.spec.repo, rows: w.keys.map((k) => rows.get(keyText(k))!) };
+    }),
+  );
 }
 
 /** Applies each event's field writes to its entity's registers and records concurrent writes met. */
 function mergeWrites(
-  spec: RegisterTable<EventType>,
+  spec: RegisterSpec<EventType>,
   events: ProjectionEvent[],
-  rows: Map<string, Row>,
+  rows: Map<string, RegisterRow>,
   clocks: Map<string, VectorClock>,
   sink: ProjectionSink,
 ): void {
   for (const e of events) {
     const id = spec.idOf(e);
-    let row = rows.get(id);
-    if (!row) rows.set(id, (row = { store_id: e.store_id, values: {}, stamps: {} }));
+    const key = keyText({ store_id: e.store_id, id });
+    let row = rows.get(key);
+    if (!row) rows.set(key, (row = { store_id: e.store_id, id, values: {}, stamps: {} }));
     const stamp = stampOf(e);
     const met = new Map<string, { fields: string[]; won: boolean }>();
     for (const o of applyWrite(row, spec.fieldsOf(e), stamp)) {

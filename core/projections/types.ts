@@ -12,6 +12,8 @@ export interface ProjectionEvent<T extends EventType = EventType> {
   payload: PayloadOf<T>;
   vector_clock: VectorClock;
   created_at: Date;
+  /** The bounded ordering stamp given where the event entered the federation (core/crdt/hlc.ts). */
+  hlc: Date;
   origin_node: string;
   actor_user_id: string | null;
 }
@@ -26,7 +28,9 @@ export interface ConflictRecord {
   fields: string[];
   strategy: string;
   winner_event_id: string;
-  loser_event_id: string;
+  /** null when nothing lost (e.g. a device clock clamped where the event entered). */
+  loser_event_id: string | null;
+  details?: unknown;
 }
 
 /** A change to one warehouse_stock row, not yet applied (qty as exact decimal text). */
@@ -66,22 +70,25 @@ export function ofType<T extends EventType>(events: ProjectionEvent[], ...types:
 }
 
 /**
- * Keeps one event per entity id: the one with the smallest event id. Add-wins sets use it so that a
- * second event claiming an existing id resolves the same way whatever the arrival order.
+ * Keeps one event per (store, entity id): the one with the smallest event id. Add-wins sets use it so
+ * that a second event claiming an existing id resolves the same way whatever the arrival order.
  */
-export function firstPerId<E extends { event_id: string }>(events: E[], idOf: (e: E) => string): E[] {
+export function firstPerId<E extends { event_id: string; store_id: string }>(
+  events: E[],
+  idOf: (e: E) => string,
+): E[] {
   const best = new Map<string, E>();
   for (const e of events) {
-    const key = idOf(e);
+    const key = `${e.store_id}:${idOf(e)}`;
     const current = best.get(key);
     if (!current || e.event_id.toLowerCase() < current.event_id.toLowerCase()) best.set(key, e);
   }
-  return [...best.values()].sort((a, b) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0));
+  return [...best.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
 }
 
 /**
- * Transaction-scoped advisory locks on entity ids (sorted by the caller, so concurrent requests lock
- * in the same order). They cover ids that have no row yet, which row locks cannot.
+ * Transaction-scoped advisory locks on entity keys (`store:id`, sorted by the caller, so concurrent
+ * requests lock in the same order). They cover ids that have no row yet, which row locks cannot.
  */
 export async function lockEntities(trx: Trx, kind: string, ids: string[]): Promise<void> {
   if (ids.length === 0) return;

@@ -96,6 +96,7 @@ async function insertOrphans(count: number): Promise<string[]> {
         payload: JSON.stringify(e.payload),
         full_payload_hash: hashPayload(e.payload),
         created_at: e.created_at,
+        hlc: e.created_at,
         origin_node: 'node-old',
         actor_user_id: null,
         source: 'device' as const,

@@ -120,6 +120,7 @@ async function insertLeftovers(events: SyncEvent[], opts: { receivedAt?: Date; p
         payload: JSON.stringify(opts.payload ?? e.payload),
         full_payload_hash: hashPayload(opts.payload ?? e.payload),
         created_at: e.created_at,
+        hlc: e.created_at,
         ...(opts.receivedAt ? { received_at: opts.receivedAt } : {}),
         origin_node: 'node-old',
         actor_user_id: e.actor_user_id ?? null,

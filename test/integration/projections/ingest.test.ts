@@ -71,7 +71,7 @@ describe('ingest: dedupe, conflicts and projection failures', () => {
     expect(r.accepted).toEqual([]);
     expect(r.duplicates).toEqual([]);
     expect(r.rejected).toEqual([
-      { event_id: debt.event_id, code: 'EVENT_ID_CONFLICT', message: expect.any(String) },
+      { index: 0, event_id: debt.event_id, code: 'EVENT_ID_CONFLICT', message: expect.any(String) },
     ]);
     expect(await snapshot(t.db)).toEqual(before);
     const stored = await t.db
@@ -222,12 +222,27 @@ describe('ingest: dedupe, conflicts and projection failures', () => {
 
   it('a single failing event alone in its request is also kept as failed', async () => {
     const d = new DeviceSim(randomUUID());
-    // Overflows numeric(16,2) for the line total: a business-valid payload the read model cannot hold.
     const sale = d.event('SaleCreated', {
       sale_id: randomUUID(),
-      items: [{ product_id: randomUUID(), qty: 1e12, unit_price: 1e13 }],
+      items: [{ product_id: randomUUID(), qty: 1, unit_price: 2 }],
     });
-    const r = await push(t.db, [sale]);
+    // The read model refuses this one sale (as a broken migration or a bad row would).
+    await sql`
+      CREATE FUNCTION test_refuse_sale() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.id = ${sql.lit(sale.payload.sale_id)}::uuid THEN RAISE EXCEPTION 'numeric field overflow (test)'; END IF;
+        RETURN NEW;
+      END $$`.execute(t.db);
+    await sql`CREATE TRIGGER test_refuse_sale BEFORE INSERT ON sales FOR EACH ROW EXECUTE FUNCTION test_refuse_sale()`.execute(
+      t.db,
+    );
+    let r;
+    try {
+      r = await push(t.db, [sale]);
+    } finally {
+      await sql`DROP TRIGGER test_refuse_sale ON sales`.execute(t.db);
+      await sql`DROP FUNCTION test_refuse_sale`.execute(t.db);
+    }
     expect(r.accepted).toEqual([sale.event_id]);
     expect(r.projectionFailures).toEqual([
       { event_id: sale.event_id, type: 'SaleCreated', error: expect.stringMatching(/overflow/) },
@@ -239,6 +254,31 @@ describe('ingest: dedupe, conflicts and projection failures', () => {
       .executeTakeFirstOrThrow();
     expect(row.projection_status).toBe('failed');
     expect(row.projection_error).toMatch(/overflow/);
+  });
+
+  it('totals beyond any till fit the read model: no overflow, so later pushes for the product keep working', async () => {
+    const d = new DeviceSim(randomUUID());
+    const productId = randomUUID();
+    const big = () =>
+      d.event('SaleCreated', {
+        sale_id: randomUUID(),
+        items: [{ product_id: productId, qty: 1e12, unit_price: 1e13 }],
+      });
+    const received = d.event('StockReceived', { product_id: productId, qty: 1e12 });
+    const r = await push(t.db, [big(), big(), received, big()]);
+    expect(r.projectionFailures).toEqual([]);
+    const stock = await t.db
+      .selectFrom('warehouse_stock')
+      .select('stock')
+      .where('product_id', '=', productId)
+      .executeTakeFirstOrThrow();
+    expect(stock.stock).toBe('-2000000000000.000');
+    const lines = await t.db
+      .selectFrom('sale_items')
+      .select('line_total')
+      .where('product_id', '=', productId)
+      .execute();
+    expect(lines.map((l) => l.line_total)).toEqual(Array(3).fill('10000000000000000000000000.00'));
   });
 
   it('anti-entropy digests are the same whatever the batching and order', async () => {

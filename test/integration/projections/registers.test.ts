@@ -31,7 +31,7 @@ const stamp = (e: SyncEvent) =>
     event_id: e.event_id,
     device_id: e.device_id,
     origin_node: 'node-a',
-    created_at: new Date(e.created_at),
+    hlc: new Date(e.created_at),
   });
 
 /** A product created on one device, seen by two others that then edit it without seeing each other. */

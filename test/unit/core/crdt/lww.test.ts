@@ -31,7 +31,7 @@ const writeArb: fc.Arbitrary<Write> = fc
       event_id,
       device_id: device,
       origin_node: node,
-      created_at: new Date(Date.UTC(2026, 10, 20, 12, 0, 0, ms)),
+      hlc: new Date(Date.UTC(2026, 10, 20, 12, 0, 0, ms)),
     }),
   }));
 
@@ -61,11 +61,11 @@ describe('stampOf', () => {
     event_id: '00000000-0000-4000-8000-000000000002',
     device_id: 'dev-a',
     origin_node: 'local',
-    created_at: new Date('2026-11-20T12:00:00.000Z'),
+    hlc: new Date('2026-11-20T12:00:00.000Z'),
   };
 
   it('orders by time first, then origin node, then device, then event id', () => {
-    const later = stampOf({ ...base, created_at: new Date('2026-11-20T12:00:00.001Z'), origin_node: 'a' });
+    const later = stampOf({ ...base, hlc: new Date('2026-11-20T12:00:00.001Z'), origin_node: 'a' });
     expect(later > stampOf(base)).toBe(true);
     expect(stampOf({ ...base, origin_node: 'm' }) > stampOf(base)).toBe(true);
     expect(stampOf({ ...base, device_id: 'dev-b' }) > stampOf(base)).toBe(true);
@@ -84,13 +84,13 @@ describe('applyWrite', () => {
     event_id: '00000000-0000-4000-8000-000000000001',
     device_id: 'a',
     origin_node: 'n',
-    created_at: new Date('2026-11-20T12:00:00.000Z'),
+    hlc: new Date('2026-11-20T12:00:00.000Z'),
   });
   const s2 = stampOf({
     event_id: '00000000-0000-4000-8000-000000000002',
     device_id: 'a',
     origin_node: 'n',
-    created_at: new Date('2026-11-20T12:00:01.000Z'),
+    hlc: new Date('2026-11-20T12:00:01.000Z'),
   });
 
   it('keeps, per field, the value with the greatest stamp and reports who met whom', () => {

@@ -1,0 +1,80 @@
+import { sql } from 'kysely';
+import type { StockMovementsTable } from '../db/schema';
+import type { StockDelta, Trx } from '../projections/types';
+import { columnList, recordset, type ColumnMap } from './recordset';
+
+export const STOCK_MOVEMENT_COLUMNS = {
+  store_id: 'uuid',
+  event_id: 'uuid',
+  line_no: 'int',
+  warehouse_id: 'uuid',
+  product_id: 'uuid',
+  qty_delta: 'numeric',
+  kind: 'text',
+  occurred_at: 'timestamptz',
+} as const satisfies ColumnMap<StockMovementsTable>;
+
+export type MovementRow = {
+  store_id: string;
+  event_id: string;
+  line_no: number;
+  warehouse_id: string;
+  product_id: string;
+  qty_delta: number;
+  kind: string;
+  occurred_at: string;
+};
+
+/** CTE body: each movement once (keyed by store, event and line); returns the rows really inserted. */
+export function insertMovementsSql(rows: MovementRow[]) {
+  const cols = columnList(STOCK_MOVEMENT_COLUMNS);
+  return sql`
+    INSERT INTO stock_movements (${cols})
+    SELECT ${cols} FROM ${recordset(STOCK_MOVEMENT_COLUMNS, rows)}
+    ON CONFLICT (store_id, event_id, line_no) DO NOTHING
+    RETURNING store_id, warehouse_id, product_id, qty_delta`;
+}
+
+/**
+ * CTE body: one restock movement per line of each voided sale in `lines` (store_id, event_id,
+ * warehouse_id, voided_at, line_no, product_id, qty), keyed by the sale's event and the negative
+ * line number so several voids restock once; a later-arriving earlier void moves its time back.
+ * Returns every row touched, with `inserted` telling new rows from updated ones.
+ */
+export function insertRestocksSql(lines: string) {
+  return sql`
+    INSERT INTO stock_movements (store_id, event_id, line_no, warehouse_id, product_id, qty_delta, kind, occurred_at)
+    SELECT l.store_id, l.event_id, -l.line_no, l.warehouse_id, l.product_id, l.qty, 'void', l.voided_at
+    FROM ${sql.table(lines)} l
+    ON CONFLICT (store_id, event_id, line_no) DO UPDATE SET occurred_at = excluded.occurred_at
+    WHERE stock_movements.occurred_at > excluded.occurred_at
+    RETURNING store_id, warehouse_id, product_id, qty_delta, (xmax = 0) AS inserted`;
+}
+
+/** Deletes the movements of these events (of their store) and returns the stock change that undoes them. */
+export async function deleteMovementsOf(
+  trx: Trx,
+  events: { store_id: string; event_id: string }[],
+): Promise<StockDelta[]> {
+  if (events.length === 0) return [];
+  const r = await sql<StockDelta>`
+    WITH del AS (
+      DELETE FROM stock_movements m
+      USING unnest(${events.map((e) => e.store_id)}::uuid[], ${events.map((e) => e.event_id)}::uuid[]) AS k(store_id, event_id)
+      WHERE (m.store_id, m.event_id) = (k.store_id, k.event_id)
+      RETURNING m.store_id, m.warehouse_id, m.product_id, m.qty_delta
+    )
+    SELECT store_id, warehouse_id, product_id, (-sum(qty_delta))::text AS qty FROM del GROUP BY 1, 2, 3`.execute(
+    trx,
+  );
+  return r.rows;
+}
+
+/** A predicate: `alias` (with store_id, warehouse_id, product_id) still has a movement. */
+export function hasMovementSql(alias: string) {
+  return sql`EXISTS (
+    SELECT 1 FROM stock_movements m
+    WHERE (m.store_id, m.warehouse_id, m.product_id) = (${sql.ref(`${alias}.store_id`)}, ${sql.ref(
+      `${alias}.warehouse_id`,
+    )}, ${sql.ref(`${alias}.product_id`)}))`;
+}

@@ -1,0 +1,42 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { WarehouseStockTable } from '../db/schema';
+import type { ProjectionSink, StockDelta, Trx } from '../projections/types';
+import { recordset, type ColumnMap } from './recordset';
+import { hasMovementSql } from './stock-movements';
+
+const DELTA_COLUMNS = {
+  store_id: 'uuid',
+  warehouse_id: 'uuid',
+  product_id: 'uuid',
+  qty: 'numeric',
+} as const satisfies ColumnMap<WarehouseStockTable & { qty: unknown }>;
+
+const KEY_COLUMNS = {
+  store_id: 'uuid',
+  warehouse_id: 'uuid',
+  product_id: 'uuid',
+} as const satisfies ColumnMap<WarehouseStockTable>;
+
+/**
+ * The warehouse_stock upsert for a set of deltas, as a statement or a data-modifying CTE body: one row
+ * per (store, warehouse, product), locked in key order so concurrent transactions cannot deadlock.
+ */
+export function stockUpsertSql(deltas: StockDelta[], guard: RawBuilder<unknown> = sql`TRUE`) {
+  return sql`
+    INSERT INTO warehouse_stock (store_id, warehouse_id, product_id, stock)
+    SELECT store_id, warehouse_id, product_id, sum(qty) FROM ${recordset(DELTA_COLUMNS, deltas, 'd')}
+    WHERE ${guard}
+    GROUP BY store_id, warehouse_id, product_id
+    ORDER BY store_id, warehouse_id, product_id
+    ON CONFLICT (store_id, warehouse_id, product_id)
+    DO UPDATE SET stock = warehouse_stock.stock + excluded.stock`;
+}
+
+/** Deletes the given stock rows if no movement is left for them. */
+export async function pruneStock(trx: Trx, keys: ProjectionSink['prune']): Promise<void> {
+  if (keys.length === 0) return;
+  await sql`
+    DELETE FROM warehouse_stock ws USING ${recordset(KEY_COLUMNS, keys, 'k')}
+    WHERE (ws.store_id, ws.warehouse_id, ws.product_id) = (k.store_id, k.warehouse_id, k.product_id)
+      AND NOT ${hasMovementSql('ws')}`.execute(trx);
+}

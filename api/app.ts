@@ -39,6 +39,8 @@ export async function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: config.PUSH_MAX_BYTES,
+    // Per-address budgets (failed authentication) need the real client behind a load balancer.
+    trustProxy: config.TRUST_PROXY,
     requestIdHeader: 'x-request-id',
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -64,13 +66,14 @@ export async function buildApp(deps: AppDeps) {
     global: true,
     max: config.RATE_LIMIT_MAX,
     timeWindow: config.RATE_LIMIT_WINDOW_MS,
-    // One budget per credential (a shop's devices behind one NAT keep separate budgets).
+    // One budget per credential (a shop's devices behind one NAT keep separate budgets). Bogus
+    // credentials are held back before this by the auth plugin's per-address failure budget.
     keyGenerator: (req) => {
       const auth = req.headers.authorization;
       return auth ? `t:${hashToken(auth)}` : `ip:${req.ip}`;
     },
   });
-  await app.register(docsPlugin, { nodeId: config.NODE_ID });
+  if (config.DOCS_ENABLED) await app.register(docsPlugin, { nodeId: config.NODE_ID });
   await app.register(authPlugin, { config, db });
 
   await app.register(opsRoutes, { db, metrics, checkTemporal: deps.checkTemporal });

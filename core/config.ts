@@ -21,7 +21,16 @@ const jsonArray = z.string().transform((text, ctx) => {
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-export const configSchema = z.object({
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'], 'must be true or false')
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1');
+
+/** Device tokens start with this; admin and peer secrets may not, so a token names one kind of caller. */
+const DEVICE_TOKEN_PREFIX = 'vxd_';
+
+const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   NODE_ID: z
     .string()
@@ -61,6 +70,39 @@ export const configSchema = z.object({
   HLC_MAX_SKEW_MS: positiveInt(5 * 60_000),
   RATE_LIMIT_MAX: positiveInt(6000),
   RATE_LIMIT_WINDOW_MS: positiveInt(60_000),
+  /**
+   * Refused credentials per client address per window; beyond, that address gets 429 for any token
+   * not already known good, before any database lookup.
+   */
+  AUTH_FAIL_MAX: positiveInt(20),
+  AUTH_FAIL_WINDOW_MS: positiveInt(60_000),
+  /**
+   * A device token found valid is trusted this long without a lookup (0 = look up every request).
+   * Revoking or rotating takes effect at once in the process that did it and within this TTL in
+   * other API replicas.
+   */
+  AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).default(2000),
+  /** Entries in each auth cache (known-good tokens, known-bad tokens, client failure counters). */
+  AUTH_CACHE_MAX: positiveInt(10_000),
+  /**
+   * Fastify `trustProxy`: empty = off (the client address is the socket's), `true` (trust every
+   * hop), or comma-separated proxy addresses/CIDRs. Set it behind a load balancer so the
+   * per-address failed-authentication budget sees the real client.
+   */
+  TRUST_PROXY: z
+    .string()
+    .default('')
+    .transform((s): boolean | string[] => {
+      const v = s.trim();
+      if (v === '' || v === 'false') return false;
+      if (v === 'true') return true;
+      return v
+        .split(',')
+        .map((a) => a.trim())
+        .filter(Boolean);
+    }),
+  /** Serve the OpenAPI UI and document at /docs. */
+  DOCS_ENABLED: flag(true),
   ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),
   ORPHAN_HEALER_BATCH: positiveInt(50),
   ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),
@@ -93,6 +135,64 @@ export const configSchema = z.object({
     .transform((s) => new Set(s.split(',').map((r) => r.trim())))
     .pipe(z.set(z.enum(['api', 'worker'])).min(1)),
 });
+
+/** Settings that are valid one by one but ambiguous together. */
+function checkCredentials(c: z.infer<typeof envSchema>, ctx: z.RefinementCtx): void {
+  // A token must name exactly one caller: the auth check tries admin, then peers, then devices,
+  // so any overlap would silently hand one caller another's rights.
+  if (c.ADMIN_SECRET.startsWith(DEVICE_TOKEN_PREFIX)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ADMIN_SECRET'],
+      message: `must not start with "${DEVICE_TOKEN_PREFIX}" (reserved for device tokens)`,
+    });
+  }
+  const byToken = new Map<string, string>();
+  const ids = new Set<string>();
+  c.PEERS.forEach((peer, i) => {
+    if (ids.has(peer.id)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PEERS', i, 'id'],
+        message: `peer id "${peer.id}" is listed twice`,
+      });
+    }
+    ids.add(peer.id);
+    if (peer.id === c.NODE_ID) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PEERS', i, 'id'],
+        message: `peer "${peer.id}" is this node's own NODE_ID; a node does not peer with itself`,
+      });
+    }
+    if (peer.token === c.ADMIN_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PEERS', i, 'token'],
+        message: `peer "${peer.id}" has the same token as ADMIN_SECRET, which would make that peer an admin; give it its own secret`,
+      });
+    }
+    if (peer.token.startsWith(DEVICE_TOKEN_PREFIX)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PEERS', i, 'token'],
+        message: `peer "${peer.id}": token must not start with "${DEVICE_TOKEN_PREFIX}" (reserved for device tokens)`,
+      });
+    }
+    const other = byToken.get(peer.token);
+    if (other !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PEERS', i, 'token'],
+        message: `peers "${other}" and "${peer.id}" share one token, so a push could not say which peer sent it; give each pair its own`,
+      });
+    } else {
+      byToken.set(peer.token, peer.id);
+    }
+  });
+}
+
+export const configSchema = envSchema.superRefine(checkCredentials);
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 

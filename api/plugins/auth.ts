@@ -1,21 +1,21 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { secretsEqual } from '../../core/auth/tokens';
+import { createTokenResolver, type Principal, type TokenResolver } from '../../core/auth/resolver';
 import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
-import { findDeviceByToken } from '../../core/stores/repository';
+import { findDeviceByTokenHash } from '../../core/repositories/devices';
 import { AppError } from '../errors';
 
-export type Principal =
-  | { kind: 'admin' }
-  | { kind: 'peer'; peerId: string }
-  | { kind: 'device'; deviceId: string; storeId: string };
-
+export type { Principal } from '../../core/auth/resolver';
 export type Role = Principal['kind'];
 
 declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
+  }
+  interface FastifyInstance {
+    /** Token resolution and its caches; routes that revoke or rotate call `forgetDevice`. */
+    auth: Pick<TokenResolver, 'forgetDevice'>;
   }
   interface FastifyContextConfig {
     /** Who may call the route; absent = public (liveness, metrics, docs). */
@@ -31,35 +31,48 @@ function bearer(request: FastifyRequest): string | null {
 }
 
 /**
- * Resolves `Authorization: Bearer …` to a principal: the admin secret, a peer's shared token (both
- * compared in constant time) or a device token (looked up by its sha-256). Routes declare the roles
- * they accept in `config.auth`; everything else is refused before the body is even validated.
+ * Resolves `Authorization: Bearer …` to a principal (see `createTokenResolver` for the caches and
+ * the per-address budget of refused credentials). Routes declare the roles they accept in
+ * `config.auth`; public routes (`/healthz`, `/metrics`, `/docs`) never enter this path, and
+ * everything else is refused before the body is even validated.
  */
 export const authPlugin = fp(async (app: FastifyInstance, opts: { config: Config; db: Db }) => {
   const { config, db } = opts;
+  const resolver = createTokenResolver({
+    adminSecret: config.ADMIN_SECRET,
+    peers: config.PEERS,
+    lookupDevice: (tokenHash) => findDeviceByTokenHash(db, tokenHash),
+    cacheTtlMs: config.AUTH_CACHE_TTL_MS,
+    cacheMax: config.AUTH_CACHE_MAX,
+    failMax: config.AUTH_FAIL_MAX,
+    failWindowMs: config.AUTH_FAIL_WINDOW_MS,
+  });
+  app.decorate('auth', { forgetDevice: resolver.forgetDevice });
   app.decorateRequest('principal', null);
 
-  async function resolve(token: string): Promise<Principal | null> {
-    if (secretsEqual(token, config.ADMIN_SECRET)) return { kind: 'admin' };
-    let peerId: string | null = null;
-    for (const peer of config.PEERS) if (secretsEqual(token, peer.token)) peerId = peer.id;
-    if (peerId) return { kind: 'peer', peerId };
-    if (!token.startsWith('vxd_')) return null;
-    const device = await findDeviceByToken(db, token);
-    return device ? { kind: 'device', deviceId: device.id, storeId: device.store_id } : null;
-  }
-
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const roles = request.routeOptions.config.auth;
     if (!roles) return;
     const token = bearer(request);
     if (token === null) throw new AppError(401, 'UNAUTHORIZED', 'missing Authorization: Bearer token');
-    const principal = token ? await resolve(token) : null;
-    if (!principal) throw new AppError(401, 'UNAUTHORIZED', 'invalid or revoked token');
-    if (!roles.includes(principal.kind)) {
+    const outcome = await resolver.resolve(token, request.ip);
+    if (outcome.status === 'throttled') {
+      const seconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
+      if (outcome.first) {
+        request.log.warn({ client: request.ip }, 'too many refused credentials; throttling this address');
+      }
+      reply.header('retry-after', String(seconds));
+      throw new AppError(
+        429,
+        'RATE_LIMITED',
+        `too many failed authentication attempts from this address; retry in ${seconds} s`,
+      );
+    }
+    if (outcome.status === 'refused') throw new AppError(401, 'UNAUTHORIZED', 'invalid or revoked token');
+    if (!roles.includes(outcome.principal.kind)) {
       throw new AppError(403, 'FORBIDDEN', `this route needs a ${roles.join(' or ')} token`);
     }
-    request.principal = principal;
+    request.principal = outcome.principal;
   });
 });
 

@@ -13,7 +13,7 @@ export const docsPlugin = fp(async (app: FastifyInstance, opts: { nodeId: string
         version: '0.1.0',
         description:
           `Sync and federation node for offline-first point of sale (node \`${opts.nodeId}\`). ` +
-          'Every route except /healthz and /metrics needs `Authorization: Bearer <token>`: the admin ' +
+          'Every route except /healthz, /metrics and /docs needs `Authorization: Bearer <token>`: the admin ' +
           'secret, a peer token, or a device token from POST /stores/{store_id}/devices. Errors are ' +
           '`{"error":{"code","message","details"}}`.',
       },

@@ -6,7 +6,7 @@ import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import { ENTITIES, sumResults, type ReconcileResult } from '../../core/federation/anti-entropy';
 import { reconcileWorkflowId, startStoreReconcile } from '../../core/temporal/reconcile';
-import { findStore } from '../../core/stores/repository';
+import { findStore } from '../../core/repositories/stores';
 import { AppError, errorResponseSchema, errorResponses } from '../errors';
 
 export interface ReconcileRoutesOptions {

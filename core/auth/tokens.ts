@@ -5,6 +5,13 @@ export function newDeviceToken(): string {
   return `vxd_${randomBytes(32).toString('base64url')}`;
 }
 
+const DEVICE_TOKEN_SHAPE = /^vxd_[A-Za-z0-9_-]{43}$/;
+
+/** Whether a string could be a device token at all; anything else is refused without a lookup. */
+export function hasDeviceTokenShape(token: string): boolean {
+  return DEVICE_TOKEN_SHAPE.test(token);
+}
+
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }

@@ -2,6 +2,7 @@ import { Connection } from '@temporalio/client';
 import pino from 'pino';
 import { buildApp } from '../../api/app';
 import { configSchema, type Config } from '../../core/config';
+import type { Db } from '../../core/db';
 import { createMetrics } from '../../core/metrics';
 import { createTestDatabase, type TestDatabase } from './db';
 
@@ -24,14 +25,20 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 
 export type TestApp = Awaited<ReturnType<typeof buildApp>> & { t: TestDatabase; config: Config };
 
-/** The real API on a fresh database, with its health check against the real Temporal server. */
-export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * The real API on a fresh database, with its health check against the real Temporal server.
+ * `withDb` may wrap the API's database handle (e.g. with a kysely plugin that counts queries).
+ */
+export async function createTestApp(
+  overrides: Record<string, string> = {},
+  withDb: (db: Db) => Db = (db) => db,
+): Promise<TestApp> {
   const t = await createTestDatabase('api');
   const config = testConfig({ ...overrides, DATABASE_URL: t.url });
   let connection: Connection | undefined;
   const app = await buildApp({
     config,
-    db: t.db,
+    db: withDb(t.db),
     log: pino({ level: 'silent' }),
     metrics: createMetrics(),
     checkTemporal: async () => {

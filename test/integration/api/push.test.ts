@@ -165,6 +165,41 @@ describe('auth', () => {
     expect(await countEvents()).toBe(before);
   });
 
+  test('a device of store B pushing to store A with its own device id → 403, nothing written', async () => {
+    const before = await countEvents();
+    const storeB = randomUUID();
+    const deviceB = await storeWithDevice(app, storeB);
+    const product = randomUUID();
+    // Everything in the request is consistent with store A except the token's own store.
+    const intruder = new DeviceSim(storeId, deviceB.deviceId);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/sync/push',
+      headers: deviceB.headers,
+      payload: {
+        store_id: storeId,
+        device_id: deviceB.deviceId,
+        events: [
+          intruder.event('ProductCreated', { product_id: product, name: 'Intruso', price: 99 }),
+          intruder.event('StockReceived', { product_id: product, qty: 5 }),
+        ],
+      },
+    });
+    expect(res.statusCode).toBe(403);
+    expect(res.json().error).toMatchObject({ code: 'FORBIDDEN', message: expect.stringMatching(/store/) });
+    expect(await countEvents()).toBe(before);
+    expect(
+      await app.t.db.selectFrom('products').select('id').where('id', '=', product).executeTakeFirst(),
+    ).toBeUndefined();
+    expect(
+      await app.t.db
+        .selectFrom('stock_movements')
+        .select('product_id')
+        .where('product_id', '=', product)
+        .executeTakeFirst(),
+    ).toBeUndefined();
+  });
+
   test('admin routes refuse device tokens (403) and accept the admin secret', async () => {
     const res = await app.inject({
       method: 'POST',

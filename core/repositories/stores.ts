@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import type { Db } from '../db';
+import type { Store } from '../db/schema';
+
+/** Declares a store; declaring an existing id again returns it unchanged (idempotent). */
+export async function declareStore(
+  db: Db,
+  input: { id?: string; name: string },
+): Promise<{ store: Store; created: boolean }> {
+  const id = input.id ?? randomUUID();
+  const inserted = await db
+    .insertInto('stores')
+    .values({ id, name: input.name })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { store: inserted, created: true };
+  return {
+    store: await db.selectFrom('stores').selectAll().where('id', '=', id).executeTakeFirstOrThrow(),
+    created: false,
+  };
+}
+
+export function findStore(db: Db, id: string): Promise<Store | undefined> {
+  return db.selectFrom('stores').selectAll().where('id', '=', id).executeTakeFirst();
+}

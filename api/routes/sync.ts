@@ -13,7 +13,7 @@ import {
   type SyncEvent,
 } from '../../core/events/schemas';
 import type { Metrics } from '../../core/metrics';
-import { declareStore, findStore } from '../../core/stores/repository';
+import { declareStore, findStore } from '../../core/repositories/stores';
 import { AppError, errorResponses } from '../errors';
 import { assertStoreAccess, principalOf, type Principal } from '../plugins/auth';
 

@@ -1,16 +1,12 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { sql } from 'kysely';
 import type { Config, PeerConfig } from '../core/config';
 import type { Db } from '../core/db';
+import { PeerClient, PeerError, toWireEvent } from '../core/federation/peer-client';
 import { orderCausally } from '../core/federation/priority';
-import {
-  PeerClient,
-  PeerError,
-  toWireEvent,
-  WIRE_COLUMNS,
-  type WireEventRow,
-} from '../core/federation/peer-client';
+import { pushSplitting, type FailureKind, type Refusal } from '../core/federation/split-push';
 import type { Log } from '../core/log';
+import { readRelaySlice, type RelayEventRow } from '../core/repositories/events';
+import { recordDeadLetters, type NewRelayDeadLetter } from '../core/repositories/relay-dead-letters';
 
 export interface RelayBatchInput {
   peerId: string;
@@ -35,16 +31,8 @@ export interface RelayBatchResult {
 
 export interface RelayDeps {
   db: Db;
-  config: Pick<Config, 'NODE_ID' | 'PEERS'>;
+  config: Pick<Config, 'NODE_ID' | 'PEERS' | 'RELAY_BATCH_MAX_BYTES'>;
   log: Log;
-}
-
-type Row = WireEventRow & { node_seq: string; source_peer: string | null };
-
-interface DeadLetter {
-  row: Row;
-  code: string;
-  message: string;
 }
 
 /** Error types the relay workflow tells apart (its circuit breaker counts PEER_UNAVAILABLE). */
@@ -52,6 +40,13 @@ export const RelayErrors = {
   peerUnavailable: 'PEER_UNAVAILABLE',
   unknownPeer: 'UNKNOWN_PEER',
 } as const;
+
+/**
+ * Tries, after the first failure, of an event the peer answers 500 for when it is pushed alone (and
+ * takes other pushes meanwhile), before it is set aside; and the pause before each further round.
+ */
+const POISON_RETRIES = 2;
+const POISON_RETRY_PAUSE_MS = 250;
 
 export function findPeer(config: Pick<Config, 'PEERS'>, peerId: string): PeerConfig {
   const peer = config.PEERS.find((p) => p.id === peerId);
@@ -66,115 +61,108 @@ export function findPeer(config: Pick<Config, 'PEERS'>, peerId: string): PeerCon
 }
 
 /**
- * The PeerRelay actor's I/O: read the next slice of the log after the cursor, push it to the peer in
- * causal order (one request per store), and put events the peer refuses for good into
- * relay_dead_letters so they never block the rest. Events that came from this very peer are skipped
- * (no echo). Transient failures throw PEER_UNAVAILABLE and leave the cursor where it was.
+ * How the relay reads a failed push (see core/federation/split-push.ts). A 500 may be the peer
+ * choking on one event, so it is split to find out; 502/503/504 say the peer (or what is in front of
+ * it) is unavailable, whatever the events: they, like 429, auth being rotated and unreachable peers,
+ * never set an event aside. Other 4xx (400, 404, 409, 413, 422) refuse the request as it is.
+ */
+export function classifyPushFailure(err: unknown): FailureKind {
+  if (!(err instanceof PeerError) || err.status === null) return 'transient';
+  if ([429, 401, 403, 502, 503, 504].includes(err.status)) return 'transient';
+  if (err.status >= 500) return 'failing';
+  return err.status >= 400 ? 'refused' : 'transient';
+}
+
+/**
+ * The PeerRelay actor's I/O: read the next slice of the log after the cursor (bounded by count and
+ * by bytes), push it to the peer in causal order (one request per store), and put events the peer
+ * refuses for good into relay_dead_letters so they never block the rest. Events that came from this
+ * very peer are skipped (no echo). Transient failures, and a peer that fails every push, throw
+ * PEER_UNAVAILABLE and leave the cursor where it was.
  */
 export function createRelayActivities({ db, config, log }: RelayDeps) {
   async function relayBatch(input: RelayBatchInput): Promise<RelayBatchResult> {
     const peer = findPeer(config, input.peerId);
     const client = new PeerClient(peer, { nodeId: config.NODE_ID, timeoutMs: input.httpTimeoutMs });
-    const rows = (await db
-      .selectFrom('events')
-      .select(['node_seq', ...WIRE_COLUMNS, 'source_peer'])
-      .where('node_seq', '>', String(input.cursor))
-      .orderBy('node_seq')
-      .limit(input.batchSize)
-      .execute()) as Row[];
+    const slice = await readRelaySlice(db, {
+      after: input.cursor,
+      limit: input.batchSize,
+      maxBytes: config.RELAY_BATCH_MAX_BYTES,
+      peerId: peer.id,
+    });
     const result: RelayBatchResult = {
       cursor: input.cursor,
-      read: rows.length,
+      read: slice.read,
       sent: 0,
       accepted: 0,
       duplicates: 0,
       deadLettered: 0,
       contacted: false,
-      hasMore: rows.length === input.batchSize,
+      hasMore: slice.more,
     };
-    if (rows.length === 0) return result;
+    if (slice.lastSeq === null) return result;
 
-    const outgoing = orderCausally(rows.filter((r) => r.source_peer !== peer.id));
-    const byStore = new Map<string, Row[]>();
-    for (const r of outgoing) {
+    const byStore = new Map<string, RelayEventRow[]>();
+    for (const r of orderCausally(slice.events)) {
       const group = byStore.get(r.store_id) ?? [];
       group.push(r);
       byStore.set(r.store_id, group);
     }
-    const dead: DeadLetter[] = [];
-    try {
-      for (const [storeId, group] of byStore) {
-        await pushGroup(client, storeId, group, result, dead);
+    const dead: NewRelayDeadLetter[] = [];
+    const letter = (row: RelayEventRow, code: string, message: string): NewRelayDeadLetter => ({
+      event_id: row.event_id,
+      store_id: row.store_id,
+      node_seq: row.node_seq,
+      type: row.type,
+      error_code: code,
+      error_message: message,
+    });
+    const send = async (rows: RelayEventRow[]) => {
+      result.contacted = true;
+      Context.current().heartbeat();
+      const res = await client.push(rows[0]!.store_id, rows.map(toWireEvent));
+      result.accepted += res.accepted.length;
+      result.duplicates += res.duplicates.length;
+      result.sent += res.accepted.length + res.duplicates.length;
+      // Refused one by one inside a taken request (EVENT_ID_CONFLICT, validation): final as well.
+      // `index` is the event's position in this request; the id is checked too, in case of a mix-up.
+      for (const r of res.rejected) {
+        const row = rows[r.index];
+        if (row && (r.event_id === null || row.event_id === r.event_id.toLowerCase())) {
+          dead.push(letter(row, r.code, r.message));
+        }
       }
+    };
+    let refusals: Refusal<RelayEventRow>[];
+    try {
+      refusals = await pushSplitting([...byStore.values()], {
+        send,
+        classify: classifyPushFailure,
+        retries: POISON_RETRIES,
+        pause: (round) => Context.current().sleep(POISON_RETRY_PAUSE_MS * round),
+      });
     } catch (err) {
-      if (err instanceof PeerError && err.transient) {
+      if (err instanceof PeerError) {
         throw ApplicationFailure.create({ type: RelayErrors.peerUnavailable, message: err.message });
       }
       throw err;
     }
-    if (dead.length > 0) await recordDeadLetters(peer.id, dead);
+    for (const { item, error } of refusals) {
+      const e = error instanceof PeerError ? error : new PeerError(String(error), null, false, 'ERROR');
+      dead.push(letter(item, e.code, e.message));
+    }
+    if (dead.length > 0) {
+      await recordDeadLetters(db, peer.id, dead);
+      for (const d of dead) {
+        log.warn(
+          { peer: peer.id, event_id: d.event_id, type: d.type, code: d.error_code },
+          'peer refused an event for good; moved to relay_dead_letters',
+        );
+      }
+    }
     result.deadLettered = dead.length;
-    result.cursor = Number(rows[rows.length - 1]!.node_seq);
+    result.cursor = Number(slice.lastSeq);
     return result;
-  }
-
-  /** Pushes one store's events; a batch the peer refuses as a whole is split to find the culprits. */
-  async function pushGroup(
-    client: PeerClient,
-    storeId: string,
-    rows: Row[],
-    result: RelayBatchResult,
-    dead: DeadLetter[],
-  ) {
-    result.contacted = true;
-    Context.current().heartbeat();
-    try {
-      const res = await client.push(storeId, rows.map(toWireEvent));
-      result.sent += rows.length;
-      result.accepted += res.accepted.length;
-      result.duplicates += res.duplicates.length;
-      const byId = new Map(rows.map((r) => [r.event_id, r]));
-      for (const r of res.rejected) {
-        const row = r.event_id === null ? undefined : byId.get(r.event_id.toLowerCase());
-        if (row) dead.push({ row, code: r.code, message: r.message });
-      }
-    } catch (err) {
-      if (!(err instanceof PeerError) || err.transient) throw err;
-      if (rows.length === 1) {
-        dead.push({ row: rows[0]!, code: err.code, message: err.message });
-        return;
-      }
-      const half = Math.ceil(rows.length / 2);
-      await pushGroup(client, storeId, rows.slice(0, half), result, dead);
-      await pushGroup(client, storeId, rows.slice(half), result, dead);
-    }
-  }
-
-  async function recordDeadLetters(peerId: string, dead: DeadLetter[]): Promise<void> {
-    const rows = dead.map((d) => ({
-      peer_id: peerId,
-      event_id: d.row.event_id,
-      store_id: d.row.store_id,
-      node_seq: d.row.node_seq,
-      type: d.row.type,
-      error_code: d.code,
-      error_message: d.message.slice(0, 2000),
-    }));
-    await sql`
-      INSERT INTO relay_dead_letters (peer_id, event_id, store_id, node_seq, type, error_code, error_message)
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-        peer_id text, event_id uuid, store_id uuid, node_seq bigint, type text, error_code text, error_message text)
-      ON CONFLICT (peer_id, event_id) DO UPDATE SET
-        error_code = excluded.error_code, error_message = excluded.error_message, status = 'open',
-        attempts = relay_dead_letters.attempts + 1, updated_at = now(), resolved_at = NULL, resolution = NULL`.execute(
-      db,
-    );
-    for (const d of dead) {
-      log.warn(
-        { peer: peerId, event_id: d.row.event_id, type: d.row.type, code: d.code },
-        'peer refused an event for good; moved to relay_dead_letters',
-      );
-    }
   }
 
   /** A liveness probe of the peer (the half-open circuit's test request). Returns latency in ms. */

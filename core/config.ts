@@ -108,6 +108,11 @@ const envSchema = z.object({
   ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),
   /** PeerRelay: events per batch, idle poll (a lost nudge only delays this long), HTTP timeout. */
   RELAY_BATCH_SIZE: positiveInt(200),
+  /**
+   * And at most this many bytes of events per batch (one event always goes, whatever its size): a run
+   * of big events must stay under the peers' PUSH_MAX_BYTES and far from V8's string limit.
+   */
+  RELAY_BATCH_MAX_BYTES: positiveInt(1024 * 1024),
   RELAY_POLL_INTERVAL_MS: positiveInt(5000),
   RELAY_HTTP_TIMEOUT_MS: positiveInt(10_000),
   /** Circuit breaker: consecutive failures to open, open period, half-open successes to close. */

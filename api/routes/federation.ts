@@ -1,10 +1,18 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import { PeerClient, PeerError, toWireEvent } from '../../core/federation/peer-client';
+import { findEvent, relayLag } from '../../core/repositories/events';
+import {
+  countOpenDeadLetters,
+  findDeadLetter,
+  listDeadLetters,
+  recordDeadLetterAttempt,
+  resolveDeadLetter,
+  type RelayDeadLetter,
+} from '../../core/repositories/relay-dead-letters';
 import { relayWorkflowId } from '../../core/temporal/relays';
 import { pauseSignal, statusQuery, type RelayStatus } from '../../workflows/peer-relay';
 import { AppError, errorResponses } from '../errors';
@@ -91,14 +99,11 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
   };
 
   async function lagAfter(peerId: string, cursor: number) {
-    const r = await sql<{ n: string; oldest: Date | null }>`
-      SELECT count(*) AS n, min(received_at) AS oldest FROM events
-      WHERE node_seq > ${cursor} AND source_peer IS DISTINCT FROM ${peerId}`.execute(db);
-    const row = r.rows[0]!;
+    const { events, oldestReceivedAt: oldest } = await relayLag(db, peerId, cursor);
     return {
-      events: Number(row.n),
-      oldest_received_at: row.oldest?.toISOString() ?? null,
-      oldest_age_seconds: row.oldest ? Math.round((Date.now() - row.oldest.getTime()) / 100) / 10 : null,
+      events,
+      oldest_received_at: oldest?.toISOString() ?? null,
+      oldest_age_seconds: oldest ? Math.round((Date.now() - oldest.getTime()) / 100) / 10 : null,
     };
   }
 
@@ -117,13 +122,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
       },
     },
     async () => {
-      const openLetters = await db
-        .selectFrom('relay_dead_letters')
-        .select(['peer_id', (eb) => eb.fn.countAll<string>().as('n')])
-        .where('status', '=', 'open')
-        .groupBy('peer_id')
-        .execute();
-      const letters = new Map(openLetters.map((r) => [r.peer_id, Number(r.n)]));
+      const letters = await countOpenDeadLetters(db);
       const peers = await Promise.all(
         config.PEERS.map(async (peer) => {
           const workflowId = relayWorkflowId(peer.id);
@@ -194,23 +193,14 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
     );
   }
 
-  const toLetter = (r: Record<string, unknown>) => {
-    const d = r as {
-      created_at: Date;
-      updated_at: Date;
-      resolved_at: Date | null;
-      id: string;
-      node_seq: string;
-    };
-    return {
-      ...(r as object),
-      id: String(d.id),
-      node_seq: String(d.node_seq),
-      created_at: d.created_at.toISOString(),
-      updated_at: d.updated_at.toISOString(),
-      resolved_at: d.resolved_at?.toISOString() ?? null,
-    } as z.infer<typeof deadLetterSchema>;
-  };
+  const toLetter = (d: RelayDeadLetter): z.infer<typeof deadLetterSchema> => ({
+    ...d,
+    id: String(d.id),
+    node_seq: String(d.node_seq),
+    created_at: d.created_at.toISOString(),
+    updated_at: d.updated_at.toISOString(),
+    resolved_at: d.resolved_at?.toISOString() ?? null,
+  });
 
   app.get(
     '/admin/dead-letters',
@@ -230,20 +220,14 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
     },
     async (request) => {
       const { peer_id, status, limit } = request.query;
-      let q = db.selectFrom('relay_dead_letters').selectAll().where('status', '=', status);
-      if (peer_id) q = q.where('peer_id', '=', peer_id);
-      const rows = await q.orderBy('id').limit(limit).execute();
+      const rows = await listDeadLetters(db, { peerId: peer_id, status, limit });
       return { items: rows.map(toLetter) };
     },
   );
 
   const idParams = z.object({ id: z.coerce.number().int().positive() });
   async function letterOf(id: number) {
-    const row = await db
-      .selectFrom('relay_dead_letters')
-      .selectAll()
-      .where('id', '=', String(id))
-      .executeTakeFirst();
+    const row = await findDeadLetter(db, String(id));
     if (!row) throw new AppError(404, 'DEAD_LETTER_NOT_FOUND', `id: no dead letter ${id}`);
     return row;
   }
@@ -263,11 +247,10 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
     async (request) => {
       const letter = await letterOf(request.params.id);
       const peer = peerOf(letter.peer_id);
-      const event = await db
-        .selectFrom('events')
-        .selectAll()
-        .where('event_id', '=', letter.event_id)
-        .executeTakeFirstOrThrow();
+      const event = await findEvent(db, letter.store_id, letter.event_id);
+      if (!event) {
+        throw new AppError(404, 'EVENT_NOT_FOUND', `event ${letter.event_id} is no longer in the log`);
+      }
       let outcome: { ok: true } | { ok: false; code: string; message: string };
       try {
         const res = await new PeerClient(peer, {
@@ -286,26 +269,9 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
           message: err instanceof Error ? err.message : String(err),
         };
       }
-      const updated = await db
-        .updateTable('relay_dead_letters')
-        .set(
-          outcome.ok
-            ? {
-                status: 'resolved',
-                resolved_at: new Date(),
-                resolution: 'retried: accepted by the peer',
-                updated_at: new Date(),
-              }
-            : {
-                error_code: outcome.code,
-                error_message: outcome.message.slice(0, 2000),
-                attempts: sql<number>`attempts + 1`,
-                updated_at: new Date(),
-              },
-        )
-        .where('id', '=', letter.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const updated = outcome.ok
+        ? await resolveDeadLetter(db, letter.id, 'retried: accepted by the peer')
+        : await recordDeadLetterAttempt(db, letter.id, outcome);
       return toLetter(updated);
     },
   );
@@ -325,18 +291,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
     },
     async (request) => {
       const letter = await letterOf(request.params.id);
-      const updated = await db
-        .updateTable('relay_dead_letters')
-        .set({
-          status: 'resolved',
-          resolved_at: new Date(),
-          resolution: request.body.note,
-          updated_at: new Date(),
-        })
-        .where('id', '=', letter.id)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      return toLetter(updated);
+      return toLetter(await resolveDeadLetter(db, letter.id, request.body.note));
     },
   );
 };

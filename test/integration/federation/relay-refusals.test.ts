@@ -18,6 +18,8 @@ const RELAY_ENV = {
   RELAY_HTTP_TIMEOUT_MS: '5000',
   RELAY_BATCH_SIZE: '100',
   RELAY_BATCH_MAX_BYTES: String(BATCH_MAX_BYTES),
+  // Events of several MB (photos in a payload) are accepted here, to test the relay with them.
+  EVENT_MAX_BYTES: String(3 * 1024 * 1024),
 };
 
 let a: TestNode;

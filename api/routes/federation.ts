@@ -126,7 +126,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
       const letters = new Map(openLetters.map((r) => [r.peer_id, Number(r.n)]));
       const peers = await Promise.all(
         config.PEERS.map(async (peer) => {
-          const workflowId = relayWorkflowId(peer.id);
+          const workflowId = relayWorkflowId(config.NODE_ID, peer.id);
           let status: RelayStatus | null = null;
           let error: string | null = null;
           try {
@@ -187,7 +187,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
       async (request) => {
         const peer = peerOf(request.params.peer_id);
         await temporal()
-          .workflow.getHandle(relayWorkflowId(peer.id))
+          .workflow.getHandle(relayWorkflowId(config.NODE_ID, peer.id))
           .signal(pauseSignal, action === 'pause');
         return { peer_id: peer.id, paused: action === 'pause' };
       },

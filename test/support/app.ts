@@ -3,6 +3,7 @@ import pino from 'pino';
 import { buildApp } from '../../api/app';
 import { configSchema, type Config } from '../../core/config';
 import { createMetrics } from '../../core/metrics';
+import type { WorkerCheck } from '../../core/temporal/worker-health';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export const ADMIN_SECRET = 'test-admin-secret-0123456789';
@@ -24,8 +25,15 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 
 export type TestApp = Awaited<ReturnType<typeof buildApp>> & { t: TestDatabase; config: Config };
 
-/** The real API on a fresh database, with its health check against the real Temporal server. */
-export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+/**
+ * The real API on a fresh database, with its health check against the real Temporal server. API
+ * tests run no worker: /healthz reports the worker as `checkWorker` says (test/integration/api/
+ * healthz.test.ts checks the real ones).
+ */
+export async function createTestApp(
+  overrides: Record<string, string> = {},
+  { checkWorker = () => Promise.resolve() }: { checkWorker?: WorkerCheck } = {},
+): Promise<TestApp> {
   const t = await createTestDatabase('api');
   const config = testConfig({ ...overrides, DATABASE_URL: t.url });
   let connection: Connection | undefined;
@@ -38,6 +46,7 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
       connection ??= await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 2000 });
       await connection.healthService.check({});
     },
+    checkWorker,
   });
   app.addHook('onClose', async () => {
     await connection?.close();

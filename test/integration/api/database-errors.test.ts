@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import { buildApp } from '../../../api/app';
-import { createDb, dbOptions, type Db } from '../../../core/db';
+import { createDb, dbOptions } from '../../../core/db';
 import { createMetrics } from '../../../core/metrics';
 import { admin, testConfig } from '../../support/app';
 import { createTestDatabase, type TestDatabase } from '../../support/db';

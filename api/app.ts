@@ -10,6 +10,7 @@ import { hashToken } from '../core/auth/tokens';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import type { Metrics } from '../core/metrics';
+import type { WorkerCheck } from '../core/temporal/worker-health';
 import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorsPlugin } from './plugins/errors';
@@ -26,6 +27,8 @@ export interface AppDeps {
   log: Logger;
   metrics: Metrics;
   checkTemporal: () => Promise<void>;
+  /** Whether a worker serves the task queue (core/temporal/worker-health), reported by /healthz. */
+  checkWorker: WorkerCheck;
   /** The Temporal client in this node's namespace (federation routes start, signal and query actors). */
   temporal?: Client;
   onEventsCommitted?: (storeIds: string[]) => void;
@@ -76,7 +79,12 @@ export async function buildApp(deps: AppDeps) {
   if (config.DOCS_ENABLED) await app.register(docsPlugin, { nodeId: config.NODE_ID });
   await app.register(authPlugin, { config, db });
 
-  await app.register(opsRoutes, { db, metrics, checkTemporal: deps.checkTemporal });
+  await app.register(opsRoutes, {
+    db,
+    metrics,
+    checkTemporal: deps.checkTemporal,
+    checkWorker: deps.checkWorker,
+  });
   await app.register(storeRoutes, { db });
   await app.register(syncRoutes, { config, db, metrics, onEventsCommitted: deps.onEventsCommitted });
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });

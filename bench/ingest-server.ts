@@ -98,6 +98,7 @@ async function main(): Promise<void> {
     metrics: createMetrics(),
     // Temporal is not on the push path; the relay nudge is left out (no onEventsCommitted).
     checkTemporal: () => Promise.resolve(),
+    checkWorker: () => Promise.resolve(),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -156,6 +156,7 @@ async function startPeer(db: Db, url: string) {
     log,
     metrics: createMetrics(),
     checkTemporal: async () => undefined,
+    checkWorker: async () => undefined,
   });
   // The seeds' V1: every event id of a store in a time window, paged with limit/offset.
   app.get('/bench/v1/ids', { config: { auth: ['peer'] } }, async (request) => {

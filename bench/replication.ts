@@ -51,6 +51,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import pg from 'pg';
 import { configSchema } from '../core/config';
+import { relayWorkflowId } from '../core/temporal/ids';
 import { ensureServices } from '../scripts/services';
 import type { TestNode } from '../test/support/nodes';
 import { option, intList, percentile, procTicks } from './common';
@@ -244,7 +245,7 @@ async function setRelayAtoB(paused: boolean): Promise<void> {
   // Paused and no batch in flight.
   for (;;) {
     const s = await relayStatus(a);
-    const d = await a.client!.workflow.getHandle('relay:b').describe();
+    const d = await a.client!.workflow.getHandle(relayWorkflowId('a', 'b')).describe();
     if (s.paused && (d.raw.pendingActivities ?? []).length === 0) return;
     await sleep(50);
   }
@@ -520,7 +521,7 @@ function payloadJson(p: temporal.api.common.v1.IPayloads | null | undefined): un
 async function relayProfile(client: Client, window: { from: number; to: number }): Promise<Profile> {
   const events: temporal.api.history.v1.IHistoryEvent[] = [];
   let runs = 0;
-  for await (const wf of client.workflow.list({ query: `WorkflowId = 'relay:b'` })) {
+  for await (const wf of client.workflow.list({ query: `WorkflowId = '${relayWorkflowId('a', 'b')}'` })) {
     if (wf.closeTime && wf.closeTime.getTime() < window.from) continue;
     if (wf.startTime.getTime() > window.to) continue;
     runs += 1;
@@ -705,7 +706,9 @@ async function main(): Promise<void> {
       devices.push({ id: d.device_id, token: d.token, seq: 0 });
     }
     const settings = (
-      await a.client!.workflow.getHandle('relay:b').query<{ settings: Record<string, unknown> }>('status')
+      await a
+        .client!.workflow.getHandle(relayWorkflowId('a', 'b'))
+        .query<{ settings: Record<string, unknown> }>('status')
     ).settings;
     console.log(
       `replication bench: ${os.cpus().length} cores, node ${process.version}; rates ${opts.rates.join(', ')} events/s, ` +

@@ -1,10 +1,10 @@
 // Entrypoint: applies pending migrations and exits.
 import { loadConfig } from '../core/config';
-import { createDb, migrateToLatest } from '../core/db';
+import { createDb, MAINTENANCE_DB_OPTIONS, migrateToLatest } from '../core/db';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = createDb(config.DATABASE_URL, 1);
+  const db = createDb(config.DATABASE_URL, MAINTENANCE_DB_OPTIONS);
   try {
     const { results } = await migrateToLatest(db);
     for (const r of results ?? []) console.log(`${r.status}: ${r.migrationName}`);

@@ -1,13 +1,13 @@
 // Entrypoint: recomputes the anti-entropy digests from the events (all stores, or one), for a
 // database whose events were loaded or repaired outside ingest. Usage: tsx bin/rebuild-digests.ts [store_id]
 import { loadConfig } from '../core/config';
-import { createDb } from '../core/db';
+import { createDb, MAINTENANCE_DB_OPTIONS } from '../core/db';
 import { rebuildDigests } from '../core/federation/merkle';
 
 async function main(): Promise<void> {
   const storeId = process.argv[2];
   const config = loadConfig();
-  const db = createDb(config.DATABASE_URL, 1);
+  const db = createDb(config.DATABASE_URL, MAINTENANCE_DB_OPTIONS);
   try {
     const buckets = await rebuildDigests(db, storeId);
     console.log(`${buckets} hour digests rebuilt${storeId ? ` for store ${storeId}` : ''}`);

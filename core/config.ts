@@ -41,6 +41,16 @@ const envSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   DATABASE_URL: z.string().min(1),
   DATABASE_POOL_SIZE: positiveInt(20),
+  /**
+   * Set on every pooled connection at connect (startup parameters, no extra round trip): a stuck
+   * lock or statement makes a request fail fast with a retryable 503 instead of hanging, and a
+   * transaction left idle (a hung client) gives its locks back. 0 disables one.
+   */
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(15_000),
+  DB_LOCK_TIMEOUT_MS: z.coerce.number().int().min(0).default(3000),
+  DB_IDLE_IN_TX_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Wait at most this long for a pooled connection (PostgreSQL down or unreachable → 503). */
+  DB_CONNECT_TIMEOUT_MS: positiveInt(5000),
   TEMPORAL_ADDRESS: z.string().min(1).default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('velox'),

@@ -2,14 +2,16 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { buildApp } from '../api/app';
 import { loadConfig, type Config } from './config';
-import { createDb, migrateToLatest } from './db';
+import { createDb, dbOptions, MAINTENANCE_DB_OPTIONS, migrateToLatest } from './db';
 import { createMetrics } from './metrics';
 import { connectTemporal } from './temporal/client';
 import { installTemporalRuntime } from './temporal/logging';
+import { assertNamespaceIsOurs } from './temporal/namespace-guard';
 import { ensureSearchAttributes } from './temporal/search-attributes';
 import { createRelayNudger, ensureRelays } from './temporal/relays';
 import { ensureSchedules } from './temporal/schedules';
 import { createNodeWorker } from './temporal/worker';
+import { taskQueuePollerCheck, workerStateCheck } from './temporal/worker-health';
 
 export function createLogger(config: Config): Logger {
   return pino({
@@ -37,64 +39,85 @@ export interface RunningNode {
 
 /**
  * Wires one node process from validated config: migrations, then the roles asked for — the HTTP API,
- * the Temporal worker (with its schedules), or both (the local default).
+ * the Temporal worker (with its schedules), or both (the local default). Refuses to start in a
+ * Temporal namespace that already serves another node.
  */
 export async function startNode(config: Config, log: Logger = createLogger(config)): Promise<RunningNode> {
-  const db = createDb(config.DATABASE_URL, config.DATABASE_POOL_SIZE);
-  await migrateToLatest(db);
+  // Migrations run on a connection of their own, without the request timeouts.
+  const migrator = createDb(config.DATABASE_URL, MAINTENANCE_DB_OPTIONS);
+  try {
+    await migrateToLatest(migrator);
+  } finally {
+    await migrator.destroy();
+  }
   log.info('database migrated');
 
   // Temporal's own logs go through pino; shutdown order (API, then worker, then connections) is ours.
   installTemporalRuntime(log, { shutdownSignals: [] });
   const temporal = await connectTemporal(config);
+  const db = createDb(config.DATABASE_URL, dbOptions(config));
   const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops) await s();
+    await temporal.connection.close();
+    await db.destroy();
+  };
   let url: string | null = null;
 
-  if (config.ROLES.has('worker')) {
-    const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
-    const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
-    if (added.length > 0) log.info({ added }, 'registered search attributes');
-    const worker: Worker = await createNodeWorker({ config, db, log, connection });
-    await ensureSchedules(temporal.client, config);
-    await ensureRelays(temporal.client, config, log);
-    const running = worker.run();
-    running.catch((err: unknown) => log.fatal({ err }, 'temporal worker stopped'));
-    stops.push(async () => {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
-      await running.catch(() => undefined);
-      await connection.close();
+  try {
+    await assertNamespaceIsOurs(temporal.client, config);
+    let checkWorker = taskQueuePollerCheck(temporal.client, {
+      namespace: config.TEMPORAL_NAMESPACE,
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
     });
-    log.info(
-      { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },
-      'temporal worker running',
+
+    if (config.ROLES.has('worker')) {
+      const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+      stops.push(() => connection.close());
+      const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
+      if (added.length > 0) log.info({ added }, 'registered search attributes');
+      const worker: Worker = await createNodeWorker({ config, db, log, connection });
+      // Running before the relays are ensured: an old relay answers a query while handing over.
+      const running = worker.run();
+      running.catch((err: unknown) => log.fatal({ err }, 'temporal worker stopped'));
+      stops.unshift(async () => {
+        if (worker.getState() === 'RUNNING') worker.shutdown();
+        await running.catch(() => undefined);
+      });
+      checkWorker = workerStateCheck(worker, config.TEMPORAL_TASK_QUEUE);
+      await ensureSchedules(temporal.client, config, log);
+      await ensureRelays(temporal.client, config, log);
+      log.info(
+        { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },
+        'temporal worker running',
+      );
+    }
+
+    if (config.ROLES.has('api')) {
+      const app = await buildApp({
+        config,
+        db,
+        log,
+        metrics: createMetrics(),
+        temporal: temporal.client,
+        onEventsCommitted:
+          config.PEERS.length > 0 ? createRelayNudger(temporal.client, config, log) : undefined,
+        checkTemporal: async () => {
+          await temporal.connection.healthService.check({});
+        },
+        checkWorker,
+      });
+      stops.unshift(() => app.close());
+      url = await app.listen({ port: config.PORT, host: config.HOST });
+    }
+  } catch (err) {
+    await stop().catch((stopErr: unknown) =>
+      log.error({ err: stopErr }, 'cleanup after a failed start failed'),
     );
+    throw err;
   }
 
-  if (config.ROLES.has('api')) {
-    const app = await buildApp({
-      config,
-      db,
-      log,
-      metrics: createMetrics(),
-      temporal: temporal.client,
-      onEventsCommitted:
-        config.PEERS.length > 0 ? createRelayNudger(temporal.client, config, log) : undefined,
-      checkTemporal: async () => {
-        await temporal.connection.healthService.check({});
-      },
-    });
-    url = await app.listen({ port: config.PORT, host: config.HOST });
-    stops.unshift(() => app.close());
-  }
-
-  return {
-    url,
-    async stop() {
-      for (const stop of stops) await stop();
-      await temporal.connection.close();
-      await db.destroy();
-    },
-  };
+  return { url, stop };
 }
 
 /** Process entry: parse config (ROLES may be forced by the entrypoint), start, stop on signals. */

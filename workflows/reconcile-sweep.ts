@@ -21,7 +21,12 @@ export interface ReconcileSweepInput {
   /** Reconciles running at once (each is one store with one peer). */
   concurrency: number;
   httpTimeoutMs?: number;
-  /** Prepended to the reconcile workflow ids (tests sharing a namespace); '' in production. */
+  /** The node whose reconciles this sweep starts (their ids carry it). */
+  nodeId?: string;
+  /**
+   * Only in sweeps started before ids carried the node id (no nodeId): the prefix of the reconcile
+   * ids they started, kept so that they replay.
+   */
   idPrefix?: string;
   /** Carried across continue-as-new: pairs up to this `storeId:peerId` are done. */
   after?: string;
@@ -74,7 +79,7 @@ export async function reconcileSweepWorkflow(input: ReconcileSweepInput): Promis
       totals.pairs += 1;
       try {
         const child = await startChild(storeReconcileWorkflow, {
-          ...reconcileStartOptions(pair.storeId, pair.peerId, 'sweep', input.idPrefix),
+          ...reconcileStartOptions(input.nodeId, pair.storeId, pair.peerId, 'sweep', input.idPrefix),
           args: [
             {
               storeId: pair.storeId,

@@ -18,6 +18,7 @@ import {
   type ReconcileResult,
   type WalkOptions,
 } from '../core/federation/anti-entropy';
+import { legacyReconcileWorkflowId, reconcileWorkflowId } from '../core/temporal/ids';
 import { PeerIdKey, StoreIdKey } from '../core/temporal/search-keys';
 import { reconcileStep } from './profiles';
 
@@ -54,30 +55,39 @@ export interface ReconcileProgress {
 /** Where a running reconcile is, and what it found so far (also readable in the Temporal UI). */
 export const progressQuery = defineQuery<ReconcileProgress>('progress');
 
-/** One reconcile per store and peer at a time: the id is the lock (conflict policy FAIL). */
-export function reconcileWorkflowId(storeId: string, peerId: string, idPrefix = ''): string {
-  return `${idPrefix}reconcile:${storeId}:${peerId}`;
-}
-
 export type ReconcileTrigger = 'api' | 'sweep';
 
-/** Start options shared by the API (client start) and ReconcileSweep (child start). */
+/**
+ * Start options shared by the API (client start) and ReconcileSweep (child start). The id carries
+ * the node (reconcileWorkflowId); `nodeId` undefined is only a sweep started by an older node,
+ * which keeps starting the ids it started with (legacyIdPrefix) so that it replays.
+ */
 export function reconcileStartOptions(
+  nodeId: string | undefined,
   storeId: string,
   peerId: string,
   trigger: ReconcileTrigger,
-  idPrefix = '',
+  legacyIdPrefix = '',
 ) {
   const typedSearchAttributes: SearchAttributePair[] = [
     { key: StoreIdKey, value: storeId },
     { key: PeerIdKey, value: peerId },
   ];
   return {
-    workflowId: reconcileWorkflowId(storeId, peerId, idPrefix),
+    workflowId:
+      nodeId === undefined
+        ? legacyReconcileWorkflowId(storeId, peerId, legacyIdPrefix)
+        : reconcileWorkflowId(nodeId, storeId, peerId),
     // A new run may start as soon as the previous one closed, whatever its outcome.
     workflowIdReusePolicy: 'ALLOW_DUPLICATE' as const,
     typedSearchAttributes,
-    memo: { role: 'StoreReconcile', store: storeId, peer: peerId, trigger },
+    memo: {
+      role: 'StoreReconcile',
+      store: storeId,
+      peer: peerId,
+      trigger,
+      ...(nodeId === undefined ? {} : { node: nodeId }),
+    },
   };
 }
 
@@ -88,7 +98,7 @@ const chunks = <T>(items: T[], size: number): T[][] => {
 };
 
 /**
- * StoreReconcile (`reconcile:{storeId}:{peerId}`): compares this node's event log of a store with
+ * StoreReconcile (`reconcile:{nodeId}:{storeId}:{peerId}`): compares this node's event log of a store with
  * the peer's by digest tree, pulls what is missing here and pushes what is missing there, and
  * returns per entity what was missing and replayed (seed 003, Phase 0) with the HTTP traffic it
  * cost. Replaces the seeds' Redis lock + reconcileStore: the workflow id is the lock.

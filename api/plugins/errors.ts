@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { databaseFailure } from '../../core/db/errors';
 import { AppError } from '../errors';
 
 /** Fastify's own client-error codes, mapped to our codes. */
@@ -13,9 +14,27 @@ const FASTIFY_CODES: Record<string, string> = {
 };
 
 /**
+ * What a client is told when the database is out of reach or too busy: both are worth retrying,
+ * after about this many seconds (Retry-After).
+ */
+export const DATABASE_RETRY_AFTER_SECONDS = { unavailable: 5, busy: 1 } as const;
+
+const DATABASE_ANSWERS = {
+  unavailable: {
+    code: 'DATABASE_UNAVAILABLE',
+    message: 'the database is unreachable; retry later',
+  },
+  busy: {
+    code: 'DB_BUSY',
+    message: 'the database did not answer in time (lock or statement timeout); retry',
+  },
+} as const;
+
+/**
  * One error handler: validation → 400 naming each field, AppError → its status and code, client
- * errors Fastify raises (bad JSON, too large) → their 4xx, anything else → a generic 500 that is
- * logged with the request but never leaks internals.
+ * errors Fastify raises (bad JSON, too large) → their 4xx, the database unreachable or timing out →
+ * a retryable 503 with Retry-After, anything else → a generic 500 that is logged with the request but
+ * never leaks internals.
  */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -52,6 +71,14 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
           ? `request body exceeds the limit of ${app.initialConfig.bodyLimit} bytes`
           : err.message;
       return reply.status(err.statusCode).send({ error: { code, message } });
+    }
+    const failure = databaseFailure(err);
+    if (failure) {
+      request.log.warn({ err: { message: err.message, code: err.code } }, `database ${failure}`);
+      return reply
+        .status(503)
+        .header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS[failure]))
+        .send({ error: DATABASE_ANSWERS[failure] });
     }
     request.log.error({ err }, 'unhandled error');
     return reply

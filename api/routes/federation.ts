@@ -125,7 +125,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
       const letters = await countOpenDeadLetters(db);
       const peers = await Promise.all(
         config.PEERS.map(async (peer) => {
-          const workflowId = relayWorkflowId(peer.id);
+          const workflowId = relayWorkflowId(config.NODE_ID, peer.id);
           let status: RelayStatus | null = null;
           let error: string | null = null;
           try {
@@ -186,7 +186,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
       async (request) => {
         const peer = peerOf(request.params.peer_id);
         await temporal()
-          .workflow.getHandle(relayWorkflowId(peer.id))
+          .workflow.getHandle(relayWorkflowId(config.NODE_ID, peer.id))
           .signal(pauseSignal, action === 'pause');
         return { peer_id: peer.id, paused: action === 'pause' };
       },

@@ -3,12 +3,15 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../../core/db';
 import type { Metrics } from '../../core/metrics';
+import type { WorkerCheck } from '../../core/temporal/worker-health';
 
 export interface OpsRoutesOptions {
   db: Db;
   metrics: Metrics;
   /** Resolves when the Temporal frontend answers; rejects otherwise. */
   checkTemporal: () => Promise<void>;
+  /** Resolves when a worker serves this node's task queue (this process's, or any that polls it). */
+  checkWorker: WorkerCheck;
 }
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -36,7 +39,7 @@ async function probe(check: () => Promise<unknown>): Promise<'ok' | string> {
 export const opsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, opts) => {
   const checkSchema = z.object({
     status: z.enum(['ok', 'degraded']),
-    checks: z.object({ postgres: z.string(), temporal: z.string() }),
+    checks: z.object({ postgres: z.string(), temporal: z.string(), worker: z.string() }),
   });
 
   app.get(
@@ -45,19 +48,21 @@ export const opsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, op
       config: { rateLimit: false },
       schema: {
         tags: ['operations'],
-        summary: 'Liveness and dependencies: PostgreSQL and Temporal reachable (no token needed)',
+        summary:
+          'Liveness and dependencies: PostgreSQL and Temporal reachable, a worker serving the task queue (no token needed)',
         response: { 200: checkSchema, 503: checkSchema },
       },
     },
     async (_request, reply) => {
-      const [postgres, temporal] = await Promise.all([
+      const [postgres, temporal, worker] = await Promise.all([
         probe(() => sql`SELECT 1`.execute(opts.db)),
         probe(opts.checkTemporal),
+        probe(opts.checkWorker),
       ]);
-      const ok = postgres === 'ok' && temporal === 'ok';
+      const ok = postgres === 'ok' && temporal === 'ok' && worker === 'ok';
       return reply
         .status(ok ? 200 : 503)
-        .send({ status: ok ? 'ok' : 'degraded', checks: { postgres, temporal } });
+        .send({ status: ok ? 'ok' : 'degraded', checks: { postgres, temporal, worker } });
     },
   );
 

@@ -47,7 +47,7 @@ export const reconcileRoutes: FastifyPluginAsyncZod<ReconcileRoutesOptions> = as
         summary:
           "Reconcile a store's event log with its peers now (StoreReconcile), and return what was repaired",
         description:
-          'Starts `reconcile:{store_id}:{peer_id}` for every configured peer (or just `peer_id`) and waits for ' +
+          'Starts `reconcile:{node_id}:{store_id}:{peer_id}` for every configured peer (or just `peer_id`) and waits for ' +
           'the results: per entity, events missing on either side and replayed, plus the HTTP traffic it cost. ' +
           'While a reconcile of the same store and peer runs (started here or by the reconcile-sweep schedule) ' +
           'the answer is 409 LOCK_HELD. With `wait: false` the answer is 202 with the workflow ids.',
@@ -113,7 +113,7 @@ export const reconcileRoutes: FastifyPluginAsyncZod<ReconcileRoutesOptions> = as
           started.push({ peerId: peer.id, handle });
         } catch (err) {
           if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          held.push({ peer_id: peer.id, workflow_id: reconcileWorkflowId(storeId, peer.id) });
+          held.push({ peer_id: peer.id, workflow_id: reconcileWorkflowId(config.NODE_ID, storeId, peer.id) });
         }
       }
       if (held.length > 0) {

@@ -2,18 +2,98 @@ import { Kysely, Migrator, PostgresDialect, type MigrationResultSet } from 'kyse
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { migrations } from '../../migrations';
+import type { Config } from '../config';
 import type { Database } from './schema';
 
 export type Db = Kysely<Database>;
+export { databaseFailure, type DatabaseFailure } from './errors';
 
 // bigint (int8) stays a string: node_seq and counters can exceed 2^53 in a long-lived log.
 // numeric stays a string too (exact money); timestamptz becomes Date (pg default).
 
-export function createDb(databaseUrl: string, poolSize = 20): Db {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+export interface DbOptions {
+  poolSize?: number;
+  /** Session settings sent at connect; 0 disables one (migrations run without a statement timeout). */
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
+  idleInTransactionTimeoutMs?: number;
+  /** How long a request waits for a pooled connection (connecting included) before it fails. */
+  connectTimeoutMs?: number;
+}
+
+/** The pool settings a node's config asks for. */
+export function dbOptions(
+  config: Pick<
+    Config,
+    | 'DATABASE_POOL_SIZE'
+    | 'DB_STATEMENT_TIMEOUT_MS'
+    | 'DB_LOCK_TIMEOUT_MS'
+    | 'DB_IDLE_IN_TX_TIMEOUT_MS'
+    | 'DB_CONNECT_TIMEOUT_MS'
+  >,
+): DbOptions {
+  return {
+    poolSize: config.DATABASE_POOL_SIZE,
+    statementTimeoutMs: config.DB_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: config.DB_LOCK_TIMEOUT_MS,
+    idleInTransactionTimeoutMs: config.DB_IDLE_IN_TX_TIMEOUT_MS,
+    connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS,
+  };
+}
+
+const DEFAULTS = {
+  poolSize: 20,
+  statementTimeoutMs: 15_000,
+  lockTimeoutMs: 3000,
+  idleInTransactionTimeoutMs: 30_000,
+  connectTimeoutMs: 5000,
+} satisfies Required<DbOptions>;
+
+/** Migrations and maintenance jobs: one connection, no timeouts (an index build may take minutes). */
+export const MAINTENANCE_DB_OPTIONS: DbOptions = {
+  poolSize: 1,
+  statementTimeoutMs: 0,
+  lockTimeoutMs: 0,
+  idleInTransactionTimeoutMs: 0,
+};
+
+export function createDb(databaseUrl: string, options: number | DbOptions = {}): Db {
+  const o = { ...DEFAULTS, ...(typeof options === 'number' ? { poolSize: options } : options) };
+  const { connectionString, options: urlOptions } = splitOptions(databaseUrl);
+  // Startup parameters: the server applies them while opening the session, so they cost no round
+  // trip; options given in DATABASE_URL come last and win.
+  const startup = [
+    `-c statement_timeout=${o.statementTimeoutMs}`,
+    `-c lock_timeout=${o.lockTimeoutMs}`,
+    `-c idle_in_transaction_session_timeout=${o.idleInTransactionTimeoutMs}`,
+    urlOptions,
+  ];
+  const pool = new pg.Pool({
+    connectionString,
+    max: o.poolSize,
+    options: startup.filter(Boolean).join(' '),
+    connectionTimeoutMillis: o.connectTimeoutMs,
+  });
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => undefined);
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
+}
+
+/**
+ * pg lets `options` in the connection string replace the `options` it is given: take them out of
+ * the URL so both apply.
+ */
+function splitOptions(databaseUrl: string): { connectionString: string; options?: string } {
+  let url: URL;
+  try {
+    url = new URL(databaseUrl);
+  } catch {
+    return { connectionString: databaseUrl };
+  }
+  const options = url.searchParams.get('options');
+  if (options === null) return { connectionString: databaseUrl };
+  url.searchParams.delete('options');
+  return { connectionString: url.toString(), options };
 }
 
 /**
@@ -39,7 +119,14 @@ function preparingPool(pool: pg.Pool) {
         client.release(true);
         client = await pool.connect();
       }
-      if (!bornIn.has(client)) bornIn.set(client, generation);
+      if (!bornIn.has(client)) {
+        bornIn.set(client, generation);
+        // pg listens for errors only on idle clients: a connection that dies while checked out
+        // (PostgreSQL restarted, network cut) emits 'error' with nobody listening, which would
+        // crash the process. The query in flight fails with the same error (a 503), and the pool
+        // drops the client when it is released.
+        client.on('error', () => undefined);
+      }
       return {
         query(sqlOrCursor: unknown, parameters?: ReadonlyArray<unknown>) {
           if (typeof sqlOrCursor !== 'string' || !parameters || parameters.length === 0) {

@@ -6,7 +6,7 @@ import {
   type ReconcileTrigger,
 } from '../../workflows/store-reconcile';
 
-export { reconcileWorkflowId } from '../../workflows/store-reconcile';
+export { reconcileWorkflowId } from './ids';
 
 /**
  * Starts StoreReconcile for one store and peer. Throws WorkflowExecutionAlreadyStartedError while
@@ -14,11 +14,11 @@ export { reconcileWorkflowId } from '../../workflows/store-reconcile';
  */
 export function startStoreReconcile(
   client: Client,
-  config: Pick<Config, 'TEMPORAL_TASK_QUEUE' | 'RECONCILE_CHUNK_SIZE' | 'RELAY_HTTP_TIMEOUT_MS'>,
+  config: Pick<Config, 'NODE_ID' | 'TEMPORAL_TASK_QUEUE' | 'RECONCILE_CHUNK_SIZE' | 'RELAY_HTTP_TIMEOUT_MS'>,
   opts: { storeId: string; peerId: string; trigger: ReconcileTrigger; chunkSize?: number },
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof storeReconcileWorkflow>> {
   return client.workflow.start(storeReconcileWorkflow, {
-    ...reconcileStartOptions(opts.storeId, opts.peerId, opts.trigger),
+    ...reconcileStartOptions(config.NODE_ID, opts.storeId, opts.peerId, opts.trigger),
     workflowIdConflictPolicy: 'FAIL',
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     args: [

@@ -8,14 +8,8 @@ import {
 import { orphanHealerWorkflow } from '../../workflows/orphan-healer';
 import { reconcileSweepWorkflow } from '../../workflows/reconcile-sweep';
 import type { Config } from '../config';
-
-export const ORPHAN_HEALER_SCHEDULE_ID = 'orphan-healer';
-export const RECONCILE_SWEEP_SCHEDULE_ID = 'reconcile-sweep';
-
-export interface EnsureSchedulesOptions {
-  /** Prepended to every schedule id and workflow id (tests sharing a namespace use a unique one). */
-  idPrefix?: string;
-}
+import type { Log } from '../log';
+import { orphanHealerScheduleId, reconcileSweepScheduleId } from './ids';
 
 type ScheduleConfig = Pick<
   Config,
@@ -30,18 +24,15 @@ type ScheduleConfig = Pick<
 >;
 
 /** The node's schedules, as they should be for this config. */
-export function scheduleDefinitions(
-  config: ScheduleConfig,
-  { idPrefix = '' }: EnsureSchedulesOptions = {},
-): ScheduleOptions[] {
+export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
   const orphanHealer: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof orphanHealerWorkflow>> = {
-    scheduleId: `${idPrefix}${ORPHAN_HEALER_SCHEDULE_ID}`,
+    scheduleId: orphanHealerScheduleId(config.NODE_ID),
     spec: { intervals: [{ every: `${config.ORPHAN_HEALER_INTERVAL_SECONDS} seconds` }] },
     action: {
       type: 'startWorkflow',
       workflowType: orphanHealerWorkflow,
       // The server appends the tick's timestamp to this id.
-      workflowId: `${idPrefix}orphan-healer`,
+      workflowId: orphanHealerScheduleId(config.NODE_ID),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       args: [{ batchSize: config.ORPHAN_HEALER_BATCH, maxAgeDays: config.ORPHAN_HEALER_MAX_AGE_DAYS }],
     },
@@ -60,15 +51,19 @@ export function scheduleDefinitions(
     },
   };
   const reconcileSweep: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof reconcileSweepWorkflow>> = {
-    scheduleId: `${idPrefix}${RECONCILE_SWEEP_SCHEDULE_ID}`,
+    scheduleId: reconcileSweepScheduleId(config.NODE_ID),
     spec: { intervals: [{ every: `${config.RECONCILE_SWEEP_INTERVAL_SECONDS} seconds` }] },
     action: {
       type: 'startWorkflow',
       workflowType: reconcileSweepWorkflow,
-      workflowId: `${idPrefix}reconcile-sweep`,
+      workflowId: reconcileSweepScheduleId(config.NODE_ID),
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       args: [
-        { chunkSize: config.RECONCILE_CHUNK_SIZE, concurrency: config.RECONCILE_SWEEP_CONCURRENCY, idPrefix },
+        {
+          chunkSize: config.RECONCILE_CHUNK_SIZE,
+          concurrency: config.RECONCILE_SWEEP_CONCURRENCY,
+          nodeId: config.NODE_ID,
+        },
       ],
     },
     policies: {
@@ -79,7 +74,7 @@ export function scheduleDefinitions(
     },
     memo: {
       description:
-        'Reconciles every store with every peer by anti-entropy digests (workflows reconcile:{store}:{peer}, ' +
+        'Reconciles every store with every peer by anti-entropy digests (workflows reconcile:{node}:{store}:{peer}, ' +
         `${config.RECONCILE_SWEEP_CONCURRENCY} at a time)`,
       node: config.NODE_ID,
     },
@@ -87,17 +82,18 @@ export function scheduleDefinitions(
   return [orphanHealer, reconcileSweep];
 }
 
+/** Schedule names of the node before their ids carried the node id. */
+const LEGACY_SCHEDULE_IDS = new Set(['orphan-healer', 'reconcile-sweep']);
+
 /**
  * Creates the node's schedules, or brings existing ones up to date with the config (every boot of
  * every worker calls this, so it must be idempotent). A schedule an operator paused stays paused.
+ * This node's schedules from before ids carried the node id are deleted (they would fire beside
+ * the new ones); another node's are never touched.
  */
-export async function ensureSchedules(
-  client: Client,
-  config: ScheduleConfig,
-  options: EnsureSchedulesOptions = {},
-): Promise<string[]> {
+export async function ensureSchedules(client: Client, config: ScheduleConfig, log?: Log): Promise<string[]> {
   const ids: string[] = [];
-  for (const definition of scheduleDefinitions(config, options)) {
+  for (const definition of scheduleDefinitions(config)) {
     try {
       await client.schedule.create(definition);
     } catch (err) {
@@ -110,6 +106,11 @@ export async function ensureSchedules(
       }));
     }
     ids.push(definition.scheduleId);
+  }
+  for await (const schedule of client.schedule.list()) {
+    if (!LEGACY_SCHEDULE_IDS.has(schedule.scheduleId) || schedule.memo?.node !== config.NODE_ID) continue;
+    await client.schedule.getHandle(schedule.scheduleId).delete();
+    log?.info({ scheduleId: schedule.scheduleId }, 'deleted a schedule of this node under its old id');
   }
   return ids;
 }

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../core/config';
 import { hashPayload } from '../../core/events/hash';
 import { connectTemporal } from '../../core/temporal/client';
 import { installTemporalRuntime } from '../../core/temporal/logging';
+import { orphanHealerScheduleId, reconcileSweepScheduleId } from '../../core/temporal/ids';
 import { ensureSchedules } from '../../core/temporal/schedules';
 import { connectWorker, createNodeWorker } from '../../core/temporal/worker';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db';
@@ -27,13 +28,14 @@ let client: Client;
 let nativeConnection: NativeConnection;
 let worker: Worker;
 let running: Promise<void>;
-const idPrefix = `${uniqueName('test')}-`;
+// Test files share a namespace: a node id of its own keeps this file's schedules apart.
+const nodeId = uniqueName('node-schedule-test');
 
 beforeAll(async () => {
   installTemporalRuntime(testLog);
   config = loadConfig({
     NODE_ENV: 'test',
-    NODE_ID: 'node-schedule-test',
+    NODE_ID: nodeId,
     DATABASE_URL: serverUrl(),
     ADMIN_SECRET: 'a-test-admin-secret-0123456789',
     TEMPORAL_ADDRESS: temporalAddress(),
@@ -58,9 +60,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const id of ['orphan-healer', 'reconcile-sweep']) {
+  for (const id of [orphanHealerScheduleId(nodeId), reconcileSweepScheduleId(nodeId)]) {
     await client?.schedule
-      .getHandle(`${idPrefix}${id}`)
+      .getHandle(id)
       .delete()
       .catch(() => undefined);
   }
@@ -121,8 +123,8 @@ async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs: number
 test('the schedule (overlap SKIP) heals orphans on its own, and a later ensureSchedules updates it in place', async () => {
   const orphanIds = await insertOrphans(6);
 
-  const ids = await ensureSchedules(client, config, { idPrefix });
-  expect(ids).toEqual([`${idPrefix}orphan-healer`, `${idPrefix}reconcile-sweep`]);
+  const ids = await ensureSchedules(client, config);
+  expect(ids).toEqual([`${nodeId}:orphan-healer`, `${nodeId}:reconcile-sweep`]);
 
   await waitFor(async () => {
     const rows = await tdb.db
@@ -142,23 +144,23 @@ test('the schedule (overlap SKIP) heals orphans on its own, and a later ensureSc
   expect(described.action).toMatchObject({
     type: 'startWorkflow',
     workflowType: 'orphanHealerWorkflow',
-    workflowId: `${idPrefix}orphan-healer`,
+    workflowId: `${nodeId}:orphan-healer`,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     args: [{ batchSize: 50, maxAgeDays: 7 }],
   });
   expect(described.memo).toMatchObject({
     description: expect.stringContaining('Re-projects events'),
-    node: 'node-schedule-test',
+    node: nodeId,
   });
   expect(described.info.recentActions.length).toBeGreaterThan(0);
 
   // A second boot with other settings: no error, same schedule, new spec and action.
   await handle.pause('operator paused it');
-  const again = await ensureSchedules(
-    client,
-    { ...config, ORPHAN_HEALER_INTERVAL_SECONDS: 2, ORPHAN_HEALER_BATCH: 20 },
-    { idPrefix },
-  );
+  const again = await ensureSchedules(client, {
+    ...config,
+    ORPHAN_HEALER_INTERVAL_SECONDS: 2,
+    ORPHAN_HEALER_BATCH: 20,
+  });
   expect(again).toEqual(ids);
   const updated = await handle.describe();
   expect(updated.spec.intervals).toMatchObject([{ every: 2000 }]);

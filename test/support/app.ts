@@ -4,6 +4,7 @@ import { buildApp } from '../../api/app';
 import { configSchema, type Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import { createMetrics } from '../../core/metrics';
+import type { WorkerCheck } from '../../core/temporal/worker-health';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export const ADMIN_SECRET = 'test-admin-secret-0123456789';
@@ -26,12 +27,17 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 export type TestApp = Awaited<ReturnType<typeof buildApp>> & { t: TestDatabase; config: Config };
 
 /**
- * The real API on a fresh database, with its health check against the real Temporal server.
- * `withDb` may wrap the API's database handle (e.g. with a kysely plugin that counts queries).
+ * The real API on a fresh database, with its health check against the real Temporal server. API
+ * tests run no worker: /healthz reports the worker as `checkWorker` says (test/integration/api/
+ * healthz.test.ts checks the real ones). `withDb` may wrap the API's database handle (e.g. with a
+ * kysely plugin that counts queries).
  */
 export async function createTestApp(
   overrides: Record<string, string> = {},
-  withDb: (db: Db) => Db = (db) => db,
+  {
+    checkWorker = () => Promise.resolve(),
+    withDb = (db) => db,
+  }: { checkWorker?: WorkerCheck; withDb?: (db: Db) => Db } = {},
 ): Promise<TestApp> {
   const t = await createTestDatabase('api');
   const config = testConfig({ ...overrides, DATABASE_URL: t.url });
@@ -45,6 +51,7 @@ export async function createTestApp(
       connection ??= await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 2000 });
       await connection.healthService.check({});
     },
+    checkWorker,
   });
   app.addHook('onClose', async () => {
     await connection?.close();

@@ -41,7 +41,7 @@ beforeAll(async () => {
   // A long positive-cache TTL: revocation must still be immediate in this process.
   app = await createTestApp(
     { AUTH_FAIL_MAX: String(FAIL_MAX), AUTH_FAIL_WINDOW_MS: '60000', AUTH_CACHE_TTL_MS: '600000' },
-    counting.wrap,
+    { withDb: counting.wrap },
   );
 });
 afterAll(() => app.close());
@@ -255,6 +255,7 @@ describe('device administration', () => {
       log: pino({ level: 'silent' }),
       metrics: createMetrics(),
       checkTemporal: async () => {},
+      checkWorker: async () => {},
     });
     try {
       const storeId = randomUUID();

@@ -173,10 +173,13 @@ describe('stores', () => {
 });
 
 describe('operations', () => {
-  test('/healthz reports PostgreSQL and Temporal without a token', async () => {
+  test('/healthz reports PostgreSQL, Temporal and the worker without a token', async () => {
     const res = await app.inject({ method: 'GET', url: '/healthz' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ status: 'ok', checks: { postgres: 'ok', temporal: 'ok' } });
+    expect(res.json()).toEqual({
+      status: 'ok',
+      checks: { postgres: 'ok', temporal: 'ok', worker: 'ok' },
+    });
   });
 
   test('/metrics is Prometheus text with the push metrics', async () => {

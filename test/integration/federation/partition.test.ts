@@ -90,7 +90,7 @@ async function partition(): Promise<void> {
 
 async function relayIdle(node: TestNode): Promise<boolean> {
   if ((await relayStatus(node)).paused !== true) return false;
-  const d = await node.client!.workflow.getHandle(relayWorkflowId(peerOf(node).id)).describe();
+  const d = await node.client!.workflow.getHandle(relayWorkflowId(node.id, peerOf(node).id)).describe();
   return (d.raw.pendingActivities ?? []).length === 0;
 }
 

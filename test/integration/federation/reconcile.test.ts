@@ -7,9 +7,9 @@ import { PROJECTION_TABLES } from '../../../core/db/schema';
 import { ingestEvents } from '../../../core/eventlog/ingest';
 import { syncEventSchema, type SyncEvent } from '../../../core/events/schemas';
 import { ENTITIES, type ReconcileResult } from '../../../core/federation/anti-entropy';
-import { RECONCILE_SWEEP_SCHEDULE_ID } from '../../../core/temporal/schedules';
+import { reconcileSweepScheduleId, reconcileWorkflowId } from '../../../core/temporal/ids';
 import type { ReconcileSweepResult } from '../../../workflows/reconcile-sweep';
-import { progressQuery, reconcileWorkflowId } from '../../../workflows/store-reconcile';
+import { progressQuery } from '../../../workflows/store-reconcile';
 import { DeviceSim } from '../../support/events';
 import { createTestNetwork, type TestNode, eventually } from '../../support/nodes';
 import { recordHistory } from '../../support/temporal';
@@ -206,7 +206,7 @@ test('a gap relay never delivered is found and repaired both ways; a second reco
     .executeTakeFirstOrThrow();
   expect(pulled).toEqual({ source: 'system-federation', source_peer: 'b' });
 
-  const handle = a.client!.workflow.getHandle(reconcileWorkflowId(storeId, 'b'));
+  const handle = a.client!.workflow.getHandle(reconcileWorkflowId('a', storeId, 'b'));
   const described = await handle.describe();
   expect(described.status.name).toBe('COMPLETED');
   expect(described.typedSearchAttributes.getAll().map((p) => [p.key.name, p.value])).toEqual(
@@ -272,7 +272,7 @@ test('two concurrent auto-reconciles: one runs, the other gets 409 LOCK_HELD; th
     b,
     Array.from({ length: 80 }, () => sale(sim, product)),
   );
-  const workflowId = reconcileWorkflowId(storeId, 'b');
+  const workflowId = reconcileWorkflowId('a', storeId, 'b');
 
   // One event per push step makes this reconcile take a few seconds.
   const first = autoReconcile(a, { store_id: storeId, chunk_size: 1 });
@@ -293,7 +293,7 @@ test('two concurrent auto-reconciles: one runs, the other gets 409 LOCK_HELD; th
   });
 
   // The scheduled sweep uses the same workflow ids: it skips the pair instead of running beside it.
-  const schedule = a.client!.schedule.getHandle(RECONCILE_SWEEP_SCHEDULE_ID);
+  const schedule = a.client!.schedule.getHandle(reconcileSweepScheduleId('a'));
   const before = (await schedule.describe()).info.recentActions.length;
   await schedule.trigger();
   const action = await eventually(
@@ -338,7 +338,7 @@ test('the worker killed (SIGKILL) mid-reconcile, then restarted: the reconcile c
     b,
     Array.from({ length: 150 }, () => sale(simA, product, 2)),
   );
-  const workflowId = reconcileWorkflowId(storeId, 'b');
+  const workflowId = reconcileWorkflowId('a', storeId, 'b');
 
   const started = await autoReconcile(a, { store_id: storeId, chunk_size: 10, wait: false });
   expect(started.status).toBe(202);

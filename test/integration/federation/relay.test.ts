@@ -232,7 +232,7 @@ test('worker killed mid-relay, then restarted: everything arrives once', async (
 });
 
 test('PeerRelay history replays (recorded for the replay test)', async () => {
-  const handle = a.client!.workflow.getHandle(relayWorkflowId('b'));
+  const handle = a.client!.workflow.getHandle(relayWorkflowId('a', 'b'));
   const description = await handle.describe();
   expect(description.status.name).toBe('RUNNING');
   expect(description.typedSearchAttributes.get(PeerIdKey)).toBe('b');

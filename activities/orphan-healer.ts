@@ -1,10 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../core/db';
 import { applyStock, fromRows, newSink, projectWithFallback, writeConflictAudit } from '../core/projections';
-import type { Trx } from '../core/projections/types';
+import { claimUnprojected, recordProjectionOutcomes } from '../core/repositories/events';
 
 // The orphan healer (seed 003, phase 1, deliverable 1): events that are in the log but whose
 // projection failed, or never ran (an older node version left them 'pending'), are projected again.
@@ -69,7 +68,7 @@ export async function healOrphanBatch(
   input: OrphanHealInput,
 ): Promise<OrphanHealResult> {
   const result = await db.transaction().execute(async (trx) => {
-    const rows = await claimOrphans(trx, input);
+    const rows = await claimUnprojected(trx, input);
     if (rows.length === 0) return { checked: 0, healed: 0, failed: 0, details: [] };
 
     const { events, invalid } = fromRows(rows);
@@ -84,7 +83,10 @@ export async function healOrphanBatch(
         ? { event_id: r.event_id, type: r.type, status: 'healed' }
         : { event_id: r.event_id, type: r.type, status: 'failed', error };
     });
-    await recordOutcomes(trx, details);
+    await recordProjectionOutcomes(
+      trx,
+      details.map((d) => ({ event_id: d.event_id, error: d.error ?? null })),
+    );
     await applyStock(trx, sink); // last: the hot stock rows stay locked only until commit
     return {
       checked: rows.length,
@@ -126,47 +128,4 @@ export function healStore(
   limits: Omit<OrphanHealInput, 'storeId'>,
 ): Promise<OrphanHealResult> {
   return healOrphanBatch(db, log, { ...limits, storeId });
-}
-
-/**
- * Events not yet projected, fewest attempts first: an event that fails every time goes to the back,
- * so a block of permanently failing events cannot starve newer orphans out of the batch.
- */
-async function claimOrphans(trx: Trx, { batchSize, maxAgeDays, storeId }: OrphanHealInput) {
-  let query = trx
-    .selectFrom('events')
-    .select([
-      'event_id',
-      'store_id',
-      'device_id',
-      'type',
-      'payload',
-      'vector_clock',
-      'created_at',
-      'hlc',
-      'origin_node',
-      'actor_user_id',
-    ])
-    .where('projection_status', '<>', 'processed')
-    .where('received_at', '>=', sql<Date>`now() - make_interval(secs => ${maxAgeDays * 86_400})`);
-  if (storeId !== undefined) query = query.where('store_id', '=', storeId);
-  return query
-    .orderBy('projection_attempts')
-    .orderBy('node_seq')
-    .limit(batchSize)
-    .forUpdate()
-    .skipLocked()
-    .execute();
-}
-
-/** One statement for the whole batch: healed → processed, failed → failed with its error; attempts + 1. */
-async function recordOutcomes(trx: Trx, details: OrphanHealDetail[]): Promise<void> {
-  const rows = details.map((d) => ({ event_id: d.event_id, error: d.error ?? null }));
-  await sql`
-    UPDATE events SET
-      projection_status = CASE WHEN o.error IS NULL THEN 'processed' ELSE 'failed' END,
-      projection_error = o.error,
-      projection_attempts = events.projection_attempts + 1
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS o(event_id uuid, error text)
-    WHERE events.event_id = o.event_id`.execute(trx);
 }

@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
+import { listStoreIds } from '../core/repositories/stores';
 import type { EntityTally, WalkOptions } from '../core/federation/anti-entropy';
 import { PeerClient, PeerError, type TrafficCounter } from '../core/federation/peer-client';
 import { diffStore, pullEvents, pushEvents } from '../core/federation/reconcile';
@@ -170,8 +171,7 @@ export function createReconcileActivities({ db, config, log }: ReconcileDeps) {
 
     /** Every store this node holds, and its peers: what ReconcileSweep pairs up. */
     async listReconcileTargets(): Promise<{ storeIds: string[]; peerIds: string[] }> {
-      const rows = await db.selectFrom('stores').select('id').orderBy('id').execute();
-      return { storeIds: rows.map((r) => r.id), peerIds: config.PEERS.map((p) => p.id) };
+      return { storeIds: await listStoreIds(db), peerIds: config.PEERS.map((p) => p.id) };
     },
   };
 }

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { sql } from 'kysely';
 import { z } from 'zod';
-import type { Db } from '../../core/db';
+import { pingDatabase, type Db } from '../../core/db';
 import type { Metrics } from '../../core/metrics';
 import type { WorkerCheck } from '../../core/temporal/worker-health';
 
@@ -55,7 +54,7 @@ export const opsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, op
     },
     async (_request, reply) => {
       const [postgres, temporal, worker] = await Promise.all([
-        probe(() => sql`SELECT 1`.execute(opts.db)),
+        probe(() => pingDatabase(opts.db)),
         probe(opts.checkTemporal),
         probe(opts.checkWorker),
       ]);

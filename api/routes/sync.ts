@@ -4,7 +4,6 @@ import type { Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import type { EventSource } from '../../core/db/schema';
 import { ingestEvents } from '../../core/eventlog/ingest';
-import { WIRE_COLUMNS } from '../../core/federation/peer-client';
 import { decodeEvent, type EventLimits, type EventRejection } from '../../core/events/decode';
 import {
   pushEnvelopeSchema,
@@ -13,6 +12,8 @@ import {
   type SyncEvent,
 } from '../../core/events/schemas';
 import type { Metrics } from '../../core/metrics';
+import { listConflicts } from '../../core/repositories/conflict-audit-log';
+import { readFeed } from '../../core/repositories/events';
 import { declareStore, findStore } from '../../core/repositories/stores';
 import { AppError, errorResponses } from '../errors';
 import { assertStoreAccess, principalOf, type Principal } from '../plugins/auth';
@@ -207,14 +208,7 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
     async (request) => {
       const { store_id, since, limit } = request.query;
       assertStoreAccess(principalOf(request), store_id);
-      const rows = await db
-        .selectFrom('events')
-        .select(['node_seq', ...WIRE_COLUMNS])
-        .where('store_id', '=', store_id)
-        .where('node_seq', '>', String(since))
-        .orderBy('node_seq')
-        .limit(limit + 1)
-        .execute();
+      const rows = await readFeed(db, store_id, since, limit);
       const page = rows.slice(0, limit);
       const events = page.map((r) => ({
         ...r,
@@ -272,13 +266,12 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
     },
     async (request) => {
       const { store_id, from, to, limit } = request.query;
-      let q = db.selectFrom('conflict_audit_log').selectAll().where('store_id', '=', store_id);
-      if (from) q = q.where('resolved_at', '>=', new Date(from));
-      if (to) {
-        const end = /^\d{4}-\d{2}-\d{2}$/.test(to) ? new Date(Date.parse(to) + 86_400_000) : new Date(to);
-        q = q.where('resolved_at', '<', end);
-      }
-      const rows = await q.orderBy('resolved_at', 'desc').orderBy('id').limit(limit).execute();
+      const end = to && /^\d{4}-\d{2}-\d{2}$/.test(to) ? new Date(Date.parse(to) + 86_400_000) : to;
+      const rows = await listConflicts(db, store_id, {
+        from: from ? new Date(from) : undefined,
+        to: end ? new Date(end) : undefined,
+        limit,
+      });
       return { items: rows.map((r) => ({ ...r, resolved_at: r.resolved_at.toISOString() })) };
     },
   );

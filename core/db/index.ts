@@ -1,4 +1,4 @@
-import { Kysely, Migrator, PostgresDialect, type MigrationResultSet } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type MigrationResultSet } from 'kysely';
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { migrations } from '../../migrations';
@@ -174,4 +174,9 @@ export async function migrateToLatest(db: Db): Promise<MigrationResultSet> {
     throw result.error instanceof Error ? result.error : new Error(String(result.error));
   }
   return result;
+}
+
+/** One round trip to the server (liveness). */
+export async function pingDatabase(db: Db): Promise<void> {
+  await sql`SELECT 1`.execute(db);
 }

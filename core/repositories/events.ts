@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { VectorClock } from '../crdt/vector-clock';
 import type { Db } from '../db';
 import type { EventRow, EventsTable } from '../db/schema';
-import type { WireEventRow } from '../federation/peer-client';
+import { WIRE_COLUMNS, type WireEventRow } from '../federation/peer-client';
 import type { Trx } from '../projections/types';
 import { columnList, recordset, type ColumnMap } from './recordset';
 
@@ -213,4 +213,65 @@ export function findEvent(db: Executor, storeId: string, eventId: string): Promi
     .where('store_id', '=', storeId)
     .where('event_id', '=', eventId)
     .executeTakeFirst();
+}
+
+/** A page of a store's change feed after `since`, in this node's commit order (one more, to tell has_more). */
+export function readFeed(db: Executor, storeId: string, since: number, limit: number) {
+  return db
+    .selectFrom('events')
+    .select(['node_seq', ...WIRE_COLUMNS])
+    .where('store_id', '=', storeId)
+    .where('node_seq', '>', String(since))
+    .orderBy('node_seq')
+    .limit(limit + 1)
+    .execute();
+}
+
+/**
+ * Events not yet projected, received in the last `maxAgeDays`, fewest attempts first (an event that
+ * fails every time goes to the back, so a block of permanently failing events cannot starve newer
+ * orphans out of the batch), locked; rows another healer holds are skipped.
+ */
+export function claimUnprojected(
+  trx: Trx,
+  input: { batchSize: number; maxAgeDays: number; storeId?: string },
+) {
+  let query = trx
+    .selectFrom('events')
+    .select([
+      'event_id',
+      'store_id',
+      'device_id',
+      'type',
+      'payload',
+      'vector_clock',
+      'created_at',
+      'hlc',
+      'origin_node',
+      'actor_user_id',
+    ])
+    .where('projection_status', '<>', 'processed')
+    .where('received_at', '>=', sql<Date>`now() - make_interval(secs => ${input.maxAgeDays * 86_400})`);
+  if (input.storeId !== undefined) query = query.where('store_id', '=', input.storeId);
+  return query
+    .orderBy('projection_attempts')
+    .orderBy('node_seq')
+    .limit(input.batchSize)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+}
+
+/** One statement for a batch: healed → processed, failed → failed with its error; attempts + 1. */
+export async function recordProjectionOutcomes(
+  trx: Trx,
+  outcomes: { event_id: string; error: string | null }[],
+): Promise<void> {
+  await sql`
+    UPDATE events SET
+      projection_status = CASE WHEN o.error IS NULL THEN 'processed' ELSE 'failed' END,
+      projection_error = o.error,
+      projection_attempts = events.projection_attempts + 1
+    FROM ${recordset({ event_id: 'uuid', error: 'text' }, outcomes, 'o')}
+    WHERE events.event_id = o.event_id`.execute(trx);
 }

@@ -65,14 +65,12 @@ export async function readRegisters(
     const spec = reads.find((x) => x.spec.table === t)!.spec;
     const values: Record<string, unknown> = {};
     for (const c of Object.keys(spec.columns)) values[c] = r[c];
-    out
-      .get(t)!
-      .set(`${r.store_id}:${r.id}`, {
-        store_id: r.store_id,
-        id: r.id,
-        values,
-        stamps: { ...r.field_stamps },
-      });
+    out.get(t)!.set(`${r.store_id}:${r.id}`, {
+      store_id: r.store_id,
+      id: r.id,
+      values,
+      stamps: { ...r.field_stamps },
+    });
   }
   return out;
 }

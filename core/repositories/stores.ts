@@ -24,3 +24,9 @@ export async function declareStore(
 export function findStore(db: Db, id: string): Promise<Store | undefined> {
   return db.selectFrom('stores').selectAll().where('id', '=', id).executeTakeFirst();
 }
+
+/** Every store this node holds, by id. */
+export async function listStoreIds(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom('stores').select('id').orderBy('id').execute();
+  return rows.map((r) => r.id);
+}

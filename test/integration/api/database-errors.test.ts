@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -53,6 +53,8 @@ function viaPort(url: string, port: number): string {
   const u = new URL(url);
   u.hostname = '127.0.0.1';
   u.port = String(port);
+  // Over TCP: the local server's URL may name its Unix socket directory instead.
+  u.searchParams.delete('host');
   return u.toString();
 }
 
@@ -81,6 +83,7 @@ async function deviceOf(app: Awaited<ReturnType<typeof appOn>>['app']) {
     headers: admin,
     payload: { name: 'POS' },
   });
+  if (res.statusCode !== 201) throw new Error(`device registration: ${res.statusCode} ${res.body}`);
   const { device_id, token } = res.json<{ device_id: string; token: string }>();
   const sim = new DeviceSim(storeId, device_id);
   const push = (event = sim.event('ProductCreated', { product_id: randomUUID(), name: 'Arepa', price: 1 })) =>
@@ -178,7 +181,7 @@ test('PostgreSQL unreachable: every route answers 503 DATABASE_UNAVAILABLE with 
       {
         method: 'POST' as const,
         url: '/sync/push',
-        headers: { authorization: 'Bearer vxd_not-a-real-device-token-0123456789' },
+        headers: { authorization: `Bearer vxd_${randomBytes(32).toString('base64url')}` },
         payload: { store_id: storeId, device_id: randomUUID(), events: [] },
       },
     ];
@@ -201,7 +204,7 @@ test('PostgreSQL unreachable: every route answers 503 DATABASE_UNAVAILABLE with 
 
 test('PostgreSQL going away mid-flight: 503 while it is gone, and the node recovers by itself when it is back', async () => {
   const target = new URL(t.url);
-  const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+  const proxy = new TcpProxy({ host: '127.0.0.1', port: Number(target.port || 5432) });
   await proxy.open();
   const { app } = await appOn(viaPort(t.url, proxy.port));
   try {

@@ -1,6 +1,6 @@
 import { Connection } from '@temporalio/client';
 import pino from 'pino';
-import { buildApp } from '../../api/app';
+import { buildApp, type AppDeps } from '../../api/app';
 import { configSchema, type Config } from '../../core/config';
 import { createMetrics } from '../../core/metrics';
 import { createTestDatabase, type TestDatabase } from './db';
@@ -25,7 +25,10 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 export type TestApp = Awaited<ReturnType<typeof buildApp>> & { t: TestDatabase; config: Config };
 
 /** The real API on a fresh database, with its health check against the real Temporal server. */
-export async function createTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  overrides: Record<string, string> = {},
+  deps: Pick<AppDeps, 'onRoute'> = {},
+): Promise<TestApp> {
   const t = await createTestDatabase('api');
   const config = testConfig({ ...overrides, DATABASE_URL: t.url });
   let connection: Connection | undefined;
@@ -34,6 +37,7 @@ export async function createTestApp(overrides: Record<string, string> = {}): Pro
     db: t.db,
     log: pino({ level: 'silent' }),
     metrics: createMetrics(),
+    ...deps,
     checkTemporal: async () => {
       connection ??= await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 2000 });
       await connection.healthService.check({});

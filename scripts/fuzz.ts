@@ -13,7 +13,7 @@
  * Prints the cases and the responses by status class per run; exits 1 on any failure. The short
  * profile runs inside `npm test` (test/integration/api/fuzz.test.ts).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -48,6 +48,7 @@ export interface RunFigures {
   byClass: Record<string, number>;
   byStatus: Record<string, number>;
   exitCode: number;
+  seconds: number;
   /** schemathesis' own report of the failures (empty when it passed). */
   failures: string;
 }
@@ -172,11 +173,14 @@ async function seedNode(a: TestNode, b: TestNode) {
   return { storeId, device, deadLetterId: String(row.id) };
 }
 
+/** The schemathesis process of the current run, stopped when this process is interrupted. */
+let current: ChildProcess | null = null;
+let interrupted = false;
+
 function runSchemathesis(
   st: string,
   args: string[],
   env: Record<string, string>,
-  log: Log,
 ): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(st, args, {
@@ -188,11 +192,12 @@ function runSchemathesis(
     const take = (chunk: Buffer) => {
       output += chunk.toString();
     };
+    current = child;
     child.stdout.on('data', take);
     child.stderr.on('data', take);
     child.once('error', reject);
     child.once('exit', (code) => {
-      log(`schemathesis exited ${code}`);
+      current = null;
       resolve({ code: code ?? 1, output });
     });
   });
@@ -238,12 +243,14 @@ export async function runFuzz(opts: {
     };
 
     for (const role of ['admin', 'device', 'peer'] as const) {
+      if (interrupted) break;
       const { doc: restricted, operations } = documentFor(doc, role);
       const schemaFile = path.join(dir, `${role}.json`);
       const responses = path.join(dir, `${role}.ndjson`);
       writeFileSync(schemaFile, JSON.stringify(restricted));
       writeFileSync(responses, '');
       log(`fuzz: ${role}: ${operations} operations, seed ${seed}`);
+      const started = Date.now();
       const { code, output } = await runSchemathesis(
         st,
         [
@@ -281,7 +288,6 @@ export async function runFuzz(opts: {
           FUZZ_LOG: responses,
           FUZZ_SEED: String(seed),
         },
-        log,
       );
       writeFileSync(path.join(dir, `${role}.out.txt`), output);
       const lines = readFileSync(responses, 'utf8').split('\n').filter(Boolean);
@@ -293,9 +299,19 @@ export async function runFuzz(opts: {
         byStatus[status] = (byStatus[status] ?? 0) + 1;
       }
       const failures = code === 0 ? '' : failureSection(output);
-      runs.push({ role, operations, cases: lines.length, byClass, byStatus, exitCode: code, failures });
+      const seconds = Math.round((Date.now() - started) / 100) / 10;
+      runs.push({
+        role,
+        operations,
+        cases: lines.length,
+        byClass,
+        byStatus,
+        exitCode: code,
+        seconds,
+        failures,
+      });
       log(
-        `fuzz: ${role}: ${lines.length} cases, ${formatCounts(byClass)} (${formatCounts(byStatus)})` +
+        `fuzz: ${role}: ${lines.length} cases in ${seconds} s, ${formatCounts(byClass)} (${formatCounts(byStatus)})` +
           (code === 0 ? '' : `, schemathesis exit ${code}:\n${failures}`),
       );
     }
@@ -341,6 +357,13 @@ async function main() {
   const profile = PROFILES[profileName];
   if (!profile) throw new Error(`--profile: one of ${Object.keys(PROFILES).join(', ')}`);
   const seedArg = flag('--seed') ?? process.env.FUZZ_SEED;
+  // Ctrl-C stops schemathesis and lets runFuzz stop the nodes and drop their databases.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      interrupted = true;
+      current?.kill('SIGTERM');
+    });
+  }
   const { ensureServices } = await import('./services');
   const endpoints = await ensureServices();
   process.env.DATABASE_URL ??= endpoints.databaseUrl;

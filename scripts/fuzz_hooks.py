@@ -10,6 +10,7 @@ Every response is appended to FUZZ_LOG as one JSON line, the figures the runner 
 import json
 import os
 import random
+import time
 
 import schemathesis
 from schemathesis import GenerationMode
@@ -76,6 +77,8 @@ def after_call(context, case, response):
                     "method": case.operation.method.upper(),
                     "path": case.operation.path,
                     "status": response.status_code,
+                    "elapsed": round(response.elapsed, 4),
+                    "at": round(time.time(), 3),
                 }
             )
             + "\n"

@@ -2,19 +2,21 @@
 # Installs schemathesis (the OpenAPI fuzzer of `npm run test:fuzz` and of the short profile in
 # `npm test`) into a Python venv under .tools/ (git-ignored), idempotently and without prompts.
 # Pinned: its CLI flags changed between major versions, and a new release must not change what CI
-# generates. Prints the path of the `st` executable on the last line.
+# generates. Prints the venv's python on the last line: run it as `python -m schemathesis.cli`, which
+# works wherever the venv is reached from (the `st` script's shebang names the path it was built at).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 venv=".tools/schemathesis-venv"
-st="$PWD/$venv/bin/st"
+python_bin="$PWD/$venv/bin/python"
 
 installed() {
-  [ -x "$st" ] && [ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$SCHEMATHESIS_VERSION" ]
+  [ -x "$python_bin" ] &&
+    [ "$("$python_bin" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$SCHEMATHESIS_VERSION" ]
 }
 if installed; then
-  echo "$st"
+  echo "$python_bin"
   exit 0
 fi
 
@@ -26,7 +28,7 @@ if command -v flock >/dev/null 2>&1; then
 fi
 # Another run may have installed it while this one waited for the lock.
 if installed; then
-  echo "$st"
+  echo "$python_bin"
   exit 0
 fi
 
@@ -41,4 +43,4 @@ rm -rf "$venv"
 "$python" -m venv "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
   "schemathesis==$SCHEMATHESIS_VERSION" >&2
-echo "$st"
+echo "$python_bin"

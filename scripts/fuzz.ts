@@ -63,7 +63,7 @@ export interface FuzzReport {
 
 type Log = (line: string) => void;
 
-/** Installs (once) and returns the pinned schemathesis CLI. */
+/** Installs (once) the pinned schemathesis; returns the python of its venv. */
 export function ensureSchemathesis(): string {
   const res = spawnSync('bash', [path.join(ROOT, 'scripts/ensure-schemathesis.sh')], {
     cwd: ROOT,
@@ -178,12 +178,12 @@ let current: ChildProcess | null = null;
 let interrupted = false;
 
 function runSchemathesis(
-  st: string,
+  python: string,
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(st, args, {
+    const child = spawn(python, args, {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -214,7 +214,7 @@ export async function runFuzz(opts: {
 }): Promise<FuzzReport> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
-  const st = ensureSchemathesis();
+  const python = ensureSchemathesis();
   const dir = path.join(ROOT, '.data', 'fuzz', `${Date.now()}-${seed}`);
   mkdirSync(dir, { recursive: true });
 
@@ -252,8 +252,10 @@ export async function runFuzz(opts: {
       log(`fuzz: ${role}: ${operations} operations, seed ${seed}`);
       const started = Date.now();
       const { code, output } = await runSchemathesis(
-        st,
+        python,
         [
+          '-m',
+          'schemathesis.cli',
           '--config-file',
           path.join(ROOT, 'scripts/schemathesis.toml'),
           'run',

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type RouteOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
@@ -32,6 +32,8 @@ export interface AppDeps {
   /** The Temporal client in this node's namespace (federation routes start, signal and query actors). */
   temporal?: Client;
   onEventsCommitted?: (storeIds: string[]) => void;
+  /** Sees every route as it is registered (the auth matrix test builds its matrix from them). */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
@@ -50,6 +52,7 @@ export async function buildApp(deps: AppDeps) {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
+  if (deps.onRoute) app.addHook('onRoute', deps.onRoute);
   // The API speaks JSON only; anything else is a 415, not a string to validate.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);

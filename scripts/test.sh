@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/ensure-tools.sh
+# The fuzz test (test/integration/api/fuzz.test.ts) runs schemathesis from its own venv.
+bash scripts/ensure-schemathesis.sh >/dev/null
 # See start.sh: assigned first so a failing `up` aborts.
 service_env="$(npx tsx scripts/services.ts up --print-env)"
 eval "$service_env"

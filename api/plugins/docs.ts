@@ -25,7 +25,13 @@ export const docsPlugin = fp(async (app: FastifyInstance, opts: { nodeId: string
         { name: 'operations', description: 'Liveness and metrics' },
       ],
     },
-    transform: jsonSchemaTransform,
+    // Each operation names the roles its route accepts (`x-auth`, from `config.auth`), so a client,
+    // the fuzzer and the auth matrix read one source; the auth hook enforces the same list.
+    transform: (args) => {
+      const result = jsonSchemaTransform(args);
+      const roles = args.route.config?.auth;
+      return roles ? { ...result, schema: { ...result.schema, 'x-auth': roles } } : result;
+    },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 });

@@ -16,6 +16,7 @@ import {
 import { relayWorkflowId } from '../../core/temporal/relays';
 import { pauseSignal, statusQuery, type RelayStatus } from '../../workflows/peer-relay';
 import { AppError, errorResponses } from '../errors';
+import { storable } from '../text';
 
 export interface FederationRoutesOptions {
   config: Config;
@@ -211,7 +212,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
         summary: 'Events a peer refused for good (they no longer block its relay)',
         security: [{ bearer: [] }],
         querystring: z.object({
-          peer_id: z.string().optional(),
+          peer_id: storable(z.string()).optional(),
           status: z.enum(['open', 'resolved']).default('open'),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
         }),
@@ -285,7 +286,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
         summary: 'Mark a dead letter handled by hand (with a note of what was done)',
         security: [{ bearer: [] }],
         params: idParams,
-        body: z.object({ note: z.string().trim().min(1).max(2000) }),
+        body: z.object({ note: storable(z.string().trim().min(1).max(2000)) }),
         response: { 200: deadLetterSchema, ...errorResponses },
       },
     },

@@ -10,6 +10,7 @@ import {
 } from '../../core/repositories/devices';
 import { declareStore, findStore } from '../../core/repositories/stores';
 import { AppError, errorResponses } from '../errors';
+import { storable } from '../text';
 
 const storeSchema = z.object({ id: z.string(), name: z.string(), created_at: z.string() });
 
@@ -61,7 +62,7 @@ export const storeRoutes: FastifyPluginAsyncZod<{ db: Db }> = async (app, { db }
         summary: 'Declare a store (pass the same id on every node that serves it)',
         description: 'Idempotent: declaring an existing id returns it with 200; a new store is 201.',
         security: [{ bearer: [] }],
-        body: z.object({ id: z.guid().optional(), name: z.string().trim().min(1).max(200) }),
+        body: z.object({ id: z.guid().optional(), name: storable(z.string().trim().min(1).max(200)) }),
         response: { 200: storeSchema, 201: storeSchema, ...errorResponses },
       },
     },
@@ -83,7 +84,10 @@ export const storeRoutes: FastifyPluginAsyncZod<{ db: Db }> = async (app, { db }
         summary: 'Register a device; the response carries its token, shown only this once',
         security: [{ bearer: [] }],
         params: z.object({ store_id: z.guid() }),
-        body: z.object({ name: z.string().trim().min(1).max(200), device_id: z.guid().optional() }),
+        body: z.object({
+          name: storable(z.string().trim().min(1).max(200)),
+          device_id: z.guid().optional(),
+        }),
         response: { 201: deviceTokenSchema, ...errorResponses, 409: errorResponses[400] },
       },
     },

@@ -216,9 +216,11 @@ export const pushRequestSchema = z.object({
 });
 export type PushRequest = z.infer<typeof pushRequestSchema>;
 
+// The OpenAPI document is 3.0: its exclusiveMinimum is a flag, not a number.
 const { $schema: _ignored, ...eventJsonSchema } = z.toJSONSchema(syncEventSchema, {
   io: 'input',
   unrepresentable: 'any',
+  target: 'openapi-3.0',
 }) as Record<string, unknown>;
 
 /**

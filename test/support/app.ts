@@ -1,6 +1,6 @@
 import { Connection } from '@temporalio/client';
 import pino from 'pino';
-import { buildApp } from '../../api/app';
+import { buildApp, type AppDeps } from '../../api/app';
 import { configSchema, type Config } from '../../core/config';
 import type { Db } from '../../core/db';
 import { createMetrics } from '../../core/metrics';
@@ -30,14 +30,15 @@ export type TestApp = Awaited<ReturnType<typeof buildApp>> & { t: TestDatabase; 
  * The real API on a fresh database, with its health check against the real Temporal server. API
  * tests run no worker: /healthz reports the worker as `checkWorker` says (test/integration/api/
  * healthz.test.ts checks the real ones). `withDb` may wrap the API's database handle (e.g. with a
- * kysely plugin that counts queries).
+ * kysely plugin that counts queries); `onRoute` sees every route registered (the auth matrix).
  */
 export async function createTestApp(
   overrides: Record<string, string> = {},
   {
     checkWorker = () => Promise.resolve(),
     withDb = (db) => db,
-  }: { checkWorker?: WorkerCheck; withDb?: (db: Db) => Db } = {},
+    ...deps
+  }: { checkWorker?: WorkerCheck; withDb?: (db: Db) => Db } & Pick<AppDeps, 'onRoute'> = {},
 ): Promise<TestApp> {
   const t = await createTestDatabase('api');
   const config = testConfig({ ...overrides, DATABASE_URL: t.url });
@@ -47,6 +48,7 @@ export async function createTestApp(
     db: withDb(t.db),
     log: pino({ level: 'silent' }),
     metrics: createMetrics(),
+    ...deps,
     checkTemporal: async () => {
       connection ??= await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 2000 });
       await connection.healthService.check({});

@@ -1,0 +1,225 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { RouteOptions } from 'fastify';
+import { z } from 'zod';
+import type { Role } from '../../../api/plugins/auth';
+import { admin, createTestApp, storeWithDevice, type TestApp } from '../../support/app';
+
+// Every route of the app × every kind of caller, built from the route table as Fastify registers
+// it (onRoute), so a route added tomorrow is in the matrix without anyone listing it. What each cell
+// must answer follows from the route's own `config.auth`: no token or a bogus one → 401, a role the
+// route does not list → 403, a device naming another store → 403, an allowed caller → anything but
+// 401/403 (a 400 or 404 for the made-up ids is fine), and no cell ever 5xx.
+
+type Caller = 'none' | 'bogus' | 'other-store device' | Role;
+const CALLERS: Caller[] = ['none', 'bogus', 'other-store device', 'device', 'peer', 'admin'];
+const PUBLIC_PATH = /^\/(healthz|metrics|docs)(\/|$)/;
+// CORS preflight (@fastify/cors) carries no credentials by design.
+const isPublic = (r: { method: string; url: string }) =>
+  PUBLIC_PATH.test(r.url) || (r.method === 'OPTIONS' && r.url === '*');
+const PEER_TOKEN = `peer-token-matrix-${randomBytes(8).toString('hex')}`;
+
+interface Route {
+  method: string;
+  url: string;
+  auth: Role[] | undefined;
+  schema: { params?: unknown; querystring?: unknown; body?: unknown };
+}
+
+const routes: Route[] = [];
+let app: TestApp;
+const storeA = randomUUID();
+const storeB = randomUUID();
+let deviceA: Awaited<ReturnType<typeof storeWithDevice>>;
+let deviceB: Awaited<ReturnType<typeof storeWithDevice>>;
+
+beforeAll(async () => {
+  app = await createTestApp(
+    { PEERS: JSON.stringify([{ id: 'peer-x', url: 'http://127.0.0.1:9', token: PEER_TOKEN }]) },
+    {
+      onRoute: (r: RouteOptions) => {
+        for (const method of [r.method].flat()) {
+          routes.push({
+            method,
+            url: r.url,
+            auth: (r.config as { auth?: Role[] } | undefined)?.auth,
+            schema: (r.schema ?? {}) as Route['schema'],
+          });
+        }
+      },
+    },
+  );
+  await app.ready();
+  deviceA = await storeWithDevice(app, storeA);
+  deviceB = await storeWithDevice(app, storeB);
+});
+afterAll(() => app.close());
+
+type JsonSchema = {
+  type?: string | string[];
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  enum?: unknown[];
+  const?: unknown;
+  format?: string;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  minimum?: number;
+  minLength?: number;
+};
+
+const toJson = (schema: unknown): JsonSchema | null =>
+  schema instanceof z.ZodType
+    ? (z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema)
+    : null;
+
+interface Ids {
+  /** store A for either device (its own store, or the store it must not reach); else unknown. */
+  storeId: string;
+  deviceId: string;
+}
+
+/** A plausible value for one field; store and device ids come from the caller (see Ids). */
+function valueFor(name: string, s: JsonSchema, ids: Ids): unknown {
+  if (name === 'store_id') return ids.storeId;
+  if (name === 'device_id') return ids.deviceId;
+  if (s.const !== undefined) return s.const;
+  if (s.enum) return s.enum[0];
+  const alt = s.anyOf?.[0] ?? s.oneOf?.[0];
+  if (alt) return valueFor(name, alt, ids);
+  const type = [s.type].flat()[0];
+  switch (type) {
+    case 'integer':
+    case 'number':
+      return Math.max(1, s.minimum ?? 1);
+    case 'boolean':
+      return false;
+    case 'array':
+      return [];
+    case 'object':
+      return minimalObject(s, ids);
+    default:
+      return s.format === 'uuid' || /_id$|^id$/.test(name) ? randomUUID() : 'x'.repeat(s.minLength ?? 1);
+  }
+}
+
+function minimalObject(s: JsonSchema | null, ids: Ids): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of s?.required ?? []) out[name] = valueFor(name, s!.properties?.[name] ?? {}, ids);
+  return out;
+}
+
+/** The request of one cell: path params filled, required query and body fields present. */
+function requestFor(route: Route, ids: Ids) {
+  const params = toJson(route.schema.params);
+  const url = route.url
+    .replace(/:(\w+)/g, (_m, name: string) =>
+      encodeURIComponent(String(valueFor(name, params?.properties?.[name] ?? {}, ids))),
+    )
+    .replace(/\*$/, 'index.html');
+  const query = new URLSearchParams(
+    Object.entries(minimalObject(toJson(route.schema.querystring), ids)).map(([k, v]) => [k, String(v)]),
+  ).toString();
+  const bodySchema = toJson(route.schema.body);
+  return {
+    url: query ? `${url}?${query}` : url,
+    payload: bodySchema ? minimalObject(bodySchema, ids) : undefined,
+  };
+}
+
+/** A route names a store when any part of its request carries store_id (devices are bound to one). */
+const storeScoped = (route: Route) =>
+  [route.schema.params, route.schema.querystring, route.schema.body].some(
+    (s) => toJson(s)?.properties?.store_id !== undefined,
+  ) || route.url.includes(':store_id');
+
+function headersOf(caller: Caller): Record<string, string> {
+  switch (caller) {
+    case 'none':
+      return {};
+    case 'bogus':
+      // Shaped like a device token, so it goes all the way to the token lookup.
+      return { authorization: `Bearer vxd_${randomBytes(32).toString('base64url')}` };
+    case 'other-store device':
+      return deviceB.headers;
+    case 'device':
+      return deviceA.headers;
+    case 'peer':
+      return { authorization: `Bearer ${PEER_TOKEN}` };
+    case 'admin':
+      return admin;
+  }
+}
+
+/** What the cell must answer: an exact status, or "authorized" (neither 401 nor 403). */
+function expected(route: Route, caller: Caller): 401 | 403 | 'authorized' {
+  if (!route.auth) return 'authorized';
+  if (caller === 'none' || caller === 'bogus') return 401;
+  const role: Role = caller === 'other-store device' ? 'device' : caller;
+  if (!route.auth.includes(role)) return 403;
+  if (caller === 'other-store device' && storeScoped(route)) return 403;
+  return 'authorized';
+}
+
+test('the route table is the one the matrix covers: every route but /healthz, /metrics, /docs needs a token', () => {
+  expect(routes.length).toBeGreaterThan(10);
+  const unprotected = routes.filter((r) => !r.auth && !isPublic(r)).map((r) => `${r.method} ${r.url}`);
+  expect(unprotected).toEqual([]);
+  for (const r of routes.filter((route) => route.auth)) {
+    expect([r, r.auth!.length > 0]).toEqual([r, true]);
+  }
+  for (const p of ['/healthz', '/metrics', '/docs/json']) {
+    expect(routes.some((r) => r.method === 'GET' && r.url === p && !r.auth)).toBe(true);
+  }
+});
+
+test('the OpenAPI document declares the same roles and security as the routes', async () => {
+  const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
+    paths: Record<string, Record<string, { security?: unknown[]; 'x-auth'?: Role[] }>>;
+  }>();
+  const documented = routes.filter((r) => !isPublic(r) && r.method !== 'HEAD');
+  for (const r of documented) {
+    const op = doc.paths[r.url.replace(/:(\w+)/g, '{$1}')]?.[r.method.toLowerCase()];
+    expect([`${r.method} ${r.url}`, op?.['x-auth'], (op?.security ?? []).length > 0]).toEqual([
+      `${r.method} ${r.url}`,
+      r.auth,
+      true,
+    ]);
+  }
+});
+
+test('every route × every caller answers as its config.auth says, and never 5xx', async () => {
+  const cells: string[] = [];
+  const wrong: string[] = [];
+  const counts: Record<string, number> = {};
+  for (const route of routes) {
+    for (const caller of CALLERS) {
+      const ids: Ids =
+        caller === 'device' || caller === 'other-store device'
+          ? { storeId: storeA, deviceId: caller === 'device' ? deviceA.deviceId : deviceB.deviceId }
+          : { storeId: randomUUID(), deviceId: randomUUID() };
+      const { url, payload } = requestFor(route, ids);
+      const res = await app.inject({
+        method: route.method as 'GET',
+        url,
+        headers: headersOf(caller),
+        ...(payload === undefined ? {} : { payload }),
+      });
+      const want = expected(route, caller);
+      const got = res.statusCode;
+      counts[`${Math.floor(got / 100)}xx`] = (counts[`${Math.floor(got / 100)}xx`] ?? 0) + 1;
+      const ok = got < 500 && (want === 'authorized' ? got !== 401 && got !== 403 : got === want);
+      const cell = `${route.method} ${url} as ${caller}: ${got} (want ${want})`;
+      cells.push(cell);
+      if (!ok) wrong.push(`${cell} ${res.body.slice(0, 200)}`);
+    }
+  }
+  console.log(
+    `auth matrix: ${routes.length} routes × ${CALLERS.length} callers = ${cells.length} cells; ` +
+      Object.entries(counts)
+        .sort()
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', '),
+  );
+  expect(wrong).toEqual([]);
+  expect(cells).toHaveLength(routes.length * CALLERS.length);
+});

@@ -1,0 +1,20 @@
+import { PROFILES, runFuzz } from '../../../scripts/fuzz';
+
+// The short profile of scripts/fuzz.ts (npm run test:fuzz runs the full one): schemathesis against
+// /docs/json of a real node, with admin, device and peer credentials. A fixed seed keeps the build
+// reproducible (FUZZ_SEED=<n> tries another); the failing requests are printed with a curl line.
+const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
+
+test('fuzzing the OpenAPI document: no 5xx, every response in its declared status and schema', async () => {
+  const lines: string[] = [];
+  const report = await runFuzz({ profile: PROFILES.short, seed: SEED, log: (line) => lines.push(line) });
+  console.log(lines.join('\n'));
+  expect(report.runs.map((r) => [r.role, r.failures])).toEqual([
+    ['admin', ''],
+    ['device', ''],
+    ['peer', ''],
+  ]);
+  expect(report.byClass['5xx'] ?? 0).toBe(0);
+  expect(report.cases).toBeGreaterThanOrEqual(100);
+  expect(report.ok).toBe(true);
+}, 600_000);

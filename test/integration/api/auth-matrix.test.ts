@@ -34,7 +34,11 @@ let deviceB: Awaited<ReturnType<typeof storeWithDevice>>;
 
 beforeAll(async () => {
   app = await createTestApp(
-    { PEERS: JSON.stringify([{ id: 'peer-x', url: 'http://127.0.0.1:9', token: PEER_TOKEN }]) },
+    {
+      PEERS: JSON.stringify([{ id: 'peer-x', url: 'http://127.0.0.1:9', token: PEER_TOKEN }]),
+      // Every route is tried with a bogus token: the failed-auth budget is tested in auth.test.ts.
+      AUTH_FAIL_MAX: '100000',
+    },
     {
       onRoute: (r: RouteOptions) => {
         for (const method of [r.method].flat()) {

@@ -1,6 +1,21 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers, inside out (docs/architecture.md, "Layers"): a module may import its own layer and
+ * those before it, never one after it, types included. Workflows name activities by type only; the
+ * workflow rule below keeps their runtime imports out of the sandbox.
+ */
+const LAYERS = ['domain', 'infra', 'activities', 'workflows', 'actors', 'api', 'app', 'bin'];
+const below = (layer) => LAYERS.slice(LAYERS.indexOf(layer) + 1).flatMap((l) => [`**/${l}`, `**/${l}/**`]);
+
+function layerRule(files, group, message) {
+  return {
+    files,
+    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group, message }] }] },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/', '.tools/', '.data/', 'dist/', 'coverage/', '*.config.js'] },
   js.configs.recommended,
@@ -37,6 +52,22 @@ export default tseslint.config(
       ],
     },
   },
+  ...LAYERS.slice(0, -1).map((layer) =>
+    layerRule(
+      [`${layer}/**/*.ts`],
+      // The domain is pure: no database, Temporal, HTTP or logging packages either.
+      layer === 'domain'
+        ? [...below(layer), 'pg', 'kysely', '@temporalio/*', 'fastify', 'fastify-*', 'pino']
+        : below(layer),
+      `${layer}/ may not depend on this: layers point inward (docs/architecture.md)`,
+    ),
+  ),
+  // Migrations never import the app: they must keep working when the code around them changes.
+  layerRule(
+    ['migrations/**/*.ts'],
+    LAYERS.flatMap((l) => [`**/${l}`, `**/${l}/**`]),
+    'migrations stand alone',
+  ),
   // Migrations take Kysely<any> on purpose: they must not depend on the app's current schema types.
   { files: ['migrations/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   {

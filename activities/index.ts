@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Config } from '../core/config';
-import type { Db } from '../core/db';
+import type { Config } from '../infra/config';
+import type { Db } from '../infra/db';
 import { createOrphanHealerActivities } from './orphan-healer';
 import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';

@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import type { Db } from '../core/db';
-import { applyStock, fromRows, newSink, projectWithFallback, writeConflictAudit } from '../core/projections';
-import { claimUnprojected, recordProjectionOutcomes } from '../core/repositories/events';
+import type { Db } from '../infra/db';
+import { applyStock, fromRows, newSink, projectWithFallback, writeConflictAudit } from '../infra/projections';
+import { claimUnprojected, recordProjectionOutcomes } from '../infra/repositories/events';
 
 // The orphan healer (seed 003, phase 1, deliverable 1): events that are in the log but whose
 // projection failed, or never ran (an older node version left them 'pending'), are projected again.

@@ -1,10 +1,10 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Config } from '../core/config';
-import type { Db } from '../core/db';
-import { listStoreIds } from '../core/repositories/stores';
-import type { EntityTally, WalkOptions } from '../core/federation/anti-entropy';
-import { PeerClient, PeerError, type TrafficCounter } from '../core/federation/peer-client';
-import { diffStore, pullEvents, pushEvents } from '../core/federation/reconcile';
+import type { Config } from '../infra/config';
+import type { Db } from '../infra/db';
+import { listStoreIds } from '../infra/repositories/stores';
+import type { EntityTally, WalkOptions } from '../domain/reconcile/digest-walk';
+import { PeerClient, PeerError, type TrafficCounter } from '../infra/peers/peer-client';
+import { diffStore, pullEvents, pushEvents } from '../infra/reconcile/repair';
 import type { Logger } from 'pino';
 import { findPeer } from './relay';
 

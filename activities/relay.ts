@@ -1,12 +1,12 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Config, PeerConfig } from '../core/config';
-import type { Db } from '../core/db';
-import { PeerClient, PeerError, toWireEvent } from '../core/federation/peer-client';
-import { orderCausally } from '../core/federation/priority';
-import { pushSplitting, type FailureKind, type Refusal } from '../core/federation/split-push';
-import type { Log } from '../core/log';
-import { readRelaySlice, type RelayEventRow } from '../core/repositories/events';
-import { recordDeadLetters, type NewRelayDeadLetter } from '../core/repositories/relay-dead-letters';
+import type { Config, PeerConfig } from '../infra/config';
+import type { Db } from '../infra/db';
+import { PeerClient, PeerError, toWireEvent } from '../infra/peers/peer-client';
+import { orderCausally } from '../domain/relay/priority';
+import { pushSplitting, type FailureKind, type Refusal } from '../domain/relay/split-push';
+import type { Log } from '../infra/log';
+import { readRelaySlice, type RelayEventRow } from '../infra/repositories/events';
+import { recordDeadLetters, type NewRelayDeadLetter } from '../infra/repositories/relay-dead-letters';
 
 export interface RelayBatchInput {
   peerId: string;
@@ -61,7 +61,7 @@ export function findPeer(config: Pick<Config, 'PEERS'>, peerId: string): PeerCon
 }
 
 /**
- * How the relay reads a failed push (see core/federation/split-push.ts). A 500 may be the peer
+ * How the relay reads a failed push (see domain/relay/split-push.ts). A 500 may be the peer
  * choking on one event, so it is split to find out; 502/503/504 say the peer (or what is in front of
  * it) is unavailable, whatever the events: they, like 429, auth being rotated and unreachable peers,
  * never set an event aside. Other 4xx (400, 404, 409, 413, 422) refuse the request as it is.

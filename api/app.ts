@@ -6,11 +6,11 @@ import Fastify, { type FastifyBaseLogger, type RouteOptions } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { hashToken } from '../core/auth/tokens';
-import type { Config } from '../core/config';
-import type { Db } from '../core/db';
-import type { Metrics } from '../core/metrics';
-import type { WorkerCheck } from '../core/temporal/worker-health';
+import { hashToken } from '../domain/auth/tokens';
+import type { Config } from '../infra/config';
+import type { Db } from '../infra/db';
+import type { Metrics } from '../infra/metrics';
+import type { WorkerCheck } from '../infra/temporal/worker-health';
 import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorsPlugin } from './plugins/errors';
@@ -27,7 +27,7 @@ export interface AppDeps {
   log: Logger;
   metrics: Metrics;
   checkTemporal: () => Promise<void>;
-  /** Whether a worker serves the task queue (core/temporal/worker-health), reported by /healthz. */
+  /** Whether a worker serves the task queue (infra/temporal/worker-health), reported by /healthz. */
   checkWorker: WorkerCheck;
   /** The Temporal client in this node's namespace (federation routes start, signal and query actors). */
   temporal?: Client;

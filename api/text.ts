@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { whyUnstorable } from '../core/events/decode';
+import { whyUnstorable } from '../domain/events/decode';
 
 /**
  * A request string that reaches PostgreSQL (stored or compared in a query): text there cannot hold a

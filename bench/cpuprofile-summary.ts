@@ -69,7 +69,8 @@ function add(map: Map<string, number>, key: string, v: number) {
 
 const selfByFn = new Map<string, number>();
 const selfByPlace = new Map<string, number>();
-// Inclusive time of our own code (api/, core/), each function counted once per sample stack.
+// Inclusive time of our own code, each function counted once per sample stack.
+const OWN_CODE = ['api/', 'domain/', 'infra/', 'actors/', 'app/', 'activities/'];
 const inclusiveOwn = new Map<string, number>();
 for (const [id, us] of self) {
   const n = byId.get(id)!;
@@ -79,7 +80,7 @@ for (const [id, us] of self) {
   for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
     const f = byId.get(cur)!.callFrame;
     const w = where(f);
-    if (!w.startsWith('core/') && !w.startsWith('api/')) continue;
+    if (!OWN_CODE.some((dir) => w.startsWith(dir))) continue;
     const key = label(f);
     if (seen.has(key)) continue;
     seen.add(key);
@@ -104,4 +105,4 @@ console.log(
 );
 print('self time by package / file', selfByPlace, top);
 print('self time by function', selfByFn, top);
-print('inclusive time, api/ and core/ functions', inclusiveOwn, top);
+print(`inclusive time, functions of ${OWN_CODE.join(' ')}`, inclusiveOwn, top);

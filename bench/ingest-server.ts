@@ -5,7 +5,7 @@
  *
  * Env: DATABASE_URL (the bench database, already migrated), BENCH_ADMIN_SECRET, BENCH_POOL_SIZE,
  * BENCH_TRACE_SQL=1 (time every statement through Kysely's query log and print a summary on exit:
- * a bench-side profiler that leaves core/ untouched), BENCH_EXPLAIN=FILE (with the trace: load
+ * a bench-side profiler that leaves the node's code untouched), BENCH_EXPLAIN=FILE (with the trace: load
  * auto_explain on every connection, EXPLAIN ANALYZE a sample of the statements, and write the plan
  * of the median-duration sample of each statement to FILE on exit).
  */
@@ -14,10 +14,10 @@ import { Kysely, PostgresDialect, type LogEvent } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
 import { buildApp } from '../api/app';
-import { configSchema } from '../core/config';
-import { createDb, type Db } from '../core/db';
-import type { Database } from '../core/db/schema';
-import { createMetrics } from '../core/metrics';
+import { configSchema } from '../infra/config';
+import { createDb, type Db } from '../infra/db';
+import type { Database } from '../infra/db/schema';
+import { createMetrics } from '../infra/metrics';
 
 interface StatementStat {
   count: number;

@@ -33,8 +33,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { createDb, migrateToLatest } from '../core/db';
-import { hashPayload } from '../core/events/hash';
+import { createDb, migrateToLatest } from '../infra/db';
+import { hashPayload } from '../domain/events/hash';
 import { ensureServices } from '../scripts/services';
 import { option, percentile, procTicks } from './common';
 
@@ -183,10 +183,11 @@ function codeVersion(): string {
   const git = (...args: string[]) =>
     spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? '';
   const head = git('rev-parse', '--short', 'HEAD') || 'unknown';
-  const dirty = git('status', '--porcelain', '--', 'api', 'core', 'migrations').split('\n').filter(Boolean);
+  const dirs = ['api', 'domain', 'infra', 'actors', 'app', 'migrations'];
+  const dirty = git('status', '--porcelain', '--', ...dirs).split('\n').filter(Boolean);
   return dirty.length === 0
     ? `${head} (clean)`
-    : `${head} + ${dirty.length} uncommitted change(s) in api/core/migrations`;
+    : `${head} + ${dirty.length} uncommitted change(s) in ${dirs.join('/')}`;
 }
 
 /** A connected client; a server-side disconnect surfaces on its next query, not as a crash. */

@@ -1,4 +1,4 @@
 // Entrypoint for an API replica: the HTTP API only.
-import { runMain } from '../core/node';
+import { runMain } from '../app/node';
 
 runMain('api');

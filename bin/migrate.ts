@@ -1,6 +1,6 @@
 // Entrypoint: applies pending migrations and exits.
-import { loadConfig } from '../core/config';
-import { createDb, MAINTENANCE_DB_OPTIONS, migrateToLatest } from '../core/db';
+import { loadConfig } from '../infra/config';
+import { createDb, MAINTENANCE_DB_OPTIONS, migrateToLatest } from '../infra/db';
 
 async function main(): Promise<void> {
   const config = loadConfig();

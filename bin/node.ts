@@ -1,4 +1,4 @@
 // Entrypoint: the roles in ROLES (default: the API and the Temporal worker in one process).
-import { runMain } from '../core/node';
+import { runMain } from '../app/node';
 
 runMain();

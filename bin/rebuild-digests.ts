@@ -1,8 +1,8 @@
 // Entrypoint: recomputes the anti-entropy digests from the events (all stores, or one), for a
 // database whose events were loaded or repaired outside ingest. Usage: tsx bin/rebuild-digests.ts [store_id]
-import { loadConfig } from '../core/config';
-import { createDb, MAINTENANCE_DB_OPTIONS } from '../core/db';
-import { rebuildDigests } from '../core/federation/merkle';
+import { loadConfig } from '../infra/config';
+import { createDb, MAINTENANCE_DB_OPTIONS } from '../infra/db';
+import { rebuildDigests } from '../infra/repositories/event-digests';
 
 async function main(): Promise<void> {
   const storeId = process.argv[2];

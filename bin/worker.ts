@@ -1,4 +1,4 @@
 // Entrypoint for a worker replica: the Temporal worker and its schedules only.
-import { runMain } from '../core/node';
+import { runMain } from '../app/node';
 
 runMain('worker');

@@ -10,7 +10,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { foundDivergence } from '../core/federation/anti-entropy';
+import { foundDivergence } from '../domain/reconcile/digest-walk';
 import { databaseBatch } from './profiles';
 import { reconcileStartOptions, storeReconcileWorkflow } from './store-reconcile';
 

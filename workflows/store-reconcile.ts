@@ -17,9 +17,9 @@ import {
   emptyResult,
   type ReconcileResult,
   type WalkOptions,
-} from '../core/federation/anti-entropy';
-import { legacyReconcileWorkflowId, reconcileWorkflowId } from '../core/temporal/ids';
-import { PeerIdKey, StoreIdKey } from '../core/temporal/search-keys';
+} from '../domain/reconcile/digest-walk';
+import { legacyReconcileWorkflowId, reconcileWorkflowId } from './ids';
+import { PeerIdKey, StoreIdKey } from './search-keys';
 import { reconcileStep } from './profiles';
 
 const { diffWithPeer, pullFromPeer, pushToPeer } = proxyActivities<Activities>(reconcileStep);

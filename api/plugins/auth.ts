@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { createTokenResolver, type Principal, type TokenResolver } from '../../core/auth/resolver';
-import type { Config } from '../../core/config';
-import type { Db } from '../../core/db';
-import { findDeviceByTokenHash } from '../../core/repositories/devices';
+import { createTokenResolver, type Principal, type TokenResolver } from '../../domain/auth/token-resolver';
+import type { Config } from '../../infra/config';
+import type { Db } from '../../infra/db';
+import { findDeviceByTokenHash } from '../../infra/repositories/devices';
 import { AppError } from '../errors';
 
-export type { Principal } from '../../core/auth/resolver';
+export type { Principal } from '../../domain/auth/token-resolver';
 export type Role = Principal['kind'];
 
 declare module 'fastify' {

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { databaseFailure } from '../../core/db/errors';
+import { databaseFailure } from '../../infra/db/errors';
 import { AppError } from '../errors';
 
 /** Fastify's own client-error codes, mapped to our codes. */

@@ -1,23 +1,25 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../../core/db';
+import type { Db } from '../../infra/db';
 import {
   dayDigests,
-  fetchEvents,
   hourDigests,
-  hourKeyOf,
-  isDayKey,
   listLeaves,
-  MAX_PREFIX,
-  parseHourBucket,
   prefixDigests,
   rootDigest,
+} from '../../infra/repositories/event-digests';
+import { fetchEvents } from '../../infra/repositories/events';
+import {
+  hourKeyOf,
+  isDayKey,
+  MAX_PREFIX,
+  parseHourBucket,
   WIRE_DIGEST_HEX,
   type Bucket,
-} from '../../core/federation/merkle';
-import { storedEventSchema } from '../../core/events/schemas';
-import { toWireEvent } from '../../core/federation/peer-client';
-import { FETCH_MAX_IDS } from '../../core/federation/reconcile';
+} from '../../domain/reconcile/digest-tree';
+import { storedEventSchema } from '../../domain/events/schemas';
+import { toWireEvent } from '../../infra/peers/peer-client';
+import { FETCH_MAX_IDS } from '../../infra/reconcile/repair';
 import { AppError, errorResponses } from '../errors';
 
 // The peer side of anti-entropy (ARCHITECTURE §5): a store's digest tree, the ids inside a bucket,

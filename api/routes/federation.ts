@@ -1,10 +1,10 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Config } from '../../core/config';
-import type { Db } from '../../core/db';
-import { PeerClient, PeerError, toWireEvent } from '../../core/federation/peer-client';
-import { findEvent, relayLag } from '../../core/repositories/events';
+import type { Config } from '../../infra/config';
+import type { Db } from '../../infra/db';
+import { PeerClient, PeerError, toWireEvent } from '../../infra/peers/peer-client';
+import { findEvent, relayLag } from '../../infra/repositories/events';
 import {
   countOpenDeadLetters,
   findDeadLetter,
@@ -12,9 +12,9 @@ import {
   recordDeadLetterAttempt,
   resolveDeadLetter,
   type RelayDeadLetter,
-} from '../../core/repositories/relay-dead-letters';
-import { relayWorkflowId } from '../../core/temporal/relays';
-import { pauseSignal, statusQuery, type RelayStatus } from '../../workflows/peer-relay';
+} from '../../infra/repositories/relay-dead-letters';
+import { relayWorkflowId } from '../../actors/relay';
+import { pauseSignal, statusQuery, type RelayStatus } from '../../workflows/relay';
 import { AppError, errorResponses } from '../errors';
 import { storable } from '../text';
 

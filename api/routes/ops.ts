@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { pingDatabase, type Db } from '../../core/db';
-import type { Metrics } from '../../core/metrics';
-import type { WorkerCheck } from '../../core/temporal/worker-health';
+import { pingDatabase, type Db } from '../../infra/db';
+import type { Metrics } from '../../infra/metrics';
+import type { WorkerCheck } from '../../infra/temporal/worker-health';
 
 export interface OpsRoutesOptions {
   db: Db;

@@ -2,11 +2,11 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { rootCause } from '@temporalio/common';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Config } from '../../core/config';
-import type { Db } from '../../core/db';
-import { ENTITIES, sumResults, type ReconcileResult } from '../../core/federation/anti-entropy';
-import { reconcileWorkflowId, startStoreReconcile } from '../../core/temporal/reconcile';
-import { findStore } from '../../core/repositories/stores';
+import type { Config } from '../../infra/config';
+import type { Db } from '../../infra/db';
+import { ENTITIES, sumResults, type ReconcileResult } from '../../domain/reconcile/digest-walk';
+import { reconcileWorkflowId, startStoreReconcile } from '../../actors/reconcile';
+import { findStore } from '../../infra/repositories/stores';
 import { AppError, errorResponseSchema, errorResponses } from '../errors';
 
 export interface ReconcileRoutesOptions {

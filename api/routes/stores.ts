@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Db } from '../../core/db';
+import type { Db } from '../../infra/db';
 import {
   listDevices,
   registerDevice,
   revokeDevice,
   rotateDeviceToken,
   type DeviceInfo,
-} from '../../core/repositories/devices';
-import { declareStore, findStore } from '../../core/repositories/stores';
+} from '../../infra/repositories/devices';
+import { declareStore, findStore } from '../../infra/repositories/stores';
 import { AppError, errorResponses } from '../errors';
 import { storable } from '../text';
 

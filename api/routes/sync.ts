@@ -1,20 +1,20 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Config } from '../../core/config';
-import type { Db } from '../../core/db';
-import type { EventSource } from '../../core/db/schema';
-import { ingestEvents } from '../../core/eventlog/ingest';
-import { decodeEvent, type EventLimits, type EventRejection } from '../../core/events/decode';
+import type { Config } from '../../infra/config';
+import type { Db } from '../../infra/db';
+import type { EventSource } from '../../infra/db/schema';
+import { ingestEvents } from '../../infra/eventlog/ingest';
+import { decodeEvent, type EventLimits, type EventRejection } from '../../domain/events/decode';
 import {
   pushEnvelopeSchema,
   pushResponseSchema,
   storedEventSchema,
   type SyncEvent,
-} from '../../core/events/schemas';
-import type { Metrics } from '../../core/metrics';
-import { listConflicts } from '../../core/repositories/conflict-audit-log';
-import { readFeed } from '../../core/repositories/events';
-import { declareStore, findStore } from '../../core/repositories/stores';
+} from '../../domain/events/schemas';
+import type { Metrics } from '../../infra/metrics';
+import { listConflicts } from '../../infra/repositories/conflict-audit-log';
+import { readFeed } from '../../infra/repositories/events';
+import { declareStore, findStore } from '../../infra/repositories/stores';
 import { AppError, errorResponses } from '../errors';
 import { assertStoreAccess, principalOf, type Principal } from '../plugins/auth';
 

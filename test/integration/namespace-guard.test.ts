@@ -1,10 +1,10 @@
 import { Client, Connection, ScheduleClient } from '@temporalio/client';
-import { loadConfig, type Config } from '../../core/config';
-import { startNode, type RunningNode } from '../../core/node';
-import { orphanHealerScheduleId, relayWorkflowId } from '../../core/temporal/ids';
-import { NamespaceInUseError } from '../../core/temporal/namespace-guard';
-import { relaySettings } from '../../core/temporal/relays';
-import { peerRelayWorkflow, statusQuery } from '../../workflows/peer-relay';
+import { loadConfig, type Config } from '../../infra/config';
+import { startNode, type RunningNode } from '../../app/node';
+import { orphanHealerScheduleId, relayWorkflowId } from '../../workflows/ids';
+import { NamespaceInUseError } from '../../actors/namespace-guard';
+import { relaySettings } from '../../actors/relay';
+import { peerRelayWorkflow, statusQuery } from '../../workflows/relay';
 import { ADMIN_SECRET } from '../support/app';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { createNamespace, eventually } from '../support/nodes';

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ScheduleOverlapPolicy, type Client, type Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
-import { loadConfig, type Config } from '../../core/config';
-import { hashPayload } from '../../core/events/hash';
-import { connectTemporal } from '../../core/temporal/client';
-import { installTemporalRuntime } from '../../core/temporal/logging';
-import { orphanHealerScheduleId, reconcileSweepScheduleId } from '../../core/temporal/ids';
-import { ensureSchedules } from '../../core/temporal/schedules';
-import { connectWorker, createNodeWorker } from '../../core/temporal/worker';
+import { loadConfig, type Config } from '../../infra/config';
+import { hashPayload } from '../../domain/events/hash';
+import { connectTemporal } from '../../infra/temporal/client';
+import { installTemporalRuntime } from '../../infra/temporal/logging';
+import { orphanHealerScheduleId, reconcileSweepScheduleId } from '../../workflows/ids';
+import { ensureSchedules } from '../../actors/schedules';
+import { connectWorker, createNodeWorker } from '../../app/worker';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db';
 import { DeviceSim } from '../support/events';
 import {

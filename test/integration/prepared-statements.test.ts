@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { createDb, isStalePlan, type Db } from '../../core/db';
+import { createDb, isStalePlan, type Db } from '../../infra/db';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
-// Named prepared statements (core/db) outlive a migration run by another process: the connections
+// Named prepared statements (infra/db) outlive a migration run by another process: the connections
 // that cached them must be replaced, not kept failing.
 describe('prepared statements across a schema change', () => {
   let t: TestDatabase;

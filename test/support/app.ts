@@ -1,10 +1,10 @@
 import { Connection } from '@temporalio/client';
 import pino from 'pino';
 import { buildApp, type AppDeps } from '../../api/app';
-import { configSchema, type Config } from '../../core/config';
-import type { Db } from '../../core/db';
-import { createMetrics } from '../../core/metrics';
-import type { WorkerCheck } from '../../core/temporal/worker-health';
+import { configSchema, type Config } from '../../infra/config';
+import type { Db } from '../../infra/db';
+import { createMetrics } from '../../infra/metrics';
+import type { WorkerCheck } from '../../infra/temporal/worker-health';
 import { createTestDatabase, type TestDatabase } from './db';
 
 export const ADMIN_SECRET = 'test-admin-secret-0123456789';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createDb, migrateToLatest, type Db } from '../../core/db';
+import { createDb, migrateToLatest, type Db } from '../../infra/db';
 
 /** The server every test database lives on (set by the global setup). */
 export function serverUrl(): string {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { EventType, PayloadOf, SyncEvent } from '../../core/events/schemas';
+import type { EventType, PayloadOf, SyncEvent } from '../../domain/events/schemas';
 
 /** Builds valid events for one device, with its seq and vector clock advancing like a real PWA. */
 export class DeviceSim {

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { Client, Connection, ScheduleClient } from '@temporalio/client';
 import Long from 'long';
-import { ensureSearchAttributes } from '../../core/temporal/search-attributes';
+import { ensureSearchAttributes } from '../../infra/temporal/search-attributes';
 import { ADMIN_SECRET } from './app';
 import { createTestDatabase, type TestDatabase } from './db';
 import { temporalAddress } from './temporal';

@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import pino from 'pino';
-import type { Db } from '../../core/db';
-import { PROJECTION_TABLES } from '../../core/db/schema';
-import { ingestEvents, type IngestOptions, type IngestResult } from '../../core/eventlog/ingest';
-import { syncEventSchema, type SyncEvent } from '../../core/events/schemas';
+import type { Db } from '../../infra/db';
+import { PROJECTION_TABLES } from '../../infra/db/schema';
+import { ingestEvents, type IngestOptions, type IngestResult } from '../../infra/eventlog/ingest';
+import { syncEventSchema, type SyncEvent } from '../../domain/events/schemas';
 
 export const silentLog = pino({ level: 'silent' });
 

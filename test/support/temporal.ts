@@ -6,7 +6,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import pino from 'pino';
-import { installTemporalRuntime, PinoTemporalLogger } from '../../core/temporal/logging';
+import { installTemporalRuntime, PinoTemporalLogger } from '../../infra/temporal/logging';
 
 /** Tests are quiet; TEST_LOG_LEVEL=debug shows the node's and Temporal's logs when one fails. */
 export const testLog = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import type { SyncEvent } from '../../core/events/schemas';
+import type { SyncEvent } from '../../domain/events/schemas';
 import { DeviceSim } from './events';
 import { uid } from './projections';
 

@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { TableNode, type KyselyPlugin } from 'kysely';
 import pino from 'pino';
 import { buildApp } from '../../../api/app';
-import type { Db } from '../../../core/db';
-import { createMetrics } from '../../../core/metrics';
+import type { Db } from '../../../infra/db';
+import { createMetrics } from '../../../infra/metrics';
 import { admin, createTestApp, storeWithDevice, testConfig, type TestApp } from '../../support/app';
 
 /**

@@ -1,8 +1,8 @@
 import type { Client, Connection } from '@temporalio/client';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { connectTemporal } from '../../../core/temporal/client';
-import { connectWorker, createNodeWorker } from '../../../core/temporal/worker';
-import { taskQueuePollerCheck, workerStateCheck } from '../../../core/temporal/worker-health';
+import { connectTemporal } from '../../../infra/temporal/client';
+import { connectWorker, createNodeWorker } from '../../../app/worker';
+import { taskQueuePollerCheck, workerStateCheck } from '../../../infra/temporal/worker-health';
 import { createTestApp, testConfig, type TestApp } from '../../support/app';
 import { eventually } from '../../support/nodes';
 import {

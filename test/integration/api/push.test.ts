@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { admin, createTestApp, storeWithDevice, type TestApp } from '../../support/app';
 import { DeviceSim } from '../../support/events';
-import type { PushResponse } from '../../../core/events/schemas';
+import type { PushResponse } from '../../../domain/events/schemas';
 
 let app: TestApp;
 const storeId = randomUUID();

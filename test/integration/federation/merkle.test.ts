@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { eventDigest, xorInto } from '../../../core/events/hash';
-import type { SyncEvent } from '../../../core/events/schemas';
-import { prefixDigests, rebuildDigests, rootDigest } from '../../../core/federation/merkle';
+import { eventDigest, xorInto } from '../../../domain/events/hash';
+import type { SyncEvent } from '../../../domain/events/schemas';
+import { prefixDigests, rebuildDigests, rootDigest } from '../../../infra/repositories/event-digests';
 import { admin, createTestApp, storeWithDevice, type TestApp } from '../../support/app';
 import { DeviceSim } from '../../support/events';
 import { push } from '../../support/projections';

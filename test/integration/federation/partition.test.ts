@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { sql } from 'kysely';
-import type { SyncEvent } from '../../../core/events/schemas';
-import { relayWorkflowId } from '../../../core/temporal/relays';
+import type { SyncEvent } from '../../../domain/events/schemas';
+import { relayWorkflowId } from '../../../actors/relay';
 import { createTestNetwork, eventually as waitFor, type TestNode } from '../../support/nodes';
 import { assertSameTables, debtDivergence, stockDivergence } from '../../support/projections';
 import {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { SyncEvent } from '../../../core/events/schemas';
+import type { SyncEvent } from '../../../domain/events/schemas';
 import { DeviceSim } from '../../support/events';
 import { createTestNetwork, eventually, type TestNode } from '../../support/nodes';
 import { PeerProxy } from '../../support/peer-proxy';

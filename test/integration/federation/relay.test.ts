@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { PROJECTION_TABLES } from '../../../core/db/schema';
-import type { SyncEvent } from '../../../core/events/schemas';
-import { relayWorkflowId } from '../../../core/temporal/relays';
-import { PeerIdKey } from '../../../core/temporal/search-keys';
+import { PROJECTION_TABLES } from '../../../infra/db/schema';
+import type { SyncEvent } from '../../../domain/events/schemas';
+import { relayWorkflowId } from '../../../actors/relay';
+import { PeerIdKey } from '../../../workflows/search-keys';
 import { DeviceSim } from '../../support/events';
 import { createTestNetwork, type TestNode, eventually } from '../../support/nodes';
 import { tableDigest } from '../../support/projections';

@@ -16,8 +16,8 @@ import {
   workloadArb as workloadOf,
   type Workload,
 } from '../../support/workload';
-import type { Db } from '../../../core/db';
-import type { SyncEvent } from '../../../core/events/schemas';
+import type { Db } from '../../../infra/db';
+import type { SyncEvent } from '../../../domain/events/schemas';
 
 // The projection rules must converge: the same multiset of events, delivered in any order, in any
 // batching and with any re-sends, gives identical read models. Two databases receive one random

@@ -3,8 +3,8 @@ import { sql } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { DeviceSim } from '../../support/events';
 import { debtDivergence, push } from '../../support/projections';
-import type { Db } from '../../../core/db';
-import type { SyncEvent } from '../../../core/events/schemas';
+import type { Db } from '../../../infra/db';
+import type { SyncEvent } from '../../../domain/events/schemas';
 
 const HOUR = 3_600_000;
 let t: TestDatabase;

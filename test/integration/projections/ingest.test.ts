@@ -3,10 +3,10 @@ import { sql } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { DeviceSim } from '../../support/events';
 import { push, tableDigest } from '../../support/projections';
-import { hashPayload } from '../../../core/events/hash';
-import { PROJECTION_TABLES } from '../../../core/db/schema';
-import type { Db } from '../../../core/db';
-import type { SyncEvent } from '../../../core/events/schemas';
+import { hashPayload } from '../../../domain/events/hash';
+import { PROJECTION_TABLES } from '../../../infra/db/schema';
+import type { Db } from '../../../infra/db';
+import type { SyncEvent } from '../../../domain/events/schemas';
 
 let t: TestDatabase;
 

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { DeviceSim } from '../../support/events';
 import { push, tableRows } from '../../support/projections';
-import { PROJECTION_TABLES } from '../../../core/db/schema';
-import type { SyncEvent } from '../../../core/events/schemas';
+import { PROJECTION_TABLES } from '../../../infra/db/schema';
+import type { SyncEvent } from '../../../domain/events/schemas';
 
 // Stores are tenants: two stores that reuse every entity id hold two independent sets of rows, and
 // nothing an event of one store does reads, changes, voids, pays or audits anything of the other.

@@ -3,9 +3,9 @@ import { sql } from 'kysely';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { DeviceSim } from '../../support/events';
 import { push, tableRows } from '../../support/projections';
-import { stampOf } from '../../../core/crdt/lww';
-import type { Db } from '../../../core/db';
-import type { SyncEvent } from '../../../core/events/schemas';
+import { stampOf } from '../../../domain/crdt/lww';
+import type { Db } from '../../../infra/db';
+import type { SyncEvent } from '../../../domain/events/schemas';
 
 let a: TestDatabase;
 let b: TestDatabase;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { DeviceSim } from '../../support/events';
 import { push, stockDivergence } from '../../support/projections';
-import type { SyncEvent } from '../../../core/events/schemas';
+import type { SyncEvent } from '../../../domain/events/schemas';
 
 let t: TestDatabase;
 

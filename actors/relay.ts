@@ -1,0 +1,136 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Config } from '../infra/config';
+import type { Log } from '../infra/log';
+import {
+  configureSignal,
+  nudgeSignal,
+  peerRelayWorkflow,
+  statusQuery,
+  type RelayInput,
+  type RelaySettings,
+} from '../workflows/relay';
+import { nodeOfActorId, relayWorkflowId } from '../workflows/ids';
+import { actorOwner } from './namespace-guard';
+import { PeerIdKey } from '../workflows/search-keys';
+
+export { relayWorkflowId } from '../workflows/ids';
+
+/** How long start-up waits for an old relay to tell its cursor before starting afresh without it. */
+const LEGACY_QUERY_TIMEOUT_MS = 5000;
+
+export function relaySettings(config: Config): RelaySettings {
+  return {
+    batchSize: config.RELAY_BATCH_SIZE,
+    pollIntervalMs: config.RELAY_POLL_INTERVAL_MS,
+    httpTimeoutMs: config.RELAY_HTTP_TIMEOUT_MS,
+    backoffBaseMs: config.RELAY_BACKOFF_BASE_MS,
+    backoffMaxMs: config.RELAY_BACKOFF_MAX_MS,
+    circuit: {
+      failureThreshold: config.RELAY_FAILURE_THRESHOLD,
+      successThreshold: config.RELAY_SUCCESS_THRESHOLD,
+      openMs: config.RELAY_OPEN_MS,
+    },
+  };
+}
+
+/**
+ * At worker start: one PeerRelay per configured peer, started if missing (signal-with-start, so a
+ * running actor just receives the current settings). This node's relays of peers no longer
+ * configured are terminated so they stop knocking on a door that is gone; a relay of this node
+ * under its id from before ids carried the node id (`relay:{peerId}`) hands its cursor, circuit and
+ * counters to the new one and is terminated. Another node's relays are never touched. The worker
+ * must be running (the old relay answers a query).
+ */
+export async function ensureRelays(client: Client, config: Config, log: Log): Promise<void> {
+  const settings = relaySettings(config);
+  const own: { workflowId: string; legacy: boolean }[] = [];
+  for await (const wf of client.workflow.list({
+    query: `WorkflowType = '${peerRelayWorkflow.name}' AND ExecutionStatus = 'Running'`,
+  })) {
+    if (actorOwner(wf.workflowId, wf.memo) !== config.NODE_ID) continue;
+    own.push({ workflowId: wf.workflowId, legacy: nodeOfActorId(wf.workflowId) === undefined });
+  }
+  const carried = new Map<string, Omit<RelayInput, 'peerId' | 'settings'>>();
+  for (const { workflowId } of own.filter((r) => r.legacy)) {
+    const status = await queryWithin(client, workflowId).catch((err: unknown) => {
+      log.warn(
+        { err, workflowId },
+        'old relay did not tell its cursor; the new one starts from the beginning',
+      );
+      return undefined;
+    });
+    if (status) {
+      const { cursor, circuit, paused, totals } = status;
+      carried.set(status.peerId, { cursor, circuit, paused, totals });
+    }
+  }
+
+  for (const peer of config.PEERS) {
+    await client.workflow.signalWithStart(peerRelayWorkflow, {
+      workflowId: relayWorkflowId(config.NODE_ID, peer.id),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{ ...carried.get(peer.id), peerId: peer.id, settings }],
+      signal: configureSignal,
+      signalArgs: [settings],
+      typedSearchAttributes: [{ key: PeerIdKey, value: peer.id }],
+      memo: { role: 'PeerRelay', peer: peer.id, peerUrl: peer.url, node: config.NODE_ID },
+    });
+  }
+  const wanted = new Set(config.PEERS.map((p) => relayWorkflowId(config.NODE_ID, p.id)));
+  for (const { workflowId, legacy } of own) {
+    if (wanted.has(workflowId)) continue;
+    await client.workflow
+      .getHandle(workflowId)
+      .terminate(legacy ? 'replaced by a relay whose id carries the node id' : 'peer removed from PEERS');
+    log.warn(
+      { workflowId },
+      legacy
+        ? 'terminated a relay of this node under its old id (its cursor moved to the new one)'
+        : 'terminated the relay of a peer that is no longer configured',
+    );
+  }
+  log.info({ peers: config.PEERS.map((p) => p.id) }, 'peer relays running');
+}
+
+function queryWithin(client: Client, workflowId: string) {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    client.workflow.getHandle(workflowId).query(statusQuery),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`no answer within ${LEGACY_QUERY_TIMEOUT_MS} ms`)),
+        LEGACY_QUERY_TIMEOUT_MS,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Wakes the relays after a commit, coalescing: the first commit signals at once, further commits in
+ * the next window share one trailing signal, because every signal is a history event. A lost nudge
+ * only delays relay until the actor's next poll.
+ */
+export function createRelayNudger(client: Client, config: Config, log: Log): (storeIds: string[]) => void {
+  const windows = new Map<string, { again: boolean }>();
+  const fire = (peerId: string) => {
+    client.workflow
+      .getHandle(relayWorkflowId(config.NODE_ID, peerId))
+      .signal(nudgeSignal)
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowNotFoundError)) log.warn({ err, peer: peerId }, 'relay nudge failed');
+      });
+    const window = { again: false };
+    windows.set(peerId, window);
+    setTimeout(() => {
+      if (window.again) fire(peerId);
+      else windows.delete(peerId);
+    }, config.RELAY_NUDGE_COALESCE_MS).unref();
+  };
+  return () => {
+    for (const peer of config.PEERS) {
+      const window = windows.get(peer.id);
+      if (window) window.again = true;
+      else fire(peer.id);
+    }
+  };
+}

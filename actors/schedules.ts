@@ -1,0 +1,116 @@
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptions,
+  type ScheduleOptionsStartWorkflowAction,
+} from '@temporalio/client';
+import { orphanHealerWorkflow } from '../workflows/orphan-healer';
+import { reconcileSweepWorkflow } from '../workflows/reconcile-sweep';
+import type { Config } from '../infra/config';
+import type { Log } from '../infra/log';
+import { orphanHealerScheduleId, reconcileSweepScheduleId } from '../workflows/ids';
+
+type ScheduleConfig = Pick<
+  Config,
+  | 'NODE_ID'
+  | 'TEMPORAL_TASK_QUEUE'
+  | 'ORPHAN_HEALER_INTERVAL_SECONDS'
+  | 'ORPHAN_HEALER_BATCH'
+  | 'ORPHAN_HEALER_MAX_AGE_DAYS'
+  | 'RECONCILE_SWEEP_INTERVAL_SECONDS'
+  | 'RECONCILE_CHUNK_SIZE'
+  | 'RECONCILE_SWEEP_CONCURRENCY'
+>;
+
+/** The node's schedules, as they should be for this config. */
+export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
+  const orphanHealer: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof orphanHealerWorkflow>> = {
+    scheduleId: orphanHealerScheduleId(config.NODE_ID),
+    spec: { intervals: [{ every: `${config.ORPHAN_HEALER_INTERVAL_SECONDS} seconds` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: orphanHealerWorkflow,
+      // The server appends the tick's timestamp to this id.
+      workflowId: orphanHealerScheduleId(config.NODE_ID),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{ batchSize: config.ORPHAN_HEALER_BATCH, maxAgeDays: config.ORPHAN_HEALER_MAX_AGE_DAYS }],
+    },
+    policies: {
+      // One pass at a time across every worker: a tick that finds the previous pass running is dropped.
+      overlap: ScheduleOverlapPolicy.SKIP,
+      // Ticks missed while the server was down are not worth replaying one by one.
+      catchupWindow: '1 minute',
+      pauseOnFailure: false,
+    },
+    memo: {
+      description:
+        'Re-projects events whose projection failed or never ran (projection_status <> processed, ' +
+        `received in the last ${config.ORPHAN_HEALER_MAX_AGE_DAYS} days, ${config.ORPHAN_HEALER_BATCH} per run)`,
+      node: config.NODE_ID,
+    },
+  };
+  const reconcileSweep: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof reconcileSweepWorkflow>> = {
+    scheduleId: reconcileSweepScheduleId(config.NODE_ID),
+    spec: { intervals: [{ every: `${config.RECONCILE_SWEEP_INTERVAL_SECONDS} seconds` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: reconcileSweepWorkflow,
+      workflowId: reconcileSweepScheduleId(config.NODE_ID),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [
+        {
+          chunkSize: config.RECONCILE_CHUNK_SIZE,
+          concurrency: config.RECONCILE_SWEEP_CONCURRENCY,
+          nodeId: config.NODE_ID,
+        },
+      ],
+    },
+    policies: {
+      // A sweep still reconciling a big divergence when the next tick comes: that tick is dropped.
+      overlap: ScheduleOverlapPolicy.SKIP,
+      catchupWindow: '1 minute',
+      pauseOnFailure: false,
+    },
+    memo: {
+      description:
+        'Reconciles every store with every peer by anti-entropy digests (workflows reconcile:{node}:{store}:{peer}, ' +
+        `${config.RECONCILE_SWEEP_CONCURRENCY} at a time)`,
+      node: config.NODE_ID,
+    },
+  };
+  return [orphanHealer, reconcileSweep];
+}
+
+/** Schedule names of the node before their ids carried the node id. */
+const LEGACY_SCHEDULE_IDS = new Set(['orphan-healer', 'reconcile-sweep']);
+
+/**
+ * Creates the node's schedules, or brings existing ones up to date with the config (every boot of
+ * every worker calls this, so it must be idempotent). A schedule an operator paused stays paused.
+ * This node's schedules from before ids carried the node id are deleted (they would fire beside
+ * the new ones); another node's are never touched.
+ */
+export async function ensureSchedules(client: Client, config: ScheduleConfig, log?: Log): Promise<string[]> {
+  const ids: string[] = [];
+  for (const definition of scheduleDefinitions(config)) {
+    try {
+      await client.schedule.create(definition);
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await client.schedule.getHandle(definition.scheduleId).update((previous) => ({
+        ...previous,
+        spec: definition.spec,
+        action: definition.action,
+        policies: definition.policies,
+      }));
+    }
+    ids.push(definition.scheduleId);
+  }
+  for await (const schedule of client.schedule.list()) {
+    if (!LEGACY_SCHEDULE_IDS.has(schedule.scheduleId) || schedule.memo?.node !== config.NODE_ID) continue;
+    await client.schedule.getHandle(schedule.scheduleId).delete();
+    log?.info({ scheduleId: schedule.scheduleId }, 'deleted a schedule of this node under its old id');
+  }
+  return ids;
+}

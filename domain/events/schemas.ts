@@ -1,0 +1,286 @@
+import { z } from 'zod';
+
+// The event contract: one schema per event type, shared by the push route (validation and
+// OpenAPI), the projections, the relay and the PWA client. Payload objects are "loose": fields we
+// do not know are kept, because the payload hash covers exactly what the device sent.
+
+// Ids are compared as text in projections, locks and digests: one spelling per id, whatever case a
+// device writes (the payload hash is taken over the normalised payload, like the aliases).
+const id = z.guid().toLowerCase();
+const text = (max = 500) => z.string().max(max);
+/** Money: two decimals, inside numeric(16,2). */
+const money = z.number().finite().min(-1e13).max(1e13);
+const positiveMoney = money.positive();
+/** Quantities: inside numeric(16,3). */
+const quantity = z.number().finite().min(-1e12).max(1e12);
+/**
+ * ISO date-time with offset, in years 0001-9999: what both JavaScript and PostgreSQL read the same way
+ * (PostgreSQL refuses year 0000, and later years would not sort as text in a stamp).
+ */
+const timestamp = z.iso.datetime({ offset: true }).refine(inStorableYears, {
+  message: 'must be a date-time in years 0001-9999',
+});
+function inStorableYears(s: string): boolean {
+  const t = Date.parse(s);
+  return Number.isFinite(t) && t >= Date.UTC(1, 0, 1) && t < Date.UTC(10000, 0, 1) - 14 * 3_600_000;
+}
+/** A plain date, in the same years. */
+const date = z.iso.date().refine((s) => inStorableYears(`${s}T12:00:00Z`), {
+  message: 'must be a date in years 0001-9999',
+});
+
+const saleItem = z.looseObject({
+  product_id: id,
+  qty: quantity.positive(),
+  unit_price: money.nonnegative(),
+});
+
+const aliasPresent =
+  (...keys: string[]) =>
+  (p: Record<string, unknown>) =>
+    keys.some((k) => p[k] !== undefined);
+
+const productCreated = z.looseObject({
+  product_id: id,
+  name: text(300).min(1),
+  sku: text(100).nullish(),
+  barcode: text(100).nullish(),
+  price: money.nonnegative(),
+  cost: money.nonnegative().nullish(),
+  category: text(200).nullish(),
+  unit: text(50).nullish(),
+  track_inventory: z.boolean().optional(),
+  active: z.boolean().optional(),
+});
+
+const customerCreated = z.looseObject({
+  customer_id: id,
+  name: text(300).min(1),
+  document_id: text(100).nullish(),
+  phone: text(100).nullish(),
+  email: text(300).nullish(),
+  address: text(1000).nullish(),
+  credit_limit: money.nonnegative().nullish(),
+  notes: text(2000).nullish(),
+  active: z.boolean().optional(),
+});
+
+export const payloadSchemas = {
+  SaleCreated: z.looseObject({
+    sale_id: id,
+    items: z.array(saleItem).min(1).max(1000),
+    total: money.nonnegative().optional(),
+    total_amount: money.nonnegative().optional(),
+    warehouse_id: id.optional(),
+    customer_id: id.nullish(),
+    session_id: id.nullish(),
+    payment_method: text(50).nullish(),
+    invoice_series_id: id.nullish(),
+    fiscal_number: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).nullish(),
+  }),
+  SaleVoided: z.looseObject({
+    sale_id: id,
+    reason: text().nullish(),
+    voided_at: timestamp.optional(),
+  }),
+  StockReceived: z.looseObject({
+    product_id: id,
+    warehouse_id: id.optional(),
+    qty: quantity.positive(),
+    unit_cost: money.nonnegative().nullish(),
+    reason: text().nullish(),
+  }),
+  StockAdjusted: z.looseObject({
+    product_id: id,
+    warehouse_id: id.optional(),
+    qty_delta: quantity,
+    reason: text().nullish(),
+  }),
+  StockDeltaApplied: z.looseObject({
+    product_id: id,
+    warehouse_id: id.optional(),
+    qty_delta: quantity,
+    reason: text().nullish(),
+  }),
+  DebtCreated: z
+    .looseObject({
+      debt_id: id,
+      customer_id: id.nullish(),
+      sale_id: id.nullish(),
+      amount: positiveMoney.optional(),
+      total_amount: positiveMoney.optional(),
+      notes: text(2000).nullish(),
+      note: text(2000).nullish(),
+      due_date: date.nullish(),
+    })
+    .refine(aliasPresent('amount', 'total_amount'), {
+      message: 'amount (or total_amount) is required',
+      path: ['amount'],
+    }),
+  DebtPaymentRecorded: debtPayment(),
+  DebtPaymentAdded: debtPayment(),
+  ProductCreated: productCreated,
+  // An update writes any subset of the fields a create sets (last writer wins per field).
+  ProductUpdated: productCreated.partial().required({ product_id: true }),
+  CustomerCreated: customerCreated,
+  // An update writes any subset of the fields a create sets (last writer wins per field).
+  CustomerUpdated: customerCreated.partial().required({ customer_id: true }),
+  CashSessionOpened: z.looseObject({
+    session_id: id,
+    opening_amount: money.nonnegative(),
+    opened_at: timestamp.optional(),
+  }),
+  CashSessionClosed: z.looseObject({
+    session_id: id,
+    closing_amount: money.nonnegative(),
+    expected_amount: money.nullish(),
+    closed_at: timestamp.optional(),
+    notes: text(2000).nullish(),
+  }),
+  CashLedgerEntryCreated: z.looseObject({
+    entry_id: id,
+    session_id: id.nullish(),
+    kind: z.enum(['in', 'out']),
+    amount: positiveMoney,
+    reason: text().nullish(),
+  }),
+} as const;
+
+function debtPayment() {
+  return z
+    .looseObject({
+      payment_id: id,
+      debt_id: id,
+      amount: positiveMoney,
+      payment_method: text(50).nullish(),
+      method: text(50).nullish(),
+      paid_at: timestamp.optional(),
+      notes: text(2000).nullish(),
+      note: text(2000).nullish(),
+    })
+    .refine((p) => p.paid_at === undefined || !Number.isNaN(Date.parse(p.paid_at)), {
+      path: ['paid_at'],
+      message: 'paid_at must be a date-time',
+    });
+}
+
+export type EventType = keyof typeof payloadSchemas;
+export const EVENT_TYPES = Object.keys(payloadSchemas) as EventType[];
+export type PayloadOf<T extends EventType> = z.infer<(typeof payloadSchemas)[T]>;
+
+const envelopeFields = {
+  event_id: id,
+  store_id: id,
+  device_id: z.string().min(1).max(100),
+  seq: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  vector_clock: z.record(
+    z.string().min(1).max(100),
+    z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  ),
+  created_at: timestamp,
+  actor_user_id: z.string().max(200).nullish(),
+  delta_payload: z.unknown().optional(),
+  /** Set by the node that first accepted the event; peers relay it unchanged. */
+  origin_node: z.string().min(1).max(100).optional(),
+  /** The ordering stamp that node gave it (domain/crdt/hlc.ts); taken from peers only. */
+  hlc: timestamp.optional(),
+};
+
+function eventSchema<T extends EventType>(type: T) {
+  return z.looseObject({ ...envelopeFields, type: z.literal(type), payload: payloadSchemas[type] });
+}
+
+export const syncEventSchema = z.discriminatedUnion('type', [
+  eventSchema('SaleCreated'),
+  eventSchema('SaleVoided'),
+  eventSchema('StockReceived'),
+  eventSchema('StockAdjusted'),
+  eventSchema('StockDeltaApplied'),
+  eventSchema('DebtCreated'),
+  eventSchema('DebtPaymentRecorded'),
+  eventSchema('DebtPaymentAdded'),
+  eventSchema('ProductCreated'),
+  eventSchema('ProductUpdated'),
+  eventSchema('CustomerCreated'),
+  eventSchema('CustomerUpdated'),
+  eventSchema('CashSessionOpened'),
+  eventSchema('CashSessionClosed'),
+  eventSchema('CashLedgerEntryCreated'),
+]);
+export type SyncEvent = z.infer<typeof syncEventSchema>;
+
+export const pushRequestSchema = z.object({
+  store_id: id,
+  device_id: z.string().min(1).max(100),
+  events: z.array(syncEventSchema),
+});
+export type PushRequest = z.infer<typeof pushRequestSchema>;
+
+// The OpenAPI document is 3.0: its exclusiveMinimum is a flag, not a number.
+const { $schema: _ignored, ...eventJsonSchema } = z.toJSONSchema(syncEventSchema, {
+  io: 'input',
+  unrepresentable: 'any',
+  target: 'openapi-3.0',
+}) as Record<string, unknown>;
+
+/**
+ * The push body as the route validates it: the envelope strictly (a bad one is a 400), each event
+ * as an opaque value that domain/events/decode.ts checks on its own, so one bad event is rejected by
+ * itself and never takes the valid events of the request with it. The documented item schema is
+ * the full event schema.
+ */
+export const pushEnvelopeSchema = z.object({
+  store_id: id,
+  device_id: z
+    .string()
+    .min(1)
+    .max(100)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
+  events: z.array(
+    z.unknown().meta({
+      description: 'an event; an invalid one is listed in `rejected` and the others are accepted',
+      ...eventJsonSchema,
+    }),
+  ),
+});
+
+export const rejectedEventSchema = z.object({
+  index: z.number().int().describe('position of the event in the request'),
+  event_id: z.string().nullable().describe('the event_id as sent, when it had a usable one'),
+  code: z
+    .string()
+    .describe(
+      'INVALID_EVENT, EVENT_TOO_LARGE, EVENT_TOO_DEEP, INVALID_STRING, TOO_MANY_CLOCK_ENTRIES, ' +
+        'DATE_OUT_OF_RANGE, STORE_MISMATCH, DEVICE_MISMATCH or EVENT_ID_CONFLICT',
+    ),
+  message: z.string().describe('names the field'),
+  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+});
+
+export const pushResponseSchema = z.object({
+  accepted: z.array(z.string()),
+  duplicates: z.array(z.string()),
+  rejected: z.array(rejectedEventSchema),
+  last_node_seq: z
+    .number()
+    .int()
+    .nullable()
+    .describe('highest node_seq given to an event accepted by this request; null when none was accepted'),
+});
+export type PushResponse = z.infer<typeof pushResponseSchema>;
+
+/** An event as stored and served (pull, reconcile fetch): what the device sent plus its origin node. */
+export const storedEventSchema = z.object({
+  event_id: z.string(),
+  store_id: z.string(),
+  device_id: z.string(),
+  seq: z.number().int(),
+  type: z.string(),
+  vector_clock: z.record(z.string(), z.number()),
+  payload: z.record(z.string(), z.unknown()),
+  created_at: z.string(),
+  actor_user_id: z.string().nullable(),
+  origin_node: z.string(),
+  hlc: z.string().optional().describe('the ordering stamp the origin node gave the event'),
+  delta_payload: z.unknown().optional(),
+});

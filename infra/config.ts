@@ -76,6 +76,9 @@ const envSchema = z.object({
   /** The window of a device's created_at; later clocks inside it are accepted and bounded (HLC). */
   EVENT_MIN_CREATED_AT: z.coerce.date().default(new Date('2000-01-01T00:00:00Z')),
   EVENT_MAX_CREATED_AT: z.coerce.date().default(new Date('2200-01-01T00:00:00Z')),
+  /** Group commit of pushes: transactions under way at once, events gathered into one at most. */
+  INGEST_LANES: positiveInt(2),
+  INGEST_MAX_EVENTS_PER_TRANSACTION: positiveInt(500),
   /** How far ahead of this node's clock an event's ordering stamp may run. */
   HLC_MAX_SKEW_MS: positiveInt(5 * 60_000),
   RATE_LIMIT_MAX: positiveInt(6000),

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../../infra/config';
 import type { Db } from '../../infra/db';
 import type { EventSource } from '../../infra/db/schema';
-import { ingestEvents } from '../../infra/eventlog/ingest';
+import { createIngestQueue } from '../../infra/eventlog/coalescer';
 import { decodeEvent, type EventLimits, type EventRejection } from '../../domain/events/decode';
 import {
   pushEnvelopeSchema,
@@ -73,6 +73,11 @@ function admitEvents(raw: unknown[], principal: Principal, storeId: string, limi
 }
 
 export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, opts) => {
+  // Pushes that arrive while a transaction is under way share the next one (group commit).
+  const ingest = createIngestQueue(opts.db, {
+    lanes: opts.config.INGEST_LANES,
+    maxEvents: opts.config.INGEST_MAX_EVENTS_PER_TRANSACTION,
+  });
   const { config, db, metrics } = opts;
 
   const limits = {
@@ -128,8 +133,7 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
       }
       const { events, positions, rejected } = admitEvents(raw, principal, storeId, limits);
 
-      const result = await ingestEvents(
-        db,
+      const result = await ingest.ingest(
         events,
         {
           nodeId: config.NODE_ID,

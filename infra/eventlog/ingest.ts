@@ -52,9 +52,20 @@ export interface IngestResult {
   stores: string[];
 }
 
+/** One push: its events (decoded) and who handed them over. */
+export interface PushInput {
+  events: SyncEvent[];
+  opts: IngestOptions;
+}
+
 interface Prepared {
   event: SyncEvent;
+  /** Which push of the transaction it came in, and its position there. */
+  push: number;
   index: number;
+  /** Its position in the whole transaction (keys the causal floors of the first lookup). */
+  pos: number;
+  opts: IngestOptions;
   id: string;
   hash: string;
   createdAt: Date;
@@ -66,6 +77,16 @@ const RETRYABLE = new Set(['40P01', '40001', RACE]); // deadlock, serialization 
 /** Advisory lock key that orders appends to the log ('velo' in ASCII). */
 export const FEED_LOCK = 0x76656c6f;
 const MAX_ATTEMPTS = 4;
+
+const emptyResult = (): IngestResult => ({
+  accepted: [],
+  duplicates: [],
+  rejected: [],
+  lastNodeSeq: null,
+  projectionFailures: [],
+  conflictsAudited: 0,
+  stores: [],
+});
 
 /**
  * Appends a batch of validated events to the log and projects them, all in one transaction:
@@ -80,53 +101,59 @@ export async function ingestEvents(
   opts: IngestOptions,
   log: Log,
 ): Promise<IngestResult> {
-  const result: IngestResult = {
-    accepted: [],
-    duplicates: [],
-    rejected: [],
-    lastNodeSeq: null,
-    projectionFailures: [],
-    conflictsAudited: 0,
-    stores: [],
-  };
+  return (await ingestPushes(db, [{ events, opts }], log))[0]!;
+}
 
-  // Same id twice in one request: the first copy stands for both, if it is the same event.
+/**
+ * Several pushes in one transaction (infra/eventlog/coalescer.ts gathers the pushes that arrive while
+ * another transaction is under way): one set of statements and one commit for all of them, and a
+ * result per push, as if each had been ingested alone in the order given.
+ */
+export async function ingestPushes(db: Db, pushes: PushInput[], log: Log): Promise<IngestResult[]> {
+  const results = pushes.map(emptyResult);
+  // Same id twice in one transaction: the first copy stands for both, if it is the same event.
   const unique: Prepared[] = [];
   const seen = new Map<string, Prepared>();
-  events.forEach((event, index) => {
-    const id = event.event_id.toLowerCase();
-    const prepared: Prepared = {
-      event,
-      index,
-      id,
-      hash: hashPayload(event.payload),
-      createdAt: new Date(event.created_at),
-      originNode: event.origin_node ?? opts.nodeId,
-    };
-    const first = seen.get(id);
-    if (first) {
-      if (sameEvent(first, identityOf(prepared))) result.duplicates.push(event.event_id);
-      else result.rejected.push(conflict(index, event.event_id));
-      return;
-    }
-    seen.set(id, prepared);
-    unique.push(prepared);
+  pushes.forEach(({ events, opts }, push) => {
+    events.forEach((event, index) => {
+      const id = event.event_id.toLowerCase();
+      const prepared: Prepared = {
+        event,
+        push,
+        index,
+        pos: unique.length,
+        opts,
+        id,
+        hash: hashPayload(event.payload),
+        createdAt: new Date(event.created_at),
+        originNode: event.origin_node ?? opts.nodeId,
+      };
+      const first = seen.get(id);
+      if (first) {
+        if (sameEvent(first, identityOf(prepared))) results[push]!.duplicates.push(event.event_id);
+        else results[push]!.rejected.push(conflict(index, event.event_id));
+        return;
+      }
+      seen.set(id, prepared);
+      unique.push(prepared);
+    });
   });
-  if (unique.length === 0) return result;
+  if (unique.length === 0) return results;
 
   // First try without savepoints (two statements fewer, and no subtransaction); only if a projection
   // fails is the request redone with a savepoint per batch and, within it, per event.
   let careful = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      const outcome = await db
-        .transaction()
-        .execute((trx) => ingestInTransaction(trx, unique, opts, log, careful));
-      return {
-        ...outcome,
-        duplicates: [...result.duplicates, ...outcome.duplicates],
-        rejected: [...result.rejected, ...outcome.rejected],
-      };
+      const outcome = await db.transaction().execute((trx) => ingestInTransaction(trx, unique, log, careful));
+      return results.map((r, push) => {
+        const o = outcome[push] ?? emptyResult();
+        return {
+          ...o,
+          duplicates: [...r.duplicates, ...o.duplicates],
+          rejected: [...r.rejected, ...o.rejected],
+        };
+      });
     } catch (err) {
       if (err instanceof ProjectionNeedsCare) {
         careful = true;
@@ -183,20 +210,23 @@ function sameEvent(p: Prepared, known: KnownEvent): boolean {
   );
 }
 
+/** Events relayed by a peer keep the stamp their origin gave them; the others are stamped here. */
+const stampedHere = (p: Prepared) => !(p.opts.source === 'system-federation' && p.event.hlc);
+
 async function ingestInTransaction(
   trx: Trx,
   batch: Prepared[],
-  opts: IngestOptions,
   log: Log,
   careful: boolean,
-): Promise<IngestResult> {
-  const stamping = batch.filter((p) => !(opts.source === 'system-federation' && p.event.hlc));
+): Promise<IngestResult[]> {
+  const pushes = Math.max(...batch.map((p) => p.push)) + 1;
+  const out = Array.from({ length: pushes }, emptyResult);
   const { known, floors } = await lookupBatch(
     trx,
     batch.map((p) => p.id),
-    stamping.flatMap((p) =>
+    batch.filter(stampedHere).flatMap((p) =>
       Object.entries(p.event.vector_clock).map(([device_id, seq]) => ({
-        i: p.index,
+        i: p.pos,
         store_id: p.event.store_id,
         device_id,
         seq,
@@ -205,29 +235,16 @@ async function ingestInTransaction(
   );
   const knownById = new Map(known.map((k) => [k.event_id, k]));
   const fresh = batch.filter((p) => !knownById.has(p.id));
-  const duplicates: string[] = [];
-  const rejected: RejectedEvent[] = [];
   for (const p of batch) {
     const k = knownById.get(p.id);
     if (k === undefined) continue;
-    if (sameEvent(p, k)) duplicates.push(p.event.event_id);
-    else rejected.push(conflict(p.index, p.event.event_id));
+    if (sameEvent(p, k)) out[p.push]!.duplicates.push(p.event.event_id);
+    else out[p.push]!.rejected.push(conflict(p.index, p.event.event_id));
   }
-  const accepted = fresh.map((p) => p.event.event_id);
-  if (fresh.length === 0) {
-    return {
-      accepted,
-      duplicates,
-      rejected,
-      lastNodeSeq: null,
-      projectionFailures: [],
-      conflictsAudited: 0,
-      stores: [],
-    };
-  }
+  if (fresh.length === 0) return out;
 
   const sink = newSink();
-  const hlcOf = stampEvents(fresh, floors, opts, sink);
+  const hlcOf = stampEvents(fresh, floors, sink);
   const projectionEvents: ProjectionEvent[] = fresh.map(
     (p) =>
       ({
@@ -281,10 +298,12 @@ async function ingestInTransaction(
     hlc: hlcOf.get(p.id)!.toISOString(),
     origin_node: p.originNode,
     actor_user_id: p.event.actor_user_id ?? null,
+    source: p.opts.source,
+    source_peer: p.opts.sourcePeer ?? null,
     projection_status: failedWith.has(p.id) ? 'failed' : 'processed',
     projection_error: failedWith.get(p.id) ?? null,
   }));
-  const inserted = await sql<{ node_seq: string }>`
+  const inserted = await sql<{ event_id: string; node_seq: string }>`
     WITH feed_lock AS (SELECT pg_advisory_xact_lock(${FEED_LOCK}) AS held),
     digests AS (
       INSERT INTO event_digests (store_id, bucket_hour, event_count, digest)
@@ -296,9 +315,7 @@ async function ingestInTransaction(
         event_count = event_digests.event_count + excluded.event_count,
         digest = event_digests.digest # excluded.digest
     ), stock AS (${stockUpsertSql(sink.stock, sql`EXISTS (SELECT 1 FROM feed_lock)`)})
-    ${appendEventsSql(rows, opts.source, opts.sourcePeer ?? null, sql`EXISTS (SELECT 1 FROM feed_lock)`)}`.execute(
-    trx,
-  );
+    ${appendEventsSql(rows, sql`EXISTS (SELECT 1 FROM feed_lock)`)}`.execute(trx);
   if (inserted.rows.length !== fresh.length) {
     // Another request committed one of these events while we projected it: start over, and this
     // time it is a duplicate (the retry loop treats this like a serialization failure).
@@ -307,16 +324,27 @@ async function ingestInTransaction(
 
   await pruneStock(trx, sink.prune);
   const conflictsAudited = await writeConflictAudit(trx, sink.conflicts, log);
-  const typeOf = new Map(fresh.map((p) => [p.id, p.event.type]));
-  return {
-    accepted,
-    duplicates,
-    rejected,
-    lastNodeSeq: Math.max(...inserted.rows.map((r) => Number(r.node_seq))),
-    projectionFailures: failures.map((f) => ({ ...f, type: typeOf.get(f.event_id) ?? 'unknown' })),
-    conflictsAudited,
-    stores: [...new Set(fresh.map((p) => p.event.store_id))],
-  };
+  const seqOf = new Map(inserted.rows.map((r) => [r.event_id, Number(r.node_seq)]));
+  const pushOf = new Map(fresh.map((p) => [p.id, p]));
+  for (const p of fresh) {
+    const r = out[p.push]!;
+    r.accepted.push(p.event.event_id);
+    r.lastNodeSeq = Math.max(r.lastNodeSeq ?? 0, seqOf.get(p.id)!);
+    if (!r.stores.includes(p.event.store_id)) r.stores.push(p.event.store_id);
+  }
+  for (const f of failures) {
+    const p = pushOf.get(f.event_id)!;
+    out[p.push]!.projectionFailures.push({ ...f, type: p.event.type });
+  }
+  // Counted for the push whose event the audit row is about (metrics only).
+  if (conflictsAudited > 0) {
+    for (const c of sink.conflicts) {
+      const p =
+        pushOf.get(c.winner_event_id) ?? (c.loser_event_id ? pushOf.get(c.loser_event_id) : undefined);
+      out[p?.push ?? 0]!.conflictsAudited += 1;
+    }
+  }
+  return out;
 }
 
 /**
@@ -325,23 +353,18 @@ async function ingestInTransaction(
  * every event their vector clock covers, in the log (`floors`) or earlier in this batch. A clamped
  * device clock is recorded in the conflict audit.
  */
-function stampEvents(
-  fresh: Prepared[],
-  floors: Map<number, Date>,
-  opts: IngestOptions,
-  sink: ProjectionSink,
-): Map<string, Date> {
+function stampEvents(fresh: Prepared[], floors: Map<number, Date>, sink: ProjectionSink): Map<string, Date> {
   const now = new Date();
-  const maxSkewMs = opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
   const out = new Map<string, Date>();
   const byDevice = new Map<string, { seq: number; hlc: Date }[]>();
   for (const p of fresh) {
     const e = p.event;
     let hlc: Date;
-    if (opts.source === 'system-federation' && e.hlc) {
-      hlc = new Date(e.hlc);
+    const maxSkewMs = p.opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;
+    if (!stampedHere(p)) {
+      hlc = new Date(e.hlc!);
     } else {
-      let floor = floors.get(p.index) ?? null;
+      let floor = floors.get(p.pos) ?? null;
       for (const [device, seen] of Object.entries(e.vector_clock)) {
         for (const earlier of byDevice.get(`${e.store_id}:${device}`) ?? []) {
           if (earlier.seq <= seen && (!floor || earlier.hlc > floor)) floor = earlier.hlc;
@@ -359,7 +382,7 @@ function stampEvents(
           winner_event_id: p.id,
           loser_event_id: null,
           details: {
-            reason: `device clock ahead of node ${opts.nodeId} by more than ${maxSkewMs} ms`,
+            reason: `device clock ahead of node ${p.opts.nodeId} by more than ${maxSkewMs} ms`,
             created_at: p.createdAt.toISOString(),
             hlc: hlc.toISOString(),
             node_clock: now.toISOString(),

@@ -27,6 +27,8 @@ export const EVENT_COLUMNS = {
   hlc: 'timestamptz',
   origin_node: 'text',
   actor_user_id: 'text',
+  source: 'text',
+  source_peer: 'text',
   projection_status: 'text',
   projection_error: 'text',
 } as const satisfies ColumnMap<EventsTable>;
@@ -94,21 +96,16 @@ export async function lookupBatch(
 
 /**
  * The INSERT of the log's new rows, for the ingest's tail statement (`guard` holds the feed lock);
- * returns the node_seq of each row inserted.
+ * returns the event id and node_seq of each row inserted.
  */
-export function appendEventsSql(
-  rows: EventInsertRow[],
-  source: string,
-  sourcePeer: string | null,
-  guard: RawBuilder<unknown>,
-) {
+export function appendEventsSql(rows: EventInsertRow[], guard: RawBuilder<unknown>) {
   const cols = columnList(EVENT_COLUMNS);
   return sql`
-    INSERT INTO events (${cols}, source, source_peer, projection_attempts)
-    SELECT ${cols}, ${source}, ${sourcePeer}, 1 FROM ${recordset(EVENT_COLUMNS, rows)}
+    INSERT INTO events (${cols}, projection_attempts)
+    SELECT ${cols}, 1 FROM ${recordset(EVENT_COLUMNS, rows)}
     WHERE ${guard}
     ON CONFLICT (event_id) DO NOTHING
-    RETURNING node_seq`;
+    RETURNING event_id, node_seq`;
 }
 
 /** The vector clocks of these events of their stores. */

@@ -6,7 +6,7 @@ import { relayWorkflowId } from '../../../actors/relay';
 import { PeerIdKey } from '../../../workflows/search-keys';
 import { DeviceSim } from '../../support/events';
 import { createTestNetwork, type TestNode, eventually } from '../../support/nodes';
-import { tableDigest } from '../../support/projections';
+import { tableDigest, tableRows } from '../../support/projections';
 import { recordHistory } from '../../support/temporal';
 
 // Two real nodes (child processes: API + worker each), two databases, one Temporal dev server with a
@@ -379,5 +379,30 @@ test('a device of one store cannot change another store that reuses its ids, on 
       .where('store_id', '=', storeB)
       .execute();
     expect(eventsOfB).toHaveLength(2);
+  }
+
+  // Reconcile both stores between the nodes: nothing to repair, and nothing crosses stores.
+  const before = await Promise.all([a, b].map((node) => tableRows(node.db, 'products', [storeB])));
+  for (const store of [storeB, storeId]) {
+    const res = await a.request<{ peers?: unknown; error?: unknown }>(
+      'POST',
+      '/sync/federation/auto-reconcile',
+      {
+        store_id: store,
+        wait: true,
+      },
+    );
+    expect(res.status).toBe(200);
+  }
+  const after = await Promise.all([a, b].map((node) => tableRows(node.db, 'products', [storeB])));
+  expect(after).toEqual(before);
+  for (const node of [a, b]) {
+    const debtB = await node.db
+      .selectFrom('debts')
+      .select('remaining_amount')
+      .where('store_id', '=', storeB)
+      .where('id', '=', debtId)
+      .executeTakeFirstOrThrow();
+    expect(debtB.remaining_amount).toBe('30.00');
   }
 });

@@ -5,7 +5,7 @@ import { createOrphanHealerActivities } from './orphan-healer';
 import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';
 
-export type { OrphanHealDetail, OrphanHealInput, OrphanHealResult } from './orphan-healer';
+export type { OrphanHealInput, OrphanHealResult } from './orphan-healer';
 
 /** What activities may close over. The worker builds this once from validated config. */
 export interface ActivityDeps {

@@ -5,15 +5,16 @@ import type { Db } from '../infra/db';
 import { applyStock, fromRows, newSink, projectWithFallback, writeConflictAudit } from '../infra/projections';
 import { claimUnprojected, recordProjectionOutcomes } from '../infra/repositories/events';
 
-// The orphan healer (seed 003, phase 1, deliverable 1): events that are in the log but whose
-// projection failed, or never ran (an older node version left them 'pending'), are projected again.
+// The orphan healer (docs/runbook.md, "Projection gaps"): events that are in
+// the log but whose projection failed, or never ran (an older node version left them 'pending'), are
+// projected again.
 // The log is the source of truth, so healing is just "project the event once more": projections are
 // idempotent CRDTs, which is what makes a re-run (or a crash between runs) harmless.
 
 export const orphanHealInputSchema = z.object({
   batchSize: z.number().int().positive().max(10_000),
   maxAgeDays: z.number().positive(),
-  /** Heal one store only (the seed's manual healStore); every store when absent. */
+  /** Heal one store only; every store when absent. */
   storeId: z.guid().optional(),
 });
 export type OrphanHealInput = z.infer<typeof orphanHealInputSchema>;
@@ -25,7 +26,7 @@ export interface OrphanHealDetail {
   error?: string;
 }
 
-/** The seed's result shape. */
+/** What one pass did; `details` names each event's outcome. */
 export interface OrphanHealResult {
   checked: number;
   healed: number;
@@ -118,14 +119,4 @@ export async function healOrphanBatch(
     );
   }
   return result;
-}
-
-/** Manual healing of one store (the seed's healStore): the same pass, filtered by store. */
-export function healStore(
-  db: Db,
-  log: Logger,
-  storeId: string,
-  limits: Omit<OrphanHealInput, 'storeId'>,
-): Promise<OrphanHealResult> {
-  return healOrphanBatch(db, log, { ...limits, storeId });
 }

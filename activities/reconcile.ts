@@ -175,5 +175,3 @@ export function createReconcileActivities({ db, config, log }: ReconcileDeps) {
     },
   };
 }
-
-export type ReconcileActivities = ReturnType<typeof createReconcileActivities>;

@@ -1,4 +1,4 @@
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { Worker } from '@temporalio/worker';
 import pino, { type Logger } from 'pino';
 import { buildApp } from '../api/app';
 import { loadConfig, type Config } from '../infra/config';
@@ -10,7 +10,7 @@ import { assertNamespaceIsOurs } from '../actors/namespace-guard';
 import { ensureSearchAttributes } from '../infra/temporal/search-attributes';
 import { createRelayNudger, ensureRelays } from '../actors/relay';
 import { ensureSchedules } from '../actors/schedules';
-import { createNodeWorker } from './worker';
+import { connectWorker, createNodeWorker } from './worker';
 import { taskQueuePollerCheck, workerStateCheck } from '../infra/temporal/worker-health';
 
 export function createLogger(config: Config): Logger {
@@ -72,7 +72,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
     });
 
     if (config.ROLES.has('worker')) {
-      const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+      const connection = await connectWorker(config);
       stops.push(() => connection.close());
       const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
       if (added.length > 0) log.info({ added }, 'registered search attributes');

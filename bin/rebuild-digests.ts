@@ -1,5 +1,6 @@
 // Entrypoint: recomputes the anti-entropy digests from the events (all stores, or one), for a
-// database whose events were loaded or repaired outside ingest. Usage: tsx bin/rebuild-digests.ts [store_id]
+// database whose events were loaded or repaired outside ingest.
+// Usage: tsx bin/rebuild-digests.ts [store_id] (built: node dist/bin/rebuild-digests.js [store_id])
 import { loadConfig } from '../infra/config';
 import { createDb, MAINTENANCE_DB_OPTIONS } from '../infra/db';
 import { rebuildDigests } from '../infra/repositories/event-digests';

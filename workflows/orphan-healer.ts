@@ -9,8 +9,8 @@ export type OrphanHealerInput = OrphanHealInput;
 
 /**
  * OrphanHealer: one healing pass per run. The `orphan-healer` Schedule starts it every
- * ORPHAN_HEALER_INTERVAL_SECONDS with overlap SKIP, which replaces the seed's in-memory
- * "already running" flag with a guarantee that holds across every worker process.
+ * ORPHAN_HEALER_INTERVAL_SECONDS with overlap SKIP: at most one pass runs at a time, whatever the
+ * number of worker processes (test/integration/orphan-healer-schedule.test.ts).
  */
 export async function orphanHealerWorkflow(input: OrphanHealerInput): Promise<OrphanHealResult> {
   return healOrphans(input);

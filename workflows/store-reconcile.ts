@@ -100,8 +100,8 @@ const chunks = <T>(items: T[], size: number): T[][] => {
 /**
  * StoreReconcile (`reconcile:{nodeId}:{storeId}:{peerId}`): compares this node's event log of a store with
  * the peer's by digest tree, pulls what is missing here and pushes what is missing there, and
- * returns per entity what was missing and replayed (seed 003, Phase 0) with the HTTP traffic it
- * cost. Replaces the seeds' Redis lock + reconcileStore: the workflow id is the lock.
+ * returns per entity what was missing and replayed (docs/federation.md, "The workflow") with the
+ * HTTP traffic it cost. The workflow id is the lock: one reconcile per store and peer at a time.
  */
 export async function storeReconcileWorkflow(input: StoreReconcileInput): Promise<ReconcileResult> {
   const { storeId, peerId } = input;

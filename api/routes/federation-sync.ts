@@ -22,7 +22,7 @@ import { toWireEvent } from '../../infra/peers/peer-client';
 import { FETCH_MAX_IDS } from '../../infra/reconcile/repair';
 import { AppError, errorResponses } from '../errors';
 
-// The peer side of anti-entropy (ARCHITECTURE §5): a store's digest tree, the ids inside a bucket,
+// The peer side of anti-entropy (docs/federation.md, "Anti-entropy"): a store's digest tree, the ids inside a bucket,
 // and events by id. A reconciling peer walks the tree from the root and only descends where its
 // own digests differ, so an in-sync store costs one small request.
 

@@ -17,6 +17,11 @@ export function compareClocks(a: VectorClock, b: VectorClock): Causality {
   return 'equal';
 }
 
+/**
+ * A device's clock after it has seen another event: the entry-wise maximum. The node never merges
+ * clocks (each event keeps the one its device gave it); devices do, and the device simulation in
+ * test/unit/domain/crdt/hlc.test.ts uses this rule.
+ */
 export function mergeClocks(a: VectorClock, b: VectorClock): Record<string, number> {
   const out: Record<string, number> = { ...a };
   for (const [k, v] of Object.entries(b)) out[k] = Math.max(out[k] ?? 0, v);

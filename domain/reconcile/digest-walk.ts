@@ -204,7 +204,8 @@ export async function walkDiff(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Results: the seed's per-entity shape (seed 003, Phase 0), plus traffic and conflicts.
+// Results: per entity, what was missing on each side and replayed (docs/federation.md, "The
+// workflow"), plus traffic and conflicts.
 
 export const ENTITIES = [
   'sales',

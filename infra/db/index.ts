@@ -6,7 +6,6 @@ import type { Config } from '../config';
 import type { Database } from './schema';
 
 export type Db = Kysely<Database>;
-export { databaseFailure, type DatabaseFailure } from './errors';
 
 // bigint (int8) stays a string: node_seq and counters can exceed 2^53 in a long-lived log.
 // numeric stays a string too (exact money); timestamptz becomes Date (pg default).

@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 
 /** numeric columns come back from pg as strings (exact); we write numbers or strings. */
 type Numeric = ColumnType<string, number | string, number | string>;
@@ -252,11 +252,8 @@ export interface Database {
 }
 
 export type EventRow = Selectable<EventsTable>;
-export type NewEvent = Insertable<EventsTable>;
 export type Store = Selectable<StoresTable>;
 export type Device = Selectable<DevicesTable>;
-export type ConflictAudit = Selectable<ConflictAuditLogTable>;
-export type NewConflictAudit = Insertable<ConflictAuditLogTable>;
 
 /** The tables that are pure read models of the event log (compared across nodes for convergence). */
 export const PROJECTION_TABLES = [

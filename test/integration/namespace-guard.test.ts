@@ -26,7 +26,6 @@ async function configFor(nodeId: string, peerId: string, roles = 'api,worker'): 
   const t = await createTestDatabase(`guard_${nodeId}`);
   databases.push(t);
   return loadConfig({
-    NODE_ENV: 'test',
     NODE_ID: nodeId,
     PORT: '0',
     HOST: '127.0.0.1',

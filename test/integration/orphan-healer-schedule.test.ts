@@ -34,7 +34,6 @@ const nodeId = uniqueName('node-schedule-test');
 beforeAll(async () => {
   installTemporalRuntime(testLog);
   config = loadConfig({
-    NODE_ENV: 'test',
     NODE_ID: nodeId,
     DATABASE_URL: serverUrl(),
     ADMIN_SECRET: 'a-test-admin-secret-0123456789',

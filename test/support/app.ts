@@ -13,7 +13,6 @@ export const admin = { authorization: `Bearer ${ADMIN_SECRET}` };
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return Object.freeze(
     configSchema.parse({
-      NODE_ENV: 'test',
       NODE_ID: 'node-test',
       DATABASE_URL: process.env.DATABASE_URL,
       TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS ?? 'localhost:7233',

@@ -180,7 +180,6 @@ export async function createTestNetwork(
         token: token(id, other),
       }));
     nodes[id] = new TestNode(id, ports[i]!, namespace, database, {
-      NODE_ENV: 'test',
       NODE_ID: id,
       PORT: String(ports[i]),
       HOST: '127.0.0.1',

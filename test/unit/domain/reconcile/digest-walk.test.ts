@@ -316,7 +316,7 @@ describe('bucket and leaf comparison', () => {
 });
 
 describe('results', () => {
-  test('event types count under the seed entities; node-made and unknown types under other', () => {
+  test('event types count under their entities; node-made and unknown types under other', () => {
     expect(entityOf('SaleCreated')).toBe('sales');
     expect(entityOf('SaleVoided')).toBe('sales');
     expect(entityOf('DebtCreated')).toBe('debts');

@@ -117,37 +117,45 @@ const LIMITS = {
   openMs: [10, 86_400_000],
 } as const;
 
-/** Why settings cannot be taken, or [] (checked by the configure update's validator before it is written to history). */
-export function settingsProblems(s: RelaySettings): string[] {
+const TOP = ['batchSize', 'pollIntervalMs', 'httpTimeoutMs', 'backoffBaseMs', 'backoffMaxMs'] as const;
+const CIRCUIT = ['failureThreshold', 'successThreshold', 'openMs'] as const;
+
+/**
+ * Why a change of settings cannot be taken, or [] (the configure update's validator: a refused
+ * change is never written to the history). Only what the change names is judged, so a value the
+ * config set outside these limits does not block an unrelated change.
+ */
+export function patchProblems(current: RelaySettings, patch: RelaySettingsPatch): string[] {
+  if (typeof patch !== 'object' || patch === null) return ['the change must be an object of settings'];
   const problems: string[] = [];
   const check = (name: keyof typeof LIMITS, value: unknown) => {
+    if (value === undefined) return;
     const [min, max] = LIMITS[name];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
       problems.push(`${name} must be an integer from ${min} to ${max} (got ${String(value)})`);
     }
   };
-  check('batchSize', s?.batchSize);
-  check('pollIntervalMs', s?.pollIntervalMs);
-  check('httpTimeoutMs', s?.httpTimeoutMs);
-  check('backoffBaseMs', s?.backoffBaseMs);
-  check('backoffMaxMs', s?.backoffMaxMs);
-  check('failureThreshold', s?.circuit?.failureThreshold);
-  check('successThreshold', s?.circuit?.successThreshold);
-  check('openMs', s?.circuit?.openMs);
-  if (problems.length === 0 && s.backoffMaxMs < s.backoffBaseMs) {
-    problems.push(`backoffMaxMs (${s.backoffMaxMs}) must not be below backoffBaseMs (${s.backoffBaseMs})`);
+  for (const name of TOP) check(name, patch[name]);
+  for (const name of CIRCUIT) check(name, patch.circuit?.[name]);
+  const next = applyPatch(current, patch);
+  const backoffNamed = patch.backoffBaseMs !== undefined || patch.backoffMaxMs !== undefined;
+  if (problems.length === 0 && backoffNamed && next.backoffMaxMs < next.backoffBaseMs) {
+    problems.push(
+      `backoffMaxMs (${next.backoffMaxMs}) must not be below backoffBaseMs (${next.backoffBaseMs})`,
+    );
   }
   return problems;
 }
 
-/** Settings with a patch applied; a name left out or undefined keeps its value. */
+/** Settings with a change applied; a name left out or undefined keeps its value, unknown names are ignored. */
 export function applyPatch(s: RelaySettings, patch: RelaySettingsPatch): RelaySettings {
-  const { circuit, ...rest } = patch;
-  return { ...s, ...defined(rest), circuit: { ...s.circuit, ...defined(circuit ?? {}) } };
-}
-
-function defined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const next: RelaySettings = { ...s, circuit: { ...s.circuit } };
+  for (const name of TOP) if (patch[name] !== undefined) next[name] = patch[name];
+  for (const name of CIRCUIT) {
+    const value = patch.circuit?.[name];
+    if (value !== undefined) next.circuit[name] = value;
+  }
+  return next;
 }
 
 /** Settings refused by the configure validator. */
@@ -218,7 +226,7 @@ export class PeerRelay {
 
   /** Throws InvalidRelaySettings unless the patch, applied to the current settings, is valid. */
   validateConfigure(patch: RelaySettingsPatch): void {
-    const problems = settingsProblems(applyPatch(this.settings, patch ?? {}));
+    const problems = patchProblems(this.settings, patch);
     if (problems.length > 0) throw new InvalidRelaySettings(problems);
   }
 

@@ -1,10 +1,11 @@
 import {
   InvalidRelaySettings,
   PeerRelay,
-  settingsProblems,
+  patchProblems,
   type BatchOutcome,
   type RelayInput,
   type RelaySettings,
+  type RelaySettingsPatch,
 } from '../../../../domain/relay/peer-relay';
 
 const settings: RelaySettings = {
@@ -261,9 +262,30 @@ describe('PeerRelay: configure', () => {
     expect(relay.currentSettings).toEqual(settings);
   });
 
-  test('settingsProblems lists every problem of a malformed value', () => {
-    expect(settingsProblems({ batchSize: -1 } as unknown as RelaySettings)).toHaveLength(8);
-    expect(settingsProblems(settings)).toEqual([]);
+  test('patchProblems lists every problem of a malformed change', () => {
+    const bad = {
+      batchSize: -1,
+      pollIntervalMs: 0,
+      httpTimeoutMs: 1e9,
+      backoffBaseMs: 'x',
+      backoffMaxMs: null,
+      circuit: { failureThreshold: 0, successThreshold: 2.5, openMs: -5 },
+    } as unknown as RelaySettingsPatch;
+    expect(patchProblems(settings, bad)).toHaveLength(8);
+    expect(patchProblems(settings, null as unknown as RelaySettingsPatch)).toHaveLength(1);
+    expect(patchProblems(settings, {})).toEqual([]);
+  });
+
+  test('only what a change names is judged: a setting the config put out of range does not block others', () => {
+    const relay = relayOf({ settings: { ...settings, pollIntervalMs: 1, backoffMaxMs: 10 } });
+    expect(() => relay.validateConfigure({ batchSize: 20 })).not.toThrow();
+    expect(() => relay.validateConfigure({ backoffBaseMs: 50 })).toThrow(/backoffMaxMs \(10\)/);
+  });
+
+  test('unknown names in a change are ignored', () => {
+    const relay = relayOf();
+    relay.configure({ batchSize: 9, bogus: 1, circuit: { nope: 2 } } as unknown as RelaySettingsPatch);
+    expect(relay.currentSettings).toEqual({ ...settings, batchSize: 9 });
   });
 });
 

@@ -1,13 +1,23 @@
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { Config } from '../infra/config';
 import type { Log } from '../infra/log';
 import {
   configureSignal,
+  configureUpdate,
   nudgeSignal,
   peerRelayWorkflow,
+  setPausedUpdate,
   statusQuery,
+  type PauseAnswer,
   type RelayInput,
   type RelaySettings,
+  type RelaySettingsPatch,
 } from '../workflows/relay';
 import { nodeOfActorId, relayWorkflowId } from '../workflows/ids';
 import { actorOwner } from './namespace-guard';
@@ -17,6 +27,12 @@ export { relayWorkflowId } from '../workflows/ids';
 
 /** How long start-up waits for an old relay to tell its cursor before starting afresh without it. */
 const LEGACY_QUERY_TIMEOUT_MS = 5000;
+
+/**
+ * How long an admin's pause, resume or configure waits for the relay's answer. A pause answers once
+ * the batch under way (if any) is done, which takes at most a few peer requests.
+ */
+export const RELAY_UPDATE_TIMEOUT_MS = 30_000;
 
 export function relaySettings(config: Config): RelaySettings {
   return {
@@ -133,4 +149,72 @@ export function createRelayNudger(client: Client, config: Config, log: Log): (st
       else fire(peer.id);
     }
   };
+}
+
+/** The relay of that peer is not running (never started, failed, or terminated). */
+export class RelayNotRunningError extends Error {
+  constructor(readonly workflowId: string) {
+    super(`relay ${workflowId} is not running`);
+    this.name = 'RelayNotRunningError';
+  }
+}
+
+/** The relay's validator refused the change (nothing was written to its history). */
+export class RelayChangeRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RelayChangeRefusedError';
+  }
+}
+
+/** No answer in time (no worker polling?). The change may still take effect when a worker picks it up. */
+export class RelayNoAnswerError extends Error {
+  constructor(readonly workflowId: string) {
+    super(`relay ${workflowId}: no answer within ${RELAY_UPDATE_TIMEOUT_MS} ms (is a worker running?)`);
+    this.name = 'RelayNoAnswerError';
+  }
+}
+
+/** Runs an update on the relay within RELAY_UPDATE_TIMEOUT_MS, its failures told apart. */
+async function updateRelay<R>(
+  client: Client,
+  workflowId: string,
+  update: (handle: WorkflowHandle) => Promise<R>,
+): Promise<R> {
+  try {
+    return await client.withDeadline(Date.now() + RELAY_UPDATE_TIMEOUT_MS, () =>
+      update(client.workflow.getHandle(workflowId)),
+    );
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new RelayNotRunningError(workflowId);
+    if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw new RelayNoAnswerError(workflowId);
+    if (err instanceof WorkflowUpdateFailedError) {
+      throw new RelayChangeRefusedError(err.cause?.message ?? err.message);
+    }
+    throw err;
+  }
+}
+
+/** Pauses (true) or resumes (false) this node's relay to a peer; answers once it has taken hold. */
+export function setRelayPaused(
+  client: Client,
+  nodeId: string,
+  peerId: string,
+  paused: boolean,
+): Promise<PauseAnswer> {
+  return updateRelay(client, relayWorkflowId(nodeId, peerId), (h) =>
+    h.executeUpdate(setPausedUpdate, { args: [paused] }),
+  );
+}
+
+/** Changes some of the relay's settings (until the next worker start); answers the settings in force. */
+export function configureRelay(
+  client: Client,
+  nodeId: string,
+  peerId: string,
+  patch: RelaySettingsPatch,
+): Promise<RelaySettings> {
+  return updateRelay(client, relayWorkflowId(nodeId, peerId), (h) =>
+    h.executeUpdate(configureUpdate, { args: [patch] }),
+  );
 }

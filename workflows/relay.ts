@@ -6,6 +6,7 @@ import {
   continueAsNew,
   defineQuery,
   defineSignal,
+  defineUpdate,
   log,
   proxyActivities,
   setHandler,
@@ -13,214 +14,124 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
-  closedCircuit,
-  msUntilProbe,
-  recordFailure,
-  recordSuccess,
-  tick,
-  type CircuitOptions,
-  type CircuitState,
-} from '../domain/relay/circuit';
+  PeerRelay,
+  type PauseAnswer,
+  type RelayInput,
+  type RelaySettings,
+  type RelaySettingsPatch,
+  type RelayStatus,
+} from '../domain/relay/peer-relay';
 import { peerCall } from './profiles';
+
+export type {
+  PauseAnswer,
+  RelayInput,
+  RelaySettings,
+  RelaySettingsPatch,
+  RelayStatus,
+  RelayTotals,
+} from '../domain/relay/peer-relay';
+
+/** Wakes the actor now (the API sends it after each commit, coalesced; polling covers a lost one). */
+export const nudgeSignal = defineSignal('nudge');
+/** The settings of a starting worker's config (sent with signal-with-start, so it needs no answer). */
+export const configureSignal = defineSignal<[RelaySettings]>('configure');
+/**
+ * Pause (true) or resume (false) as a signal: what the API sent before these were updates. Kept so
+ * that relays started then replay, and an older API node's request still works during a deploy.
+ */
+export const pauseSignal = defineSignal<[boolean]>('pause');
+/**
+ * Pause (true) or resume (false); answers once it has taken hold: after a pause no batch is under
+ * way and none starts until resumed. Idempotent (`changed` says whether it was already so).
+ */
+export const setPausedUpdate = defineUpdate<PauseAnswer, [boolean]>('setPaused');
+/** Changes some settings until the next worker start (which applies its config); answers the settings in force. */
+export const configureUpdate = defineUpdate<RelaySettings, [RelaySettingsPatch]>('configureRelay');
+export const statusQuery = defineQuery<RelayStatus>('status');
 
 /** Activities with timeouts that follow the current settings (they may change at runtime). */
 const peer = (settings: RelaySettings) => proxyActivities<Activities>(peerCall(settings.httpTimeoutMs));
-
-export interface RelaySettings {
-  batchSize: number;
-  pollIntervalMs: number;
-  httpTimeoutMs: number;
-  backoffBaseMs: number;
-  backoffMaxMs: number;
-  circuit: CircuitOptions;
-}
-
-export interface RelayInput {
-  peerId: string;
-  settings: RelaySettings;
-  /** Carried across continue-as-new; a fresh actor starts at 0 (the beginning of the log). */
-  cursor?: number;
-  circuit?: CircuitState;
-  paused?: boolean;
-  totals?: RelayTotals;
-}
-
-export interface RelayTotals {
-  relayed: number;
-  deadLettered: number;
-  batches: number;
-}
-
-export interface RelayStatus {
-  peerId: string;
-  cursor: number;
-  paused: boolean;
-  circuit: CircuitState;
-  totals: RelayTotals;
-  lastBatchAt: number | null;
-  settings: RelaySettings;
-}
-
-/** Wakes the actor now (the API sends it after each commit; polling covers a lost one). */
-export const nudgeSignal = defineSignal('nudge');
-/** New settings from a restarted worker's config. */
-export const configureSignal = defineSignal<[RelaySettings]>('configure');
-/** Stops (true) or resumes (false) relaying to this peer; the cursor keeps its place. */
-export const pauseSignal = defineSignal<[boolean]>('pause');
-export const statusQuery = defineQuery<RelayStatus>('status');
-
-/** Durable state of one peer's relay: cursor, circuit breaker, counters. Plain JSON. */
-export class RelayState {
-  cursor: number;
-  circuit: CircuitState;
-  paused: boolean;
-  totals: RelayTotals;
-  settings: RelaySettings;
-  lastBatchAt: number | null = null;
-
-  constructor(readonly input: RelayInput) {
-    this.cursor = input.cursor ?? 0;
-    this.circuit = input.circuit ?? closedCircuit();
-    this.paused = input.paused ?? false;
-    this.totals = input.totals ?? { relayed: 0, deadLettered: 0, batches: 0 };
-    this.settings = input.settings;
-  }
-
-  status(now: number): RelayStatus {
-    return {
-      peerId: this.input.peerId,
-      cursor: this.cursor,
-      paused: this.paused,
-      circuit: tick(this.circuit, now, this.settings.circuit),
-      totals: this.totals,
-      lastBatchAt: this.lastBatchAt,
-      settings: this.settings,
-    };
-  }
-
-  /** Delay before the next attempt after a failure while the circuit is still closed. */
-  backoffMs(): number {
-    const n = Math.max(0, this.circuit.consecutiveFailures - 1);
-    return Math.min(this.settings.backoffBaseMs * 2 ** n, this.settings.backoffMaxMs);
-  }
-
-  carry(): RelayInput {
-    return {
-      peerId: this.input.peerId,
-      settings: this.settings,
-      cursor: this.cursor,
-      circuit: this.circuit,
-      paused: this.paused,
-      totals: this.totals,
-    };
-  }
-}
 
 function failureMessage(err: unknown): string {
   if (err instanceof ActivityFailure && err.cause) return err.cause.message;
   return err instanceof Error ? err.message : String(err);
 }
 
+const misconfigured = (err: unknown) =>
+  err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+
 /**
- * PeerRelay: one per peer (`relay:{peerId}`), forever. Drains the log after its cursor batch by batch,
- * sleeps until nudged (or the poll interval), and keeps its circuit breaker durably: five failures
- * open it, a durable timer half-opens it, three successes close it. Replaces the seeds' outbox
- * processor, BullMQ relay queue and in-memory circuit breaker.
+ * PeerRelay: one per peer (`relay:{nodeId}:{peerId}`), forever (continue-as-new). The decisions are
+ * the PeerRelay actor's (domain/relay/peer-relay.ts); this function registers the messages and runs
+ * the actor's steps: an activity, or a durable wait.
  */
 export async function peerRelayWorkflow(input: RelayInput): Promise<never> {
-  const state = new RelayState(input);
-  let nudged = true;
-  setHandler(statusQuery, () => state.status(Date.now()));
-  setHandler(nudgeSignal, () => {
-    nudged = true;
-  });
+  const relay = new PeerRelay(input, log);
+  setHandler(statusQuery, () => relay.status(Date.now()));
+  setHandler(nudgeSignal, () => relay.nudge());
   setHandler(configureSignal, (settings) => {
-    state.settings = settings;
-    nudged = true;
+    relay.configure(settings);
   });
   setHandler(pauseSignal, (paused) => {
-    state.paused = paused;
-    nudged = true;
-    log.info(paused ? 'relay paused' : 'relay resumed', { peer: input.peerId });
+    relay.setPaused(paused);
+  });
+  setHandler(
+    setPausedUpdate,
+    async (paused) => {
+      const { changed } = relay.setPaused(paused);
+      await condition(() => relay.settled());
+      return relay.pauseAnswer(changed);
+    },
+    {
+      validator: (paused) => {
+        if (typeof paused !== 'boolean') throw new Error('setPaused takes true (pause) or false (resume)');
+      },
+    },
+  );
+  setHandler(configureUpdate, (patch) => relay.configure(patch), {
+    validator: (patch) => relay.validateConfigure(patch),
   });
 
   for (;;) {
-    if (workflowInfo().continueAsNewSuggested) {
+    const step = relay.next(Date.now(), workflowInfo().continueAsNewSuggested);
+    if (step.kind === 'continue-as-new') {
       await condition(allHandlersFinished);
-      return continueAsNew<typeof peerRelayWorkflow>(state.carry());
+      return continueAsNew<typeof peerRelayWorkflow>(relay.carry());
     }
-    if (state.paused) {
-      nudged = false;
-      await condition(() => !state.paused || nudged);
+    if (step.kind === 'paused') {
+      await condition(() => relay.woken());
       continue;
     }
-
-    const circuit = state.settings.circuit;
-    const wait = msUntilProbe(state.circuit, Date.now(), circuit);
-    if (wait > 0) {
-      // Sleep out the open period on a durable timer; a pause cuts it short.
-      await condition(() => state.paused, wait);
+    if (step.kind === 'open') {
+      await condition(() => relay.interrupted('pause'), step.ms);
       continue;
     }
-    state.circuit = tick(state.circuit, Date.now(), circuit);
-
+    let then;
     try {
-      if (state.circuit.state === 'HALF_OPEN') {
-        await peer(state.settings).probePeer({
-          peerId: input.peerId,
-          httpTimeoutMs: state.settings.httpTimeoutMs,
-        });
-        state.circuit = recordSuccess(state.circuit, Date.now(), circuit);
-        logCircuit(state);
+      if (step.probeFirst) {
+        const { httpTimeoutMs } = relay.currentSettings;
+        await peer(relay.currentSettings).probePeer({ peerId: relay.peerId, httpTimeoutMs });
+        relay.probed(Date.now());
       }
-      nudged = false;
-      const r = await peer(state.settings).relayBatch({
-        peerId: input.peerId,
-        cursor: state.cursor,
-        batchSize: state.settings.batchSize,
-        httpTimeoutMs: state.settings.httpTimeoutMs,
+      // Settings read now: a configure during the probe applies to this batch.
+      const { batchSize, httpTimeoutMs } = relay.currentSettings;
+      relay.batchStarting();
+      const r = await peer(relay.currentSettings).relayBatch({
+        peerId: relay.peerId,
+        cursor: step.cursor,
+        batchSize,
+        httpTimeoutMs,
       });
-      state.cursor = r.cursor;
-      if (r.read > 0) {
-        state.totals = {
-          relayed: state.totals.relayed + r.sent,
-          deadLettered: state.totals.deadLettered + r.deadLettered,
-          batches: state.totals.batches + 1,
-        };
-        state.lastBatchAt = Date.now();
-      }
-      if (r.contacted) {
-        const before = state.circuit.state;
-        state.circuit = recordSuccess(state.circuit, Date.now(), circuit);
-        if (before !== state.circuit.state) logCircuit(state);
-      }
-      if (r.hasMore || state.circuit.state === 'HALF_OPEN') continue;
+      then = relay.batchDone(r, Date.now());
     } catch (err) {
-      if (
-        err instanceof ActivityFailure &&
-        err.cause instanceof ApplicationFailure &&
-        err.cause.nonRetryable
-      ) {
-        // Misconfiguration (peer no longer in PEERS): stop loudly rather than spin.
-        throw err;
-      }
-      const before = state.circuit.state;
-      state.circuit = recordFailure(state.circuit, failureMessage(err), Date.now(), circuit);
-      if (before !== state.circuit.state) logCircuit(state);
-      if (state.circuit.state === 'CLOSED') {
-        await condition(() => state.paused, state.backoffMs());
-      }
-      continue;
+      // Misconfiguration (peer no longer in PEERS): stop loudly rather than spin.
+      if (misconfigured(err)) throw err;
+      then = relay.failed(failureMessage(err), Date.now());
     }
-    await condition(() => nudged || state.paused, state.settings.pollIntervalMs);
+    if (then.kind === 'wait') {
+      const { until } = then;
+      await condition(() => relay.interrupted(until), then.ms);
+    }
   }
-}
-
-function logCircuit(state: RelayState): void {
-  const c = state.circuit;
-  log.warn(`circuit ${c.state}`, {
-    peer: state.input.peerId,
-    consecutiveFailures: c.consecutiveFailures,
-    lastError: c.lastError,
-  });
 }

@@ -13,9 +13,21 @@ import {
   resolveDeadLetter,
   type RelayDeadLetter,
 } from '../../infra/repositories/relay-dead-letters';
-import { relayWorkflowId } from '../../actors/relay';
-import { pauseSignal, statusQuery, type RelayStatus } from '../../workflows/relay';
-import { AppError, errorResponses } from '../errors';
+import {
+  configureRelay,
+  RelayChangeRefusedError,
+  RelayNoAnswerError,
+  RelayNotRunningError,
+  relayWorkflowId,
+  setRelayPaused,
+} from '../../actors/relay';
+import {
+  statusQuery,
+  type RelaySettings,
+  type RelaySettingsPatch,
+  type RelayStatus,
+} from '../../workflows/relay';
+import { AppError, errorResponseSchema, errorResponses } from '../errors';
 import { storable } from '../text';
 
 export interface FederationRoutesOptions {
@@ -70,6 +82,55 @@ const deadLetterSchema = z.object({
   resolved_at: z.string().nullable(),
   resolution: z.string().nullable(),
 });
+
+const pauseAnswerSchema = z.object({
+  peer_id: z.string(),
+  paused: z.boolean(),
+  changed: z.boolean().describe('false when the relay was already so (the call is idempotent)'),
+  cursor: z.number().int().describe('the relay cursor when the change took hold'),
+});
+
+const settingMs = z.number().int().positive();
+const relaySettingsSchema = z.object({
+  batch_size: z.number().int().positive(),
+  poll_interval_ms: settingMs,
+  http_timeout_ms: settingMs,
+  backoff_base_ms: settingMs,
+  backoff_max_ms: settingMs,
+  failure_threshold: z.number().int().positive(),
+  success_threshold: z.number().int().positive(),
+  open_ms: settingMs,
+});
+/** The settings to change; what is left out stays. Unknown names are refused, so a typo is not a no-op. */
+const relaySettingsPatchSchema = relaySettingsSchema.partial().strict();
+
+function toSettingsPatch(b: z.infer<typeof relaySettingsPatchSchema>): RelaySettingsPatch {
+  return {
+    batchSize: b.batch_size,
+    pollIntervalMs: b.poll_interval_ms,
+    httpTimeoutMs: b.http_timeout_ms,
+    backoffBaseMs: b.backoff_base_ms,
+    backoffMaxMs: b.backoff_max_ms,
+    circuit: {
+      failureThreshold: b.failure_threshold,
+      successThreshold: b.success_threshold,
+      openMs: b.open_ms,
+    },
+  };
+}
+
+function fromSettings(s: RelaySettings): z.infer<typeof relaySettingsSchema> {
+  return {
+    batch_size: s.batchSize,
+    poll_interval_ms: s.pollIntervalMs,
+    http_timeout_ms: s.httpTimeoutMs,
+    backoff_base_ms: s.backoffBaseMs,
+    backoff_max_ms: s.backoffMaxMs,
+    failure_threshold: s.circuit.failureThreshold,
+    success_threshold: s.circuit.successThreshold,
+    open_ms: s.circuit.openMs,
+  };
+}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -168,6 +229,21 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
     },
   );
 
+  // Pause, resume and configure are updates of the relay: the answer says the change took hold.
+  const relayChange = async <T>(change: () => Promise<T>): Promise<T> => {
+    try {
+      return await change();
+    } catch (err) {
+      if (err instanceof RelayNotRunningError) throw new AppError(409, 'RELAY_NOT_RUNNING', err.message);
+      if (err instanceof RelayChangeRefusedError) {
+        throw new AppError(400, 'INVALID_RELAY_SETTINGS', err.message);
+      }
+      if (err instanceof RelayNoAnswerError) throw new AppError(503, 'RELAY_UNAVAILABLE', err.message);
+      throw err;
+    }
+  };
+  const relayErrors = { ...errorResponses, 409: errorResponseSchema };
+
   for (const action of ['pause', 'resume'] as const) {
     app.post(
       `/sync/federation/relays/:peer_id/${action}`,
@@ -177,22 +253,44 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
           tags: ['federation'],
           summary:
             action === 'pause'
-              ? 'Pause relaying to a peer (maintenance); events wait, the cursor keeps its place'
+              ? 'Pause relaying to a peer (maintenance); answers once no batch is under way. Events wait, the cursor keeps its place'
               : 'Resume relaying to a peer',
           security: [{ bearer: [] }],
           params: z.object({ peer_id: z.string() }),
-          response: { 200: z.object({ peer_id: z.string(), paused: z.boolean() }), ...errorResponses },
+          response: { 200: pauseAnswerSchema, ...relayErrors },
         },
       },
       async (request) => {
         const peer = peerOf(request.params.peer_id);
-        await temporal()
-          .workflow.getHandle(relayWorkflowId(config.NODE_ID, peer.id))
-          .signal(pauseSignal, action === 'pause');
-        return { peer_id: peer.id, paused: action === 'pause' };
+        const answer = await relayChange(() =>
+          setRelayPaused(temporal(), config.NODE_ID, peer.id, action === 'pause'),
+        );
+        return { peer_id: peer.id, ...answer };
       },
     );
   }
+
+  app.post(
+    '/sync/federation/relays/:peer_id/configure',
+    {
+      config: { auth: ['admin'] },
+      schema: {
+        tags: ['federation'],
+        summary: "Change some of a peer's relay settings until the next worker start",
+        security: [{ bearer: [] }],
+        params: z.object({ peer_id: z.string() }),
+        body: relaySettingsPatchSchema,
+        response: { 200: z.object({ peer_id: z.string(), settings: relaySettingsSchema }), ...relayErrors },
+      },
+    },
+    async (request) => {
+      const peer = peerOf(request.params.peer_id);
+      const settings = await relayChange(() =>
+        configureRelay(temporal(), config.NODE_ID, peer.id, toSettingsPatch(request.body)),
+      );
+      return { peer_id: peer.id, settings: fromSettings(settings) };
+    },
+  );
 
   const toLetter = (d: RelayDeadLetter): z.infer<typeof deadLetterSchema> => ({
     ...d,

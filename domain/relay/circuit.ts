@@ -1,6 +1,6 @@
 /**
- * The relay's circuit breaker (seed 003, Phase 2, deliverable 6) as plain data and pure transitions,
- * so it lives durably inside the PeerRelay workflow and is unit-tested without Temporal.
+ * The relay's circuit breaker as plain data and pure transitions, so it lives durably in the PeerRelay
+ * actor's state (domain/relay/peer-relay.ts) and is unit-tested without Temporal.
  *
  * CLOSED: calls pass. `failureThreshold` consecutive failures → OPEN.
  * OPEN: no calls until `openMs` have passed → HALF_OPEN.
@@ -24,8 +24,6 @@ export interface CircuitState {
   lastSuccessAt: number | null;
 }
 
-export const DEFAULT_CIRCUIT: CircuitOptions = { failureThreshold: 5, successThreshold: 3, openMs: 60_000 };
-
 export function closedCircuit(): CircuitState {
   return {
     state: 'CLOSED',
@@ -44,10 +42,6 @@ export function tick(c: CircuitState, now: number, o: CircuitOptions): CircuitSt
     return { ...c, state: 'HALF_OPEN', halfOpenSuccesses: 0 };
   }
   return c;
-}
-
-export function canAttempt(c: CircuitState, now: number, o: CircuitOptions): boolean {
-  return tick(c, now, o).state !== 'OPEN';
 }
 
 /** Milliseconds until an OPEN circuit lets a probe through (0 if it already does). */

@@ -1,7 +1,7 @@
 import type { EventType } from '../events/schemas';
 
 /**
- * Causal relay order (seed 003, Phase 3, deliverable 10): what other events depend on goes first —
+ * Causal relay order (docs/federation.md, "The relay"): what other events depend on goes first —
  * sessions, products and customers before sales, debts before payments, sales before voids.
  * Lower number = sent earlier; unknown types go last.
  */

@@ -33,7 +33,13 @@ test('every recorded history replays against the current workflows', async () =>
   const histories = recordedHistories();
   expect(histories.map((h) => h.workflowId)).toContain('orphan-healer');
   expect(histories.map((h) => h.workflowId)).toEqual(
-    expect.arrayContaining(['store-reconcile', 'store-reconcile-worker-killed', 'reconcile-sweep']),
+    expect.arrayContaining([
+      'store-reconcile',
+      'store-reconcile-worker-killed',
+      'reconcile-sweep',
+      'peer-relay',
+      'peer-relay-continue-as-new',
+    ]),
   );
 
   const outcomes = await replayAll(await bundleWorkflows());

@@ -1,5 +1,4 @@
 import {
-  canAttempt,
   closedCircuit,
   msUntilProbe,
   recordFailure,
@@ -20,7 +19,7 @@ describe('relay circuit breaker', () => {
   test('CLOSED lets calls through and a success resets the failure count', () => {
     let c = failTimes(closedCircuit(), 4);
     expect(c.state).toBe('CLOSED');
-    expect(canAttempt(c, 0, o)).toBe(true);
+    expect(msUntilProbe(c, 0, o)).toBe(0);
     c = recordSuccess(c, 1, o);
     expect(c).toMatchObject({ state: 'CLOSED', consecutiveFailures: 0, lastSuccessAt: 1 });
     expect(failTimes(c, 4).state).toBe('CLOSED');
@@ -29,14 +28,14 @@ describe('relay circuit breaker', () => {
   test('5 consecutive failures open it; OPEN refuses calls until the open period is over', () => {
     const c = failTimes(closedCircuit(), 5, 1000);
     expect(c).toMatchObject({ state: 'OPEN', openedAt: 1000, consecutiveFailures: 5, lastError: 'boom 4' });
-    expect(canAttempt(c, 1000 + 59_999, o)).toBe(false);
+    expect(msUntilProbe(c, 1000 + 59_999, o)).toBe(1);
+    expect(tick(c, 1000 + 59_999, o).state).toBe('OPEN');
     expect(msUntilProbe(c, 1000 + 30_000, o)).toBe(30_000);
   });
 
   test('after the open period it is HALF_OPEN; 3 successes close it', () => {
     let c = failTimes(closedCircuit(), 5, 0);
     expect(tick(c, 60_000, o).state).toBe('HALF_OPEN');
-    expect(canAttempt(c, 60_000, o)).toBe(true);
     expect(msUntilProbe(c, 60_000, o)).toBe(0);
     c = recordSuccess(c, 60_000, o);
     expect(c).toMatchObject({ state: 'HALF_OPEN', halfOpenSuccesses: 1 });
@@ -56,8 +55,8 @@ describe('relay circuit breaker', () => {
       halfOpenSuccesses: 0,
       lastError: 'still down',
     });
-    expect(canAttempt(c, 61_000 + 59_999, o)).toBe(false);
-    expect(canAttempt(c, 61_000 + 60_000, o)).toBe(true);
+    expect(tick(c, 61_000 + 59_999, o).state).toBe('OPEN');
+    expect(tick(c, 61_000 + 60_000, o).state).toBe('HALF_OPEN');
   });
 
   test('thresholds are configurable', () => {

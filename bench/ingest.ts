@@ -1,6 +1,6 @@
 /**
- * Ingest benchmark (docs/architecture.md, "Speed"): POST /sync/push against a raw INSERT of the same
- * event rows into the same PostgreSQL, in one run. Two shapes:
+ * Ingest benchmark (goals and figures: docs/benchmarks.md, "Ingest"): POST /sync/push against a raw
+ * INSERT of the same event rows into the same PostgreSQL, in one run. Two shapes:
  *
  *   npm run bench:ingest                                      # batches: 4 clients × 100 mixed events per push
  *   npm run bench:ingest -- --batch=1 --clients=50            # tills: 50 devices × one SaleCreated per push
@@ -100,7 +100,7 @@ const genOpts = { mix: opts.mix, originNode: NODE_ID, observeEvery: opts.observe
 if (opts.stores > opts.clients)
   throw new Error(`--stores (${opts.stores}) cannot exceed --clients (${opts.clients})`);
 
-/** Goals per shape (docs/architecture.md, "Speed"; issue 13). */
+/** Goals per shape, as docs/benchmarks.md states them. */
 const GOALS = till
   ? { eventsPerSecond: 2500, ratio: 0.3, p99Ms: 100 as number | undefined }
   : { eventsPerSecond: 5000, ratio: 0.25, p99Ms: undefined as number | undefined };

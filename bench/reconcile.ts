@@ -1,7 +1,7 @@
 /**
- * Reconcile benchmark (docs/architecture.md, anti-entropy): what anti-entropy costs — wall time, HTTP round trips
- * and bytes — for logs of 100k and 1M events with 0, 10 and 1,000 divergent events, against a
- * baseline in the same run that does what the seeds' V1 did: list every event id of each day window
+ * Reconcile benchmark (figures: docs/benchmarks.md, "Reconcile"): what anti-entropy costs — wall
+ * time, HTTP round trips and bytes — for logs of 100k and 1M events with 0, 10 and 1,000 divergent
+ * events, against a baseline in the same run that does what the seeds' V1 did: list every event id of each day window
  * on both sides and diff the lists.
  *
  *   npm run bench:reconcile [-- --sizes=100000,1000000 --divergence=0,10,1000 --days=365 --chunk=500]

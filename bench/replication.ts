@@ -1,6 +1,7 @@
 /**
- * Replication benchmark (docs/architecture.md, "Relay speed"): lag from a push on node A to the row
- * visible in node B's projection, at steady rates, against a baseline measured in the same run.
+ * Replication benchmark (goals and figures: docs/benchmarks.md, "Replication"): lag from a push on
+ * node A to the row visible in node B's projection, at steady rates, against a baseline measured in
+ * the same run.
  *
  *   npm run bench:replication [-- --rates=500,1000,2000 --seconds=15 --ceiling-seconds=10]
  *   npm run bench:replication -- --till --rates=1000     # till traffic: one sale per push from 50 devices
@@ -72,7 +73,7 @@ const opts = {
   /** FILE: every sample as a JSON line (phase, seconds into it, lag ms), for plots and tail hunting. */
   samples: option('samples', 'BENCH_SAMPLES'),
 };
-/** p95 goal at GOAL_RATE: issue 13 asks 250 ms under till traffic; docs/benchmarks.md's goal is 500 ms. */
+/** p95 goal at GOAL_RATE (docs/benchmarks.md): 250 ms under till traffic, else 500 ms. */
 const GOAL_P95_MS = till ? 250 : 500;
 
 // ---------------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ function where(f: CallFrame): string {
   }
   if (p.startsWith('node:')) return p;
   // The project's own files, wherever the profiled checkout lives.
-  const own = /\/((?:api|core|bench|migrations)\/.*)$/.exec(p);
+  const own = /\/((?:api|domain|infra|actors|app|activities|workflows|bench|migrations)\/.*)$/.exec(p);
   return own ? own[1]! : path.relative(root, p);
 }
 

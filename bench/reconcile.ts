@@ -1,7 +1,7 @@
 /**
- * Reconcile benchmark (ARCHITECTURE.md §5): what anti-entropy costs — wall time, HTTP round trips
- * and bytes — for logs of 100k and 1M events with 0, 10 and 1,000 divergent events, against a
- * baseline in the same run that does what the seeds' V1 did: list every event id of each day window
+ * Reconcile benchmark (figures: docs/benchmarks.md, "Reconcile"): what anti-entropy costs — wall
+ * time, HTTP round trips and bytes — for logs of 100k and 1M events with 0, 10 and 1,000 divergent
+ * events, against a baseline in the same run that does what the seeds' V1 did: list every event id of each day window
  * on both sides and diff the lists.
  *
  *   npm run bench:reconcile [-- --sizes=100000,1000000 --divergence=0,10,1000 --days=365 --chunk=500]
@@ -12,12 +12,11 @@
  * store, not a longer one), --chunk (BENCH_CHUNK, 500 ids per pull/push step), --page (BENCH_PAGE,
  * 5000 ids per V1 listing request), --seed (BENCH_SEED), --keep (do not drop the base databases).
  *
- * Steps, per size: a base database (migrated) gets the log with one INSERT … SELECT generate_series
- * (SaleCreated events with canonical JSON payloads, hashed in SQL exactly as ingest hashes them),
- * then its digests are rebuilt from the events (the same formula ingest uses). Per divergence and
- * method: two clones of the base (CREATE DATABASE … TEMPLATE, file copy) become "this node" and the
- * peer; the divergent events are deleted from one side or the other and the digests of their hours
- * rebuilt; the peer's API listens on a local port (in this process); this node reconciles with it
+ * Steps, per size: a base database (migrated) gets the log (SaleCreated events built by the tests'
+ * DeviceSim, written as the rows ingest stores, in multi-row INSERTs), then its digests are rebuilt
+ * from the events (the same formula ingest uses). Per divergence and method: two clones of the base
+ * (CREATE DATABASE … TEMPLATE, file copy) become "this node" and the peer; the divergent events
+ * are deleted from one side or the other and the digests of their hours rebuilt; the peer's API listens on a local port (in this process); this node reconciles with it
  * through the same functions the StoreReconcile activities call (Temporal's own overhead, a few ms
  * per activity, is not included); then both logs must be identical (root digest and count).
  * Traffic is counted by the PeerClient: requests, and bytes of request and response bodies and URL
@@ -38,7 +37,11 @@ import { newTraffic, PeerClient, type TrafficCounter } from '../infra/peers/peer
 import { diffStore, pullEvents, pushEvents } from '../infra/reconcile/repair';
 import { createMetrics } from '../infra/metrics';
 import { ensureServices } from '../scripts/services';
-import { option, intList } from './common';
+import { DeviceSim } from '../test/support/events';
+import { connect, dropDatabase as dropDb, onServer, withDatabase } from './lib/db';
+import { intList, option } from './lib/options';
+import { table } from './lib/stats';
+import { eventRow, insertRowsSql, MAX_ROWS_PER_INSERT, md5Uuid, prng } from './lib/workload';
 
 const log = pino({ level: 'silent' });
 const STORE_ID = '7e1c0000-0000-4000-8000-000000000001';
@@ -65,65 +68,56 @@ const opts = {
 // Databases
 
 let serverUrl = '';
+const databaseUrl = (name: string) => withDatabase(serverUrl, name);
+const admin = <T>(fn: (c: pg.Client) => Promise<T>) => onServer(serverUrl, fn);
+const dropDatabase = (name: string) => dropDb(serverUrl, name);
 
-function databaseUrl(name: string): string {
-  const u = new URL(serverUrl);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: serverUrl });
-  await c.connect();
+/**
+ * The log: n SaleCreated events of four devices, spread evenly over --days, built by the tests' own
+ * event builder (DeviceSim) and written as the rows ingest stores (hashed as ingest hashes them), in
+ * multi-row INSERTs. Ids are deterministic (md5 of the event's index), so a case can name any event.
+ */
+async function generateLog(url: string, n: number): Promise<void> {
+  const spanMs = BigInt(opts.days * 86_400_000);
+  const sims = Array.from({ length: 4 }, (_, k) => new DeviceSim(STORE_ID, `bench-dev-${k}`, START - 1000));
+  const c = await connect(url);
   try {
-    return await fn(c);
+    await c.query(`INSERT INTO stores (id, name) VALUES ($1, 'Bench store')`, [STORE_ID]);
+    await c.query('SET synchronous_commit = off');
+    for (let from = 0; from < n; from += ROWS_PER_INSERT) {
+      const rows: unknown[][] = [];
+      for (let i = from; i < Math.min(n, from + ROWS_PER_INSERT); i++) {
+        const payload = {
+          items: [{ product_id: md5Uuid(`p${i % 50}`), qty: 1, unit_price: 2.5 }],
+          sale_id: md5Uuid(`s${i}`),
+          total: 2.5,
+        };
+        const at = START + Number((BigInt(i) * spanMs) / BigInt(n));
+        const e = sims[i % 4]!.wire('SaleCreated', payload, { at });
+        e.event_id = eventIdOf(i);
+        rows.push(eventRow(e, 'bench-origin'));
+      }
+      await c.query(insertRowsSql('events', rows.length), rows.flat());
+    }
+    await c.query('ANALYZE events');
   } finally {
     await c.end();
   }
 }
 
-const dropDatabase = (name: string) => admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+const ROWS_PER_INSERT = Math.min(5000, MAX_ROWS_PER_INSERT);
+const eventIdOf = (i: number) => md5Uuid(`rc-${i}`);
 
-/** A SaleCreated per row; payload text is canonical JSON (sorted keys), so sha256 of it is ingest's hash. */
-async function generateLog(db: Db, n: number): Promise<void> {
-  const spanMs = opts.days * 86_400_000;
-  await sql`INSERT INTO stores (id, name) VALUES (${STORE_ID}, 'Bench store')`.execute(db);
-  await sql`SET synchronous_commit = off`.execute(db);
-  await sql`
-    INSERT INTO events (event_id, store_id, device_id, seq, type, vector_clock, payload, full_payload_hash,
-      created_at, origin_node, actor_user_id, source, projection_status, projection_attempts)
-    SELECT md5('rc-' || i)::uuid, ${STORE_ID}::uuid, 'bench-dev-' || (i % 4), i / 4 + 1, 'SaleCreated',
-      jsonb_build_object('bench-dev-' || (i % 4), i / 4 + 1), p.text::jsonb,
-      encode(sha256(convert_to(p.text, 'UTF8')), 'hex'),
-      ${new Date(START).toISOString()}::timestamptz + ((i * ${spanMs}::bigint / ${n}) * interval '1 millisecond'),
-      'bench-origin', 'cashier-1', 'device', 'processed', 1
-    FROM generate_series(0, ${n - 1}) AS i,
-      LATERAL (SELECT '{"items":[{"product_id":"' || md5('p' || (i % 50))::uuid || '","qty":1,"unit_price":2.5}],"sale_id":"'
-        || md5('s' || i)::uuid || '","total":2.5}' AS text) AS p`.execute(db);
-  await sql`ANALYZE events`.execute(db);
-}
-
-/** Deterministic pseudo-random indexes (mulberry32). */
+/** Deterministic pseudo-random indexes. */
 function pick(count: number, n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = prng(seed);
   const chosen = new Set<number>();
   while (chosen.size < Math.min(count, n)) chosen.add(Math.floor(next() * n));
   return [...chosen];
 }
 
-async function idsOf(db: Db, indexes: number[]): Promise<string[]> {
-  if (indexes.length === 0) return [];
-  const r = await sql<{
-    id: string;
-  }>`SELECT md5('rc-' || i)::uuid::text AS id FROM unnest(${indexes}::int[]) AS i`.execute(db);
-  return r.rows.map((x) => x.id);
+function idsOf(indexes: number[]): string[] {
+  return indexes.map(eventIdOf);
 }
 
 /** Removes events behind ingest's back and rebuilds the digests of their hours. */
@@ -273,8 +267,8 @@ async function runCase(base: string, size: number, divergent: number, method: Me
   let peer: Awaited<ReturnType<typeof startPeer>> | undefined;
   try {
     const indexes = pick(divergent, size, opts.seed + divergent);
-    const onlyHere = await idsOf(hereDb, indexes.slice(0, Math.ceil(indexes.length / 2)));
-    const onlyThere = await idsOf(hereDb, indexes.slice(Math.ceil(indexes.length / 2)));
+    const onlyHere = idsOf(indexes.slice(0, Math.ceil(indexes.length / 2)));
+    const onlyThere = idsOf(indexes.slice(Math.ceil(indexes.length / 2)));
     await removeEvents(thereDb, onlyHere);
     await removeEvents(hereDb, onlyThere);
 
@@ -334,14 +328,7 @@ function printTable(rows: Row[]): void {
     r.outcome.totalMs.toFixed(0),
     r.converged ? 'yes' : 'NO',
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
-  const fmt = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  console.log(fmt(header));
-  console.log(
-    `|${widths.map((w, i) => (i < 3 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`,
-  );
-  for (const l of lines) console.log(fmt(l));
+  console.log(table(header, lines, { left: 3 }));
 }
 
 async function main(): Promise<void> {
@@ -356,10 +343,12 @@ async function main(): Promise<void> {
     const base = `velox_bench_rc_${size}`;
     await dropDatabase(base);
     await admin((c) => c.query(`CREATE DATABASE ${base}`));
-    const db = createDb(databaseUrl(base), 2);
+    let db = createDb(databaseUrl(base), 2);
     let t0 = performance.now();
     await migrateToLatest(db);
-    await generateLog(db, size);
+    await db.destroy();
+    await generateLog(databaseUrl(base), size);
+    db = createDb(databaseUrl(base), 2);
     const genMs = performance.now() - t0;
     t0 = performance.now();
     const buckets = await rebuildDigests(db, STORE_ID);
@@ -370,7 +359,7 @@ async function main(): Promise<void> {
     await db.destroy();
     console.log(
       `${size.toLocaleString('en-US')} events: generated in ${(genMs / 1000).toFixed(1)} s ` +
-        `(INSERT … SELECT generate_series), ${buckets} hour digests rebuilt in ${(digestMs / 1000).toFixed(1)} s, ` +
+        `(DeviceSim events, multi-row INSERTs), ${buckets} hour digests rebuilt in ${(digestMs / 1000).toFixed(1)} s, ` +
         `database ${bytes.rows[0]!.size}`,
     );
     try {

@@ -1,76 +1,64 @@
 /**
- * Replication benchmark (ARCHITECTURE.md §4 "Relay speed"; issue 3, deliverable 7): lag from a push
- * on node A to the row visible in node B's projection, at steady rates, against a baseline measured
- * in the same run.
+ * Replication benchmark (goals and figures: docs/benchmarks.md, "Replication"): lag from a push on
+ * node A to the row visible in node B's projection, at steady rates, against a baseline measured in
+ * the same run.
  *
  *   npm run bench:replication [-- --rates=500,1000,2000 --seconds=15 --ceiling-seconds=10]
+ *   npm run bench:replication -- --till --rates=1000     # till traffic: one sale per push from 50 devices
  *
- * Options (argv or env): --rates (BENCH_RATES, events/s, default 500,1000,2000), --seconds
- * (BENCH_SECONDS, 15 per phase), --tick-ms (BENCH_TICK_MS, 10: one push request per tick, of
- * rate × tick events, from the store's devices in turn), --devices (BENCH_DEVICES, 4), --poll-ms
- * (BENCH_POLL_MS, 5: how often B's database is asked what it committed since), --warmup-seconds
- * (BENCH_WARMUP_SECONDS, 3), --ceiling-seconds (BENCH_CEILING_SECONDS, 10; 0 skips), --ceiling-clients
- * (4), --ceiling-batch (100), --no-baseline, --no-profile, --no-wait-quiet (by default each phase
- * waits, up to 2 min, for a second in which other work uses under 10 % of the machine), --samples=FILE
- * (every sample as a JSON line). Node settings under test: --coalesce-ms
- * (RELAY_NUDGE_COALESCE_MS), --batch-size (RELAY_BATCH_SIZE), --node-log-level (warn); unset ones
- * keep the node's defaults. Services: DATABASE_URL (server for the fresh databases) and
- * TEMPORAL_ADDRESS, else the local ones (`scripts/services.ts up`, started if needed).
+ * Options (argv or env; each listed in docs/benchmarks.md): --rates, --seconds, --tick-ms (one push
+ * of rate × tick events per tick), --devices, --till (one SaleCreated per push, a push every 1000/rate
+ * ms, from 50 devices in turn), --poll-ms, --warmup-seconds, --ceiling-seconds/-clients/-batch,
+ * --no-baseline, --no-profile, --no-wait-quiet, --samples=FILE; node settings under test:
+ * --coalesce-ms, --batch-size, --node-log-level.
  *
- * Setup: two real nodes as child processes (`bin/node.ts`: API + worker each; test/support/nodes.ts),
- * fresh databases on one PostgreSQL, a Temporal namespace each on the one dev server, peers of each
- * other. One store declared on both; devices registered on A push with their own tokens. The
- * nodes' rate limit is lifted (RATE_LIMIT_MAX), everything else is the node as shipped.
- *
- * Phases, per rate:
- *   relay     open-loop pushes of SaleCreated events to A (a push every tick whatever the previous
- *             ones are doing, so a slow node cannot slow the offered load down); PeerRelay carries
- *             them to B.
- *   baseline  the same pushes with A's relay to B paused; as soon as A acknowledges a push the bench
- *             sends the same events to B itself, with the pair's peer token, as relay would: the
- *             floor of one extra hop (A's ingest, then B's ingest), with no actor in between.
- * Lag of a push = from the moment its request to A is sent to the first poll of B's database that
- * finds its last sale in `sales` (all of a push commit together on A, and reach B in node_seq order);
- * one sample per push request. The poll runs every --poll-ms on its own connection to B's database
- * and reads only what B committed since the previous poll (B's events after a node_seq cursor,
- * joined to `sales`), so watching costs the same however far behind B is (resolution: poll interval
- * plus one query). Between phases both relays drain to lag 0.
- * Ceiling: clients push batches to A as fast as A takes them for --ceiling-seconds, then the time B
- * needs to hold them all gives the relay's throughput.
- * Profile (relay phases): PeerRelay's history on A over the phase — nudges, batches and their size,
- * activity schedule-to-start and run time, the workflow's turnaround between batches.
- * Exits non-zero on errors (a refused or failed push, a sale that never reaches B); a goal MISS is
- * reported, not failed.
+ * Setup: two real nodes as child processes (bench/lib/node.ts: `bin/node.ts`, API + worker each,
+ * launched as the federation tests launch them) on fresh databases, a Temporal namespace each, peers
+ * of each other; one store declared on both; devices registered on A push SaleCreated events of 1–3
+ * lines (bench/lib/workload.ts) with their own tokens; rate limit lifted, the rest as shipped.
+ * Phases, per rate: `relay`, open-loop pushes to A (a push every tick whatever the previous ones
+ * are doing) that PeerRelay carries to B; `baseline`, the same pushes with A's relay to B paused and
+ * the bench sending each acknowledged push to B itself with the pair's peer token (one extra hop,
+ * no actor). Lag of a push = from its request to A to the first poll of B's database (every
+ * --poll-ms, only what B committed since: bench/lib/sales-watch.ts) that finds its last sale in
+ * `sales`. Between phases both relays drain to lag 0. Ceiling: clients push batches to A as fast as
+ * A takes them, then the time B needs to hold them all gives the relay's throughput. Profile:
+ * PeerRelay's own history over each relay phase (bench/lib/relay-profile.ts). Exits non-zero on
+ * errors (a refused push, a sale that never reaches B); a goal MISS is reported, not failed.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Client } from '@temporalio/client';
-import { tsToMs } from '@temporalio/common/lib/time';
-import { temporal } from '@temporalio/proto';
 import pg from 'pg';
 import { configSchema } from '../infra/config';
 import { relayWorkflowId } from '../workflows/ids';
 import { ensureServices } from '../scripts/services';
-import type { TestNode } from '../test/support/nodes';
-import { option, intList, percentile, procTicks } from './common';
+import { cpuMeter, cpuSeries, formatShares, waitQuiet, type CpuGroup } from './lib/cpu';
+import { backendsOf } from './lib/db';
+import { HttpClient } from './lib/http';
+import { createNodes, type TestNode } from './lib/node';
+import { flag, intList, option } from './lib/options';
+import { adminRequest, quiesce, setRelayPaused } from './lib/relay-control';
+import { profileTable, relayProfile, timelineSamples, type Profile } from './lib/relay-profile';
+import { SalesTail, startWatcher } from './lib/sales-watch';
+import { ms, summary, table, type Summary } from './lib/stats';
+import { makeStore, PosDevice, prng, type Store } from './lib/workload';
 
 const GOAL_RATE = 1000;
-const GOAL_P95_MS = 500;
-const EventType = temporal.api.enums.v1.EventType;
 
 // ---------------------------------------------------------------------------------------------
 // Options
 
 const int = (name: string, env: string, fallback: number) => intList(name, env, [fallback])[0]!;
-const flag = (name: string, env: string) => ['1', 'true'].includes(option(name, env) ?? '');
+const till = flag('till', 'BENCH_TILL');
 
 const opts = {
   rates: intList('rates', 'BENCH_RATES', [500, 1000, 2000]),
   seconds: int('seconds', 'BENCH_SECONDS', 15),
   tickMs: int('tick-ms', 'BENCH_TICK_MS', 10),
-  devices: int('devices', 'BENCH_DEVICES', 4),
+  till,
+  devices: int('devices', 'BENCH_DEVICES', till ? 50 : 4),
   pollMs: int('poll-ms', 'BENCH_POLL_MS', 5),
   warmupSeconds: int('warmup-seconds', 'BENCH_WARMUP_SECONDS', 3),
   ceilingSeconds: int('ceiling-seconds', 'BENCH_CEILING_SECONDS', 10),
@@ -85,6 +73,8 @@ const opts = {
   /** FILE: every sample as a JSON line (phase, seconds into it, lag ms), for plots and tail hunting. */
   samples: option('samples', 'BENCH_SAMPLES'),
 };
+/** p95 goal at GOAL_RATE (docs/benchmarks.md): 250 ms under till traffic, else 500 ms. */
+const GOAL_P95_MS = till ? 250 : 500;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -97,227 +87,68 @@ function fail(message: string): void {
   errors.push(message);
 }
 
-function summary(values: number[]) {
-  const s = [...values].sort((x, y) => x - y);
-  return {
-    n: s.length,
-    p50: percentile(s, 50),
-    p95: percentile(s, 95),
-    p99: percentile(s, 99),
-    max: s[s.length - 1] ?? NaN,
-  };
-}
-
-const ms = (v: number) => (Number.isFinite(v) ? `${Math.round(v)}` : '-');
-
-/** A markdown table, columns right-aligned except the first. */
-function table(head: string[], rows: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  const rule = `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`;
-  return [line(head), rule, ...rows.map(line)].join('\n');
-}
-
-/** CPU ticks (utime + stime, 1/100 s) per process. */
-interface CpuGroups {
-  a: number | undefined;
-  b: number | undefined;
-  /** PostgreSQL backends serving the two nodes' databases (and the bench's watcher). */
-  pg: Set<number>;
-}
-
-function cpuShares(start: Map<number, { ticks: number; comm: string }>, seconds: number, g: CpuGroups) {
-  const used = { bench: 0, a: 0, b: 0, pg: 0, pgOther: 0, temporal: 0, other: 0 };
-  for (const [pid, e] of procTicks()) {
-    const d = e.ticks - (start.get(pid)?.ticks ?? 0);
-    if (d <= 0) continue;
-    if (pid === process.pid) used.bench += d;
-    else if (pid === g.a) used.a += d;
-    else if (pid === g.b) used.b += d;
-    else if (g.pg.has(pid)) used.pg += d;
-    else if (e.comm.startsWith('postgres')) used.pgOther += d;
-    else if (e.comm.startsWith('temporal')) used.temporal += d;
-    else used.other += d;
-  }
-  const cores = os.cpus().length;
-  const share = (t: number) => t / 100 / seconds / cores;
-  return { used, share, cores };
-}
-
 /**
- * Who used the CPU during a phase (share of all cores): bench, node A, node B, the PostgreSQL
- * backends of the two nodes, the rest of PostgreSQL (WAL writer, checkpointer, other databases),
- * the Temporal dev server, everything else. Others' work on a shared machine makes a phase unfair.
+ * Who used the CPU (share of all cores): bench, node A, node B, the PostgreSQL backends of the two
+ * nodes, the rest of PostgreSQL, the Temporal dev server, everything else.
  */
-function cpuMeter(groups: () => CpuGroups) {
-  const start = procTicks();
-  const t0 = performance.now();
-  return (): string => {
-    const seconds = (performance.now() - t0) / 1000;
-    const { used, share, cores } = cpuShares(start, seconds, groups());
-    const pct = (t: number) => `${Math.round(100 * share(t))}%`;
-    const busy = share(used.other + used.pgOther) > 0.15;
-    return (
-      `cpu (share of ${cores} cores, ${seconds.toFixed(1)} s): bench ${pct(used.bench)}, node A ${pct(used.a)}, ` +
-      `node B ${pct(used.b)}, their postgres ${pct(used.pg)}, other postgres ${pct(used.pgOther)}, ` +
-      `temporal ${pct(used.temporal)}, other ${pct(used.other)}` +
-      (busy ? '  WARNING: other work on the machine; figures unreliable' : '')
-    );
-  };
-}
-
-/** Waits (up to maxMs) for a second in which other work uses under 10 % of the machine. */
-async function waitQuiet(groups: () => CpuGroups, maxMs = 120_000): Promise<void> {
-  const deadline = performance.now() + maxMs;
-  let warned = false;
-  while (performance.now() < deadline) {
-    const start = procTicks();
-    await sleep(1000);
-    const { used, share } = cpuShares(start, 1, groups());
-    if (share(used.other + used.pgOther) < 0.1) return;
-    if (!warned) console.log('  (waiting for other work on the machine to finish)');
-    warned = true;
-  }
-  console.log('  (machine still busy; measuring anyway)');
-}
+const cpuGroups = (): CpuGroup[] => [
+  { label: 'node A', pids: a.process?.pid },
+  { label: 'node B', pids: b.process?.pid },
+  { label: 'their postgres', pids: pgBackends, postgres: true },
+];
+const describeCpu = (meter: ReturnType<typeof cpuMeter>) =>
+  formatShares(meter(cpuGroups()), { strict: true, selfLabel: 'bench' });
 
 // ---------------------------------------------------------------------------------------------
 // The network
 
 interface Device {
-  id: string;
-  token: string;
-  seq: number;
+  pos: PosDevice;
+  http: HttpClient;
 }
 
 let a: TestNode;
 let b: TestNode;
-let storeId = '';
+let store: Store;
 let devices: Device[] = [];
-let peerTokenAtoB = '';
+/** The bench pushing to B as A's relay would, with the pair's token. */
+let peerToB: HttpClient;
 const pgBackends = new Set<number>();
-const cpuGroups = (): CpuGroups => ({ a: a.process?.pid, b: b.process?.pid, pg: pgBackends });
 
 /** The PostgreSQL backends now serving the two nodes' databases. */
 async function refreshBackends(watchDb: pg.Client): Promise<void> {
-  const r = await watchDb.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = ANY($1)', [
-    [a.database.name, b.database.name],
-  ]);
-  for (const { pid } of r.rows) pgBackends.add(pid);
-}
-const PRODUCTS = Array.from({ length: 50 }, () => randomUUID());
-
-async function adminRequest<T>(node: TestNode, method: string, url: string, body?: unknown): Promise<T> {
-  const res = await node.request<T>(method, url, body);
-  if (res.status >= 300)
-    throw new Error(`${method} ${url} on ${node.id}: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body;
+  for (const pid of await backendsOf(watchDb, [a.database.name, b.database.name])) pgBackends.add(pid);
 }
 
-interface PeerStatus {
-  peer_id: string;
-  paused: boolean | null;
-  lag: { events: number | null };
-  circuit: { state: string };
+/** n sales of the device as one push body; the last sale's id is the one tracked on B. */
+function saleEvents(device: Device, n: number): { body: Buffer; events: object[]; lastSale: string } {
+  const events = Array.from({ length: n }, () => device.pos.sale());
+  const lastSale = String(events[events.length - 1]!.payload.sale_id);
+  const body = Buffer.from(JSON.stringify({ store_id: store.id, device_id: device.pos.deviceId, events }));
+  return { body, events, lastSale };
 }
 
-async function relayStatus(node: TestNode): Promise<PeerStatus> {
-  const body = await adminRequest<{ peers: PeerStatus[] }>(node, 'GET', '/sync/federation/status');
-  return body.peers[0]!;
-}
-
-/** Both relays caught up (lag 0), then a moment of calm. */
-async function quiesce(timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const [sa, sb] = await Promise.all([relayStatus(a), relayStatus(b)]);
-    if (sa.lag.events === 0 && sb.lag.events === 0 && !sa.paused && !sb.paused) break;
-    if (Date.now() > deadline) throw new Error(`relays did not drain: ${JSON.stringify([sa, sb])}`);
-    await sleep(100);
+async function pushToA(device: Device, body: Buffer, count: number): Promise<boolean> {
+  try {
+    const res = await device.http.push(body);
+    if (res.accepted.length === count) return true;
+    fail(`push to A: ${JSON.stringify(res).slice(0, 300)}`);
+  } catch (err) {
+    fail(`push to A: ${err instanceof Error ? err.message : String(err)}`);
   }
-  await sleep(500);
-}
-
-async function setRelayAtoB(paused: boolean): Promise<void> {
-  await adminRequest(a, 'POST', `/sync/federation/relays/b/${paused ? 'pause' : 'resume'}`);
-  if (!paused) return;
-  // Paused and no batch in flight.
-  for (;;) {
-    const s = await relayStatus(a);
-    const d = await a.client!.workflow.getHandle(relayWorkflowId('a', 'b')).describe();
-    if (s.paused && (d.raw.pendingActivities ?? []).length === 0) return;
-    await sleep(50);
-  }
-}
-
-function saleEvents(device: Device, n: number): { events: unknown[]; lastSale: string } {
-  const events: unknown[] = [];
-  let lastSale = '';
-  const now = new Date().toISOString();
-  for (let i = 0; i < n; i++) {
-    device.seq += 1;
-    lastSale = randomUUID();
-    const price = 1 + (device.seq % 7);
-    events.push({
-      event_id: randomUUID(),
-      store_id: storeId,
-      device_id: device.id,
-      seq: device.seq,
-      type: 'SaleCreated',
-      vector_clock: { [device.id]: device.seq },
-      payload: {
-        sale_id: lastSale,
-        items: [{ product_id: PRODUCTS[device.seq % PRODUCTS.length], qty: 1, unit_price: price }],
-        total: price,
-      },
-      created_at: now,
-      actor_user_id: 'cashier-1',
-    });
-  }
-  return { events, lastSale };
-}
-
-async function post(
-  url: string,
-  token: string,
-  body: unknown,
-): Promise<{ status: number; body: { accepted?: string[]; duplicates?: string[]; rejected?: unknown[] } }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : {} };
-}
-
-async function pushToA(device: Device, events: unknown[]): Promise<boolean> {
-  const res = await post(`${a.url}/sync/push`, device.token, {
-    store_id: storeId,
-    device_id: device.id,
-    events,
-  });
-  if (res.status !== 200 || res.body.accepted?.length !== events.length) {
-    fail(`push to A: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
-    return false;
-  }
-  return true;
+  return false;
 }
 
 /** What relay would send: the events as A stored them (origin A), with the pair's token. */
-async function pushToBAsPeer(events: unknown[]): Promise<void> {
-  const wire = events.map((e) => ({ ...(e as object), origin_node: 'a' }));
-  const res = await post(`${b.url}/sync/push`, peerTokenAtoB, {
-    store_id: storeId,
-    device_id: 'a',
-    events: wire,
-  });
-  if (
-    res.status !== 200 ||
-    (res.body.accepted?.length ?? 0) + (res.body.duplicates?.length ?? 0) !== events.length
-  ) {
-    fail(`push to B: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+async function pushToBAsPeer(events: object[]): Promise<void> {
+  const wire = events.map((e) => ({ ...e, origin_node: 'a' }));
+  const body = Buffer.from(JSON.stringify({ store_id: store.id, device_id: 'a', events: wire }));
+  try {
+    const res = await peerToB.push(body);
+    if (res.accepted.length + res.duplicates.length !== events.length)
+      fail(`push to B: ${JSON.stringify(res).slice(0, 300)}`);
+  } catch (err) {
+    fail(`push to B: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
@@ -330,81 +161,11 @@ interface PhaseResult {
   sent: number;
   requests: number;
   achieved: number;
-  lag: ReturnType<typeof summary>;
-  ack: ReturnType<typeof summary>;
+  lag: Summary;
+  ack: Summary;
   cpu: string;
   window: { from: number; to: number };
   lost: number;
-}
-
-/**
- * Follows B's commits in order: `node_seq` is handed out at the end of each ingest transaction, so it
- * follows commit order and a cursor over it never steps over a late commit. Each poll returns the sale
- * rows (of SaleCreated events) B committed since the last one, joined to B's `sales` (the projection
- * is written in the same transaction as the event), so a poll costs what arrived, not what is pending.
- */
-class SalesTail {
-  private cursor = '0';
-  constructor(private readonly client: pg.Client) {}
-
-  async start(): Promise<void> {
-    const r = await this.client.query<{ seq: string | null }>(
-      'SELECT max(node_seq)::text AS seq FROM events',
-    );
-    this.cursor = r.rows[0]!.seq ?? '0';
-  }
-
-  async poll(): Promise<string[]> {
-    const r = await this.client.query<{ seq: string; id: string }>(
-      `SELECT e.node_seq::text AS seq, s.id::text AS id
-       FROM events e JOIN sales s ON s.id = (e.payload->>'sale_id')::uuid
-       WHERE e.node_seq > $1 AND e.store_id = $2 AND e.type = 'SaleCreated'
-       ORDER BY e.node_seq LIMIT 20000`,
-      [this.cursor, storeId],
-    );
-    if (r.rows.length > 0) this.cursor = r.rows[r.rows.length - 1]!.seq;
-    return r.rows.map((x) => x.id);
-  }
-}
-
-/**
- * Watches B for the tracked sales: every pollMs, what B committed since the last poll; a tracked
- * sale's lag is measured to the start of the query that first saw it.
- */
-async function startWatcher(client: pg.Client) {
-  const tail = new SalesTail(client);
-  await tail.start();
-  const pending = new Map<string, number>();
-  const lags: number[] = [];
-  const seen: { sentAt: number; lag: number }[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running || pending.size > 0) {
-      const t = performance.now();
-      for (const id of await tail.poll()) {
-        const sentAt = pending.get(id);
-        if (sentAt === undefined) continue;
-        lags.push(t - sentAt);
-        seen.push({ sentAt, lag: t - sentAt });
-        pending.delete(id);
-      }
-      const wait = opts.pollMs - (performance.now() - t);
-      if (wait > 0) await sleep(wait);
-    }
-  })();
-  return {
-    track(id: string, sentAt: number) {
-      pending.set(id, sentAt);
-    },
-    /** Stops once every tracked sale was seen, or gives up after timeoutMs (those are lost). */
-    async finish(timeoutMs: number): Promise<{ lags: number[]; seen: typeof seen; lost: number }> {
-      running = false;
-      const lost = await Promise.race([loop.then(() => 0), sleep(timeoutMs).then(() => pending.size)]);
-      if (lost > 0) pending.clear();
-      await loop;
-      return { lags, seen, lost };
-    },
-  };
 }
 
 async function steadyPhase(
@@ -413,9 +174,10 @@ async function steadyPhase(
   seconds: number,
   watchDb: pg.Client,
 ): Promise<PhaseResult> {
-  const perPush = Math.max(1, Math.round((rate * opts.tickMs) / 1000));
+  // Till traffic: one event per push, a push every 1000/rate ms.
+  const perPush = opts.till ? 1 : Math.max(1, Math.round((rate * opts.tickMs) / 1000));
   const tickMs = (perPush * 1000) / rate; // exact rate even when rate × tick is not a whole number
-  const watcher = await startWatcher(watchDb);
+  const watcher = await startWatcher(watchDb, store.id, opts.pollMs);
   const acks: number[] = [];
   const ackSeries: { t: number; ack: number }[] = [];
   const inflight = new Set<Promise<void>>();
@@ -423,40 +185,24 @@ async function steadyPhase(
   let requests = 0;
   await refreshBackends(watchDb);
   if (opts.waitQuiet) await waitQuiet(cpuGroups);
-  const meter = cpuMeter(cpuGroups);
+  const meter = cpuMeter();
   const fromWall = Date.now();
   const start = performance.now();
   // With --samples: who used the CPU, second by second (stalls are easier to place).
-  const cpuSeries: string[] = [];
-  let last = procTicks();
-  const cpuTimer = opts.samples
-    ? setInterval(() => {
-        const { used, share } = cpuShares(last, 1, cpuGroups());
-        last = procTicks();
-        const pct = Object.fromEntries(Object.entries(used).map(([k, v]) => [k, Math.round(100 * share(v))]));
-        cpuSeries.push(
-          JSON.stringify({
-            rate,
-            mode: `${mode}-cpu`,
-            t: Math.round(performance.now() - start) / 1000,
-            ...pct,
-          }),
-        );
-      }, 1000)
-    : undefined;
+  const series = opts.samples ? cpuSeries(cpuGroups, { rate, mode: `${mode}-cpu` }) : undefined;
   for (let i = 0; ; i++) {
     const due = start + i * tickMs;
     if (due - start >= seconds * 1000) break;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
     const device = devices[i % devices.length]!;
-    const { events, lastSale } = saleEvents(device, perPush);
+    const { body, events, lastSale } = saleEvents(device, perPush);
     const sentAt = performance.now();
     watcher.track(lastSale, sentAt);
     sent += events.length;
     requests += 1;
     const p = (async () => {
-      if (!(await pushToA(device, events))) return;
+      if (!(await pushToA(device, body, events.length))) return;
       acks.push(performance.now() - sentAt);
       ackSeries.push({ t: sentAt - start, ack: performance.now() - sentAt });
       if (mode === 'baseline') await pushToBAsPeer(events);
@@ -467,9 +213,8 @@ async function steadyPhase(
   const elapsed = (performance.now() - start) / 1000;
   await Promise.all(inflight);
   const { lags, seen, lost } = await watcher.finish(60_000);
-  if (cpuTimer) clearInterval(cpuTimer);
   await refreshBackends(watchDb);
-  const cpu = meter();
+  const cpu = describeCpu(meter);
   if (lost > 0) fail(`${mode} at ${rate}/s: ${lost} tracked sales never reached B within 60 s`);
   if (opts.samples) {
     const lines = [
@@ -479,6 +224,7 @@ async function steadyPhase(
       ...ackSeries.map((x) =>
         JSON.stringify({ rate, mode, t: Math.round(x.t) / 1000, ack: Math.round(x.ack) }),
       ),
+      ...(series?.stop() ?? []),
     ];
     fs.appendFileSync(opts.samples, lines.join('\n') + '\n');
   }
@@ -497,127 +243,15 @@ async function steadyPhase(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Relay profile from the actor's own history
-
-interface Profile {
-  nudges: number;
-  batches: number;
-  eventsPerBatch: { mean: number; max: number };
-  scheduleToStart: ReturnType<typeof summary>;
-  run: ReturnType<typeof summary>;
-  turnaround: ReturnType<typeof summary>;
-  wake: ReturnType<typeof summary>;
-  historyEvents: number;
-  runs: number;
-  /** Per batch (wall ms): scheduled, started, completed, events read. */
-  timeline: { scheduled: number; started: number | undefined; completed: number; read: number }[];
-}
-
-function payloadJson(p: temporal.api.common.v1.IPayloads | null | undefined): unknown {
-  const data = p?.payloads?.[0]?.data;
-  return data ? JSON.parse(Buffer.from(data).toString('utf8')) : undefined;
-}
-
-async function relayProfile(client: Client, window: { from: number; to: number }): Promise<Profile> {
-  const events: temporal.api.history.v1.IHistoryEvent[] = [];
-  let runs = 0;
-  for await (const wf of client.workflow.list({ query: `WorkflowId = '${relayWorkflowId('a', 'b')}'` })) {
-    if (wf.closeTime && wf.closeTime.getTime() < window.from) continue;
-    if (wf.startTime.getTime() > window.to) continue;
-    runs += 1;
-    const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-    events.push(...(history.events ?? []));
-  }
-  const time = (e: temporal.api.history.v1.IHistoryEvent) => tsToMs(e.eventTime);
-  const inWindow = events
-    .filter((e) => time(e) >= window.from && time(e) <= window.to)
-    .sort((x, y) => time(x) - time(y));
-  const scheduled = new Map<string, { at: number; id: number }>();
-  const started = new Map<number, number>();
-  const sched2start: number[] = [];
-  const runTimes: number[] = [];
-  const turnaround: number[] = [];
-  const wake: number[] = [];
-  const sizes: number[] = [];
-  const timeline: Profile['timeline'] = [];
-  let nudges = 0;
-  let lastCompleted: number | null = null;
-  let signalSinceCompleted: number | null = null;
-  let batches = 0;
-  for (const e of inWindow) {
-    const t = time(e);
-    const id = Number(e.eventId);
-    switch (e.eventType) {
-      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
-        if (e.workflowExecutionSignaledEventAttributes?.signalName === 'nudge') {
-          nudges += 1;
-          if (lastCompleted !== null && signalSinceCompleted === null) signalSinceCompleted = t;
-        }
-        break;
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-        if (e.activityTaskScheduledEventAttributes?.activityType?.name !== 'relayBatch') break;
-        scheduled.set(String(id), { at: t, id });
-        if (lastCompleted !== null) {
-          // Right after a batch (a nudge came during it, or it was full): the workflow's own turnaround.
-          // After an idle wait: from the nudge that woke it.
-          if (signalSinceCompleted === null || signalSinceCompleted <= lastCompleted)
-            turnaround.push(t - lastCompleted);
-          else wake.push(t - signalSinceCompleted);
-        }
-        break;
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
-        const s = scheduled.get(String(e.activityTaskStartedEventAttributes?.scheduledEventId));
-        if (s) {
-          started.set(s.id, t);
-          sched2start.push(t - s.at);
-        }
-        break;
-      }
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: {
-        const attrs = e.activityTaskCompletedEventAttributes;
-        const s = scheduled.get(String(attrs?.scheduledEventId));
-        if (!s) break;
-        const st = started.get(s.id);
-        if (st !== undefined) runTimes.push(t - st);
-        const r = payloadJson(attrs?.result) as { read?: number } | undefined;
-        timeline.push({ scheduled: s.at, started: st, completed: t, read: r?.read ?? 0 });
-        if (r?.read) {
-          sizes.push(r.read);
-          batches += 1;
-        }
-        lastCompleted = t;
-        signalSinceCompleted = null;
-        break;
-      }
-    }
-  }
-  return {
-    nudges,
-    batches,
-    eventsPerBatch: {
-      mean: sizes.length ? sizes.reduce((x, y) => x + y, 0) / sizes.length : 0,
-      max: sizes.length ? Math.max(...sizes) : 0,
-    },
-    scheduleToStart: summary(sched2start),
-    run: summary(runTimes),
-    turnaround: summary(turnaround),
-    wake: summary(wake),
-    historyEvents: inWindow.length,
-    runs,
-    timeline,
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
 // Ceiling: push as fast as A takes it, then see how long B needs
 
 async function ceiling(watchDb: pg.Client): Promise<string> {
-  const tail = new SalesTail(watchDb);
+  const tail = new SalesTail(watchDb, store.id);
   await tail.start();
   let arrived = 0;
   await refreshBackends(watchDb);
   if (opts.waitQuiet) await waitQuiet(cpuGroups);
-  const meter = cpuMeter(cpuGroups);
+  const meter = cpuMeter();
   const start = performance.now();
   const stopAt = start + opts.ceilingSeconds * 1000;
   let pushed = 0;
@@ -636,8 +270,8 @@ async function ceiling(watchDb: pg.Client): Promise<string> {
     Array.from({ length: opts.ceilingClients }, async (_, c) => {
       const device = devices[c % devices.length]!;
       while (performance.now() < stopAt) {
-        const { events } = saleEvents(device, opts.ceilingBatch);
-        if (!(await pushToA(device, events))) return;
+        const { body, events } = saleEvents(device, opts.ceilingBatch);
+        if (!(await pushToA(device, body, events.length))) return;
         pushed += events.length;
       }
     }),
@@ -650,7 +284,7 @@ async function ceiling(watchDb: pg.Client): Promise<string> {
   const total = samples.find((x) => x.n >= pushed)?.t ?? (performance.now() - start) / 1000;
   if (n < pushed) fail(`ceiling: B holds ${n} of ${pushed} sales after 300 s`);
   await refreshBackends(watchDb);
-  const cpu = meter();
+  const cpu = describeCpu(meter);
   // B's steady intake while A was being pushed: slope between 2 s and the end of the push.
   const mid = samples.filter((s) => s.t >= 2 && s.t <= pushSeconds);
   const slope =
@@ -672,38 +306,41 @@ async function main(): Promise<void> {
   const endpoints = await ensureServices({ log: () => undefined });
   process.env.DATABASE_URL ??= endpoints.databaseUrl;
   process.env.TEMPORAL_ADDRESS ??= endpoints.temporalAddress;
-  // After the env is set: the launcher reads it.
-  const { createTestNetwork } = await import('../test/support/nodes');
-
   const env: Record<string, string> = {
     LOG_LEVEL: opts.nodeLogLevel,
     RATE_LIMIT_MAX: '100000000',
     ...(opts.coalesceMs ? { RELAY_NUDGE_COALESCE_MS: opts.coalesceMs } : {}),
     ...(opts.batchSize ? { RELAY_BATCH_SIZE: opts.batchSize } : {}),
   };
-  const net = await createTestNetwork(['a', 'b'], { env });
+  const net = await createNodes(['a', 'b'], { env });
   [a, b] = [net.a!, net.b!];
   const watchDb = new pg.Client({ connectionString: b.database.url });
   try {
     await Promise.all([a.start(), b.start()]);
     await watchDb.connect();
-    peerTokenAtoB = (JSON.parse(b.env.PEERS!) as { id: string; token: string }[]).find(
+    const peerToken = (JSON.parse(b.env.PEERS!) as { id: string; token: string }[]).find(
       (p) => p.id === 'a',
     )!.token;
-    storeId = randomUUID();
+    // Open-loop: the pushes of a phase overlap, so these clients open as many connections as they need.
+    const open = { maxSockets: Infinity, timeoutMs: 120_000 };
+    peerToB = new HttpClient(b.url, peerToken, open);
+    store = makeStore(randomUUID(), prng(42), 50);
     for (const node of [a, b])
-      await adminRequest(node, 'POST', '/stores', { id: storeId, name: 'Bench store' });
+      await adminRequest(node, 'POST', '/stores', { id: store.id, name: 'Bench store' });
     devices = [];
     for (let i = 0; i < opts.devices; i++) {
       const d = await adminRequest<{ device_id: string; token: string }>(
         a,
         'POST',
-        `/stores/${storeId}/devices`,
+        `/stores/${store.id}/devices`,
         {
           name: `bench POS ${i}`,
         },
       );
-      devices.push({ id: d.device_id, token: d.token, seq: 0 });
+      devices.push({
+        pos: new PosDevice(store, d.device_id, 1000 + i, `cashier-${i + 1}`),
+        http: new HttpClient(a.url, d.token, open),
+      });
     }
     const settings = (
       await a
@@ -712,7 +349,9 @@ async function main(): Promise<void> {
     ).settings;
     console.log(
       `replication bench: ${os.cpus().length} cores, node ${process.version}; rates ${opts.rates.join(', ')} events/s, ` +
-        `${opts.seconds} s each, a push every ~${opts.tickMs} ms from ${opts.devices} devices, B polled every ${opts.pollMs} ms`,
+        `${opts.seconds} s each, ` +
+        (opts.till ? 'one sale per push (till traffic)' : `a push every ~${opts.tickMs} ms`) +
+        ` from ${opts.devices} devices, B polled every ${opts.pollMs} ms`,
     );
     console.log(
       `relay settings: ${JSON.stringify(settings)}, nudge coalescing ${opts.coalesceMs ?? configSchema.shape.RELAY_NUDGE_COALESCE_MS.parse(undefined)} ms; node logs at ${opts.nodeLogLevel}`,
@@ -720,7 +359,7 @@ async function main(): Promise<void> {
 
     if (opts.warmupSeconds > 0) {
       await steadyPhase(200, 'relay', opts.warmupSeconds, watchDb);
-      await quiesce();
+      await quiesce(a, b);
     }
     const results: PhaseResult[] = [];
     const profiles = new Map<PhaseResult, Profile>();
@@ -728,32 +367,19 @@ async function main(): Promise<void> {
       const r = await steadyPhase(rate, 'relay', opts.seconds, watchDb);
       results.push(r);
       console.log(`  relay    ${rate}/s: p50 ${ms(r.lag.p50)} p95 ${ms(r.lag.p95)} ms; ${r.cpu}`);
-      await quiesce();
+      await quiesce(a, b);
       if (opts.profile) {
         const p = await relayProfile(a.client!, r.window);
         profiles.set(r, p);
-        if (opts.samples) {
-          const at = (w: number) => Math.round(w - r.window.from) / 1000;
-          const lines = p.timeline.map((x) =>
-            JSON.stringify({
-              rate,
-              mode: 'batch',
-              t: at(x.scheduled),
-              schedToStart: x.started === undefined ? null : x.started - x.scheduled,
-              run: x.started === undefined ? null : x.completed - x.started,
-              read: x.read,
-            }),
-          );
-          fs.appendFileSync(opts.samples, lines.join('\n') + '\n');
-        }
+        if (opts.samples) fs.appendFileSync(opts.samples, timelineSamples(p, r.window.from, { rate }));
       }
       if (opts.baseline) {
-        await setRelayAtoB(true);
+        await setRelayPaused(a, 'b', true);
         const base = await steadyPhase(rate, 'baseline', opts.seconds, watchDb);
         results.push(base);
         console.log(`  baseline ${rate}/s: p50 ${ms(base.lag.p50)} p95 ${ms(base.lag.p95)} ms; ${base.cpu}`);
-        await setRelayAtoB(false);
-        await quiesce();
+        await setRelayPaused(a, 'b', false);
+        await quiesce(a, b);
       }
     }
 
@@ -762,19 +388,7 @@ async function main(): Promise<void> {
     );
     console.log(
       table(
-        [
-          'rate',
-          'path',
-          'sent',
-          'p50',
-          'p95',
-          'p99',
-          'max',
-          'events/s achieved',
-          'A ack p50',
-          'A ack p95',
-          'goal',
-        ],
+        'rate|path|sent|p50|p95|p99|max|events/s achieved|A ack p50|A ack p95|goal'.split('|'),
         results.map((r) => [
           `${r.rate}/s`,
           r.mode === 'relay' ? 'PeerRelay' : 'baseline: bench → B',
@@ -799,46 +413,18 @@ async function main(): Promise<void> {
 
     if (profiles.size > 0) {
       console.log(`\nPeerRelay on A during each relay phase (its history; ms)\n`);
-      console.log(
-        table(
-          [
-            'rate',
-            'nudges',
-            'batches',
-            'events/batch',
-            'sched→start p50/p95/max',
-            'run p50/p95/max',
-            'turnaround p50/p95/max',
-            'nudge→batch p50/p95/max',
-            'history events',
-          ],
-          [...profiles].map(([r, p]) => [
-            `${r.rate}/s`,
-            `${p.nudges}`,
-            `${p.batches}`,
-            `${p.eventsPerBatch.mean.toFixed(1)} (max ${p.eventsPerBatch.max})`,
-            `${ms(p.scheduleToStart.p50)} / ${ms(p.scheduleToStart.p95)} / ${ms(p.scheduleToStart.max)}`,
-            `${ms(p.run.p50)} / ${ms(p.run.p95)} / ${ms(p.run.max)}`,
-            `${ms(p.turnaround.p50)} / ${ms(p.turnaround.p95)} / ${ms(p.turnaround.max)} (${p.turnaround.n})`,
-            `${ms(p.wake.p50)} / ${ms(p.wake.p95)} / ${ms(p.wake.max)} (${p.wake.n})`,
-            `${p.historyEvents}${p.runs > 1 ? ` (${p.runs} runs)` : ''}`,
-          ]),
-        ),
-      );
-      console.log(
-        '\nrun = relayBatch activity start to completion (read the log, order, push to B, B ingests); ' +
-          'turnaround = batch completed → next batch scheduled when a nudge was already pending or the batch was full ' +
-          '(one workflow task); nudge→batch = first nudge after an idle wait → batch scheduled.',
-      );
+      console.log(profileTable([...profiles].map(([r, p]) => [`${r.rate}/s`, p])));
     }
 
     if (opts.ceilingSeconds > 0) {
       console.log(`\nRelay throughput ceiling\n`);
       console.log(await ceiling(watchDb));
-      await quiesce(300_000);
+      await quiesce(a, b, 300_000);
     }
   } finally {
     await watchDb.end().catch(() => undefined);
+    for (const d of devices) d.http.close();
+    peerToB?.close();
     await Promise.all([a.close(), b.close()]);
   }
   if (errors.length > 0) {

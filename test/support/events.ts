@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { EventType, PayloadOf, SyncEvent } from '../../domain/events/schemas';
 
-/** Builds valid events for one device, with its seq and vector clock advancing like a real PWA. */
+/**
+ * Builds valid events for one device, with its seq and vector clock advancing like a real PWA. The
+ * one event builder of the repository: the tests, the convergence workloads (workload.ts) and the
+ * benchmarks' POS mix (bench/lib/workload.ts) all make their events here.
+ */
 export class DeviceSim {
   seq = 0;
   clock: Record<string, number> = {};
@@ -12,6 +16,7 @@ export class DeviceSim {
     readonly storeId: string,
     readonly deviceId: string = randomUUID(),
     start = Date.parse('2026-11-20T12:00:00.000Z'),
+    readonly actorUserId = 'cashier-1',
   ) {
     this.now = start;
   }
@@ -22,6 +27,14 @@ export class DeviceSim {
   }
 
   event<T extends EventType>(type: T, payload: PayloadOf<T>, opts: { at?: number } = {}): SyncEvent {
+    return this.wire(type, payload as Record<string, unknown>, opts) as SyncEvent;
+  }
+
+  /**
+   * The same envelope for a payload as a device sends it (documented aliases such as `total_amount`
+   * or `method`, which the parsed payload types do not spell): what the benchmarks push.
+   */
+  wire(type: string, payload: Record<string, unknown>, opts: { at?: number } = {}): WireEvent {
     this.seq += 1;
     this.clock = { ...this.clock, [this.deviceId]: this.seq };
     this.now = Math.max(this.now + 1000, opts.at ?? 0);
@@ -34,7 +47,20 @@ export class DeviceSim {
       vector_clock: { ...this.clock },
       payload,
       created_at: new Date(this.now).toISOString(),
-      actor_user_id: 'cashier-1',
-    } as SyncEvent;
+      actor_user_id: this.actorUserId,
+    };
   }
+}
+
+/** An event as pushed over the wire, before the node parses it. */
+export interface WireEvent {
+  event_id: string;
+  store_id: string;
+  device_id: string;
+  seq: number;
+  type: string;
+  vector_clock: Record<string, number>;
+  payload: Record<string, unknown>;
+  created_at: string;
+  actor_user_id: string;
 }

@@ -31,6 +31,8 @@ export interface ReconcileSweepInput {
   /** Carried across continue-as-new: pairs up to this `storeId:peerId` are done. */
   after?: string;
   totals?: ReconcileSweepResult;
+  /** Test knob, never set in production: continue as new after this many pairs of a run. */
+  continueAsNewAfterPairs?: number;
 }
 
 export interface ReconcileSweepResult {
@@ -104,7 +106,13 @@ export async function reconcileSweepWorkflow(input: ReconcileSweepInput): Promis
         totals.failed += 1;
         log.warn('reconcile failed', { store: pair.storeId, peer: pair.peerId, error: String(err) });
       }
-      if (workflowInfo().continueAsNewSuggested) stopping = true;
+      const pairsThisRun = next;
+      if (
+        workflowInfo().continueAsNewSuggested ||
+        pairsThisRun >= (input.continueAsNewAfterPairs ?? Infinity)
+      ) {
+        stopping = true;
+      }
     }
   }
 

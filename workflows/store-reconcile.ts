@@ -36,6 +36,8 @@ export interface StoreReconcileInput {
   maxRounds?: number;
   /** Carried across continue-as-new. */
   carried?: { result: ReconcileResult; rounds: number };
+  /** Test knob, never set in production: continue as new after this many rounds of a run. */
+  continueAsNewAfterRounds?: number;
 }
 
 export type ReconcilePhase = 'diff' | 'pull' | 'push' | 'done';
@@ -160,7 +162,11 @@ export async function storeReconcileWorkflow(input: StoreReconcileInput): Promis
     // One walk finds everything unless it hit its id limit; walk again then, but never in circles
     // (a round that repaired nothing means the rest is refused or conflicting).
     if (!diff.truncated || held === 0 || progress.round >= maxRounds) break;
-    if (workflowInfo().continueAsNewSuggested) {
+    const roundsThisRun = progress.round - (input.carried?.rounds ?? 0);
+    if (
+      workflowInfo().continueAsNewSuggested ||
+      roundsThisRun >= (input.continueAsNewAfterRounds ?? Infinity)
+    ) {
       await condition(allHandlersFinished);
       return continueAsNew<typeof storeReconcileWorkflow>({
         ...input,

@@ -39,6 +39,8 @@ test('every recorded history replays against the current workflows', async () =>
       'reconcile-sweep',
       'peer-relay',
       'peer-relay-continue-as-new',
+      'store-reconcile-continue-as-new',
+      'reconcile-sweep-continue-as-new',
     ]),
   );
 

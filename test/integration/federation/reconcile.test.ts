@@ -8,8 +8,12 @@ import { ingestEvents } from '../../../infra/eventlog/ingest';
 import { syncEventSchema, type SyncEvent } from '../../../domain/events/schemas';
 import { ENTITIES, type ReconcileResult } from '../../../domain/reconcile/digest-walk';
 import { reconcileSweepScheduleId, reconcileWorkflowId } from '../../../workflows/ids';
-import type { ReconcileSweepResult } from '../../../workflows/reconcile-sweep';
-import { progressQuery } from '../../../workflows/store-reconcile';
+import { reconcileSweepWorkflow, type ReconcileSweepResult } from '../../../workflows/reconcile-sweep';
+import {
+  progressQuery,
+  reconcileStartOptions,
+  storeReconcileWorkflow,
+} from '../../../workflows/store-reconcile';
 import { DeviceSim } from '../../support/events';
 import { createTestNetwork, type TestNode, eventually } from '../../support/nodes';
 import { recordHistory } from '../../support/temporal';
@@ -370,4 +374,40 @@ test('the worker killed (SIGKILL) mid-reconcile, then restarted: the reconcile c
   const digests = await Promise.all([a, b].map((node) => projectionDigests(node, storeId)));
   expect(digests[1]).toEqual(digests[0]);
   await recordHistory(handle, 'store-reconcile-worker-killed');
+});
+
+test('the continue-as-new knobs: a reconcile of several rounds and a sweep of several pairs continue as new and finish the job; their first runs are recorded', async () => {
+  const storeId = await newStore();
+  await newStore(); // the sweep below has at least two stores to pair with the peer
+  const sim = new DeviceSim(storeId);
+  const onlyA = Array.from({ length: 30 }, () =>
+    sim.event('StockReceived', { product_id: randomUUID(), qty: 1 }),
+  );
+  await ingestAsFrom(a, b, onlyA);
+
+  // A walk that stops at 10 differing ids needs three rounds; each round is a run of its own here.
+  const handle = await a.client!.workflow.start(storeReconcileWorkflow, {
+    ...reconcileStartOptions('a', storeId, 'b', 'api'),
+    taskQueue: 'velox-a',
+    args: [{ storeId, peerId: 'b', chunkSize: 5, walk: { maxIds: 10 }, continueAsNewAfterRounds: 1 }],
+  });
+  const result = await handle.result();
+  expect(result.stock.replayedToRemote).toBe(30);
+  expect(await eventIds(b.db, storeId)).toEqual(await eventIds(a.db, storeId));
+  const first = a.client!.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+  expect((await first.describe()).status.name).toBe('CONTINUED_AS_NEW');
+  await recordHistory(first, 'store-reconcile-continue-as-new');
+
+  const sweep = await a.client!.workflow.start(reconcileSweepWorkflow, {
+    workflowId: `sweep-continue-as-new-${randomUUID()}`,
+    taskQueue: 'velox-a',
+    args: [{ chunkSize: 100, concurrency: 1, nodeId: 'a', continueAsNewAfterPairs: 1 }],
+  });
+  const totals = await sweep.result();
+  const stores = await a.db.selectFrom('stores').select('id').execute();
+  expect(totals.pairs).toBe(stores.length);
+  expect(totals.failed).toBe(0);
+  const firstSweep = a.client!.workflow.getHandle(sweep.workflowId, sweep.firstExecutionRunId);
+  expect((await firstSweep.describe()).status.name).toBe('CONTINUED_AS_NEW');
+  await recordHistory(firstSweep, 'reconcile-sweep-continue-as-new');
 });

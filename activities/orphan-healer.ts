@@ -2,10 +2,11 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../infra/db';
+import { describeIssues, Failure } from '../domain/errors';
 import { applyStock, fromRows, newSink, projectWithFallback, writeConflictAudit } from '../infra/projections';
 import { claimUnprojected, recordProjectionOutcomes } from '../infra/repositories/events';
 
-// The orphan healer (seed 003, phase 1, deliverable 1): events that are in the log but whose
+// The orphan healer (workflows/orphan-healer.ts, docs/architecture.md): events that are in the log but whose
 // projection failed, or never ran (an older node version left them 'pending'), are projected again.
 // The log is the source of truth, so healing is just "project the event once more": projections are
 // idempotent CRDTs, which is what makes a re-run (or a crash between runs) harmless.
@@ -13,7 +14,7 @@ import { claimUnprojected, recordProjectionOutcomes } from '../infra/repositorie
 export const orphanHealInputSchema = z.object({
   batchSize: z.number().int().positive().max(10_000),
   maxAgeDays: z.number().positive(),
-  /** Heal one store only (the seed's manual healStore); every store when absent. */
+  /** Heal one store only; every store when absent. */
   storeId: z.guid().optional(),
 });
 export type OrphanHealInput = z.infer<typeof orphanHealInputSchema>;
@@ -25,7 +26,7 @@ export interface OrphanHealDetail {
   error?: string;
 }
 
-/** The seed's result shape. */
+/** What a pass did: how many events it looked at, healed and left failed, and each one's outcome. */
 export interface OrphanHealResult {
   checked: number;
   healed: number;
@@ -46,8 +47,8 @@ export function createOrphanHealerActivities({ db, log }: OrphanHealerDeps) {
       if (!parsed.success) {
         // Retrying the same input cannot help.
         throw ApplicationFailure.create({
-          type: 'INVALID_INPUT',
-          message: `healOrphans: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          type: Failure.invalidInput,
+          message: `healOrphans: ${describeIssues(parsed.error.issues)}`,
           nonRetryable: true,
         });
       }
@@ -120,7 +121,7 @@ export async function healOrphanBatch(
   return result;
 }
 
-/** Manual healing of one store (the seed's healStore): the same pass, filtered by store. */
+/** Manual healing of one store: the same pass, filtered by store. */
 export function healStore(
   db: Db,
   log: Logger,

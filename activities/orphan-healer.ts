@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../infra/db';
+import { describeIssues, Failure } from '../domain/errors';
 import { applyStock, fromRows, newSink, projectWithFallback, writeConflictAudit } from '../infra/projections';
 import { claimUnprojected, recordProjectionOutcomes } from '../infra/repositories/events';
 
@@ -47,8 +48,8 @@ export function createOrphanHealerActivities({ db, log }: OrphanHealerDeps) {
       if (!parsed.success) {
         // Retrying the same input cannot help.
         throw ApplicationFailure.create({
-          type: 'INVALID_INPUT',
-          message: `healOrphans: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+          type: Failure.invalidInput,
+          message: `healOrphans: ${describeIssues(parsed.error.issues)}`,
           nonRetryable: true,
         });
       }

@@ -1,12 +1,13 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { Context } from '@temporalio/activity';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
 import { listStoreIds } from '../infra/repositories/stores';
 import type { EntityTally, WalkOptions } from '../domain/reconcile/digest-walk';
-import { PeerClient, PeerError, type TrafficCounter } from '../infra/peers/peer-client';
+import type { TrafficCounter } from '../domain/wire/peer-protocol';
+import type { PeerClient } from '../infra/peers/peer-client';
 import { diffStore, pullEvents, pushEvents } from '../infra/reconcile/repair';
 import type { Logger } from 'pino';
-import { findPeer } from './relay';
+import { peerClientFor, peerFailure } from './peers';
 
 // StoreReconcile's I/O, split so that a worker killed mid-reconcile resumes where it was: the diff
 // returns id lists (kept in the workflow history), and each pull or push of a chunk is its own
@@ -29,12 +30,6 @@ export interface DiffInput extends ReconcileStepInput {
   walk?: Partial<WalkOptions>;
 }
 
-export interface Traffic {
-  requests: number;
-  bytesSent: number;
-  bytesReceived: number;
-}
-
 export interface DiffOutput {
   inSync: boolean;
   missingHere: string[];
@@ -42,7 +37,7 @@ export interface DiffOutput {
   conflicts: string[];
   truncated: boolean;
   remoteMissing: EntityTally;
-  traffic: Traffic;
+  traffic: TrafficCounter;
 }
 
 export interface ChunkInput extends ReconcileStepInput {
@@ -54,21 +49,15 @@ export interface PullOutput {
   replayed: EntityTally;
   conflicts: string[];
   refused: number;
-  traffic: Traffic;
+  traffic: TrafficCounter;
 }
 
 export interface PushOutput {
   replayed: EntityTally;
   conflicts: string[];
   refused: number;
-  traffic: Traffic;
+  traffic: TrafficCounter;
 }
-
-/** Error types StoreReconcile tells apart. */
-export const ReconcileErrors = {
-  peerUnavailable: 'PEER_UNAVAILABLE',
-  peerRefused: 'PEER_REFUSED',
-} as const;
 
 function heartbeat(): void {
   Context.current().heartbeat();
@@ -84,35 +73,20 @@ async function heartbeating<T>(step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (err) {
-    throw peerFailure(err);
+    // Transient failures are retried by the step's policy; a refusal fails the reconcile.
+    throw peerFailure(err, 'final');
   } finally {
     clearInterval(beat);
   }
 }
 
-function peerFailure(err: unknown): unknown {
-  if (!(err instanceof PeerError)) return err;
-  // Transient (unreachable, 5xx, auth being rotated): retried by the activity's policy.
-  if (err.transient)
-    return ApplicationFailure.create({ type: ReconcileErrors.peerUnavailable, message: err.message });
-  // The peer says this request will never work (an old peer without the routes, a bad store id).
-  return ApplicationFailure.create({
-    type: ReconcileErrors.peerRefused,
-    message: err.message,
-    nonRetryable: true,
-  });
-}
-
-const copy = (t: TrafficCounter): Traffic => ({ ...t });
+const copy = (t: TrafficCounter): TrafficCounter => ({ ...t });
 
 export function createReconcileActivities({ db, config, log }: ReconcileDeps) {
   const rlog = log.child({ component: 'reconcile' });
 
   function clientFor(input: ReconcileStepInput): PeerClient {
-    return new PeerClient(findPeer(config, input.peerId), {
-      nodeId: config.NODE_ID,
-      timeoutMs: input.httpTimeoutMs,
-    });
+    return peerClientFor(config, input.peerId, input.httpTimeoutMs);
   }
 
   return {

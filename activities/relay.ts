@@ -1,12 +1,14 @@
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { Config, PeerConfig } from '../infra/config';
+import { Context } from '@temporalio/activity';
+import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
-import { PeerClient, PeerError, toWireEvent } from '../infra/peers/peer-client';
+import { PeerError, toWireEvent } from '../infra/peers/peer-client';
+import { PeerFailure } from '../domain/errors';
 import { orderCausally } from '../domain/relay/priority';
 import { pushSplitting, type FailureKind, type Refusal } from '../domain/relay/split-push';
 import type { Log } from '../infra/log';
 import { readRelaySlice, type RelayEventRow } from '../infra/repositories/events';
 import { recordDeadLetters, type NewRelayDeadLetter } from '../infra/repositories/relay-dead-letters';
+import { peerClientFor, peerFailure } from './peers';
 
 export interface RelayBatchInput {
   peerId: string;
@@ -35,30 +37,12 @@ export interface RelayDeps {
   log: Log;
 }
 
-/** Error types the relay workflow tells apart (its circuit breaker counts PEER_UNAVAILABLE). */
-export const RelayErrors = {
-  peerUnavailable: 'PEER_UNAVAILABLE',
-  unknownPeer: 'UNKNOWN_PEER',
-} as const;
-
 /**
  * Tries, after the first failure, of an event the peer answers 500 for when it is pushed alone (and
  * takes other pushes meanwhile), before it is set aside; and the pause before each further round.
  */
 const POISON_RETRIES = 2;
 const POISON_RETRY_PAUSE_MS = 250;
-
-export function findPeer(config: Pick<Config, 'PEERS'>, peerId: string): PeerConfig {
-  const peer = config.PEERS.find((p) => p.id === peerId);
-  if (!peer) {
-    throw ApplicationFailure.create({
-      type: RelayErrors.unknownPeer,
-      message: `peer ${peerId} is not in PEERS`,
-      nonRetryable: true,
-    });
-  }
-  return peer;
-}
 
 /**
  * How the relay reads a failed push (see domain/relay/split-push.ts). A 500 may be the peer
@@ -78,12 +62,13 @@ export function classifyPushFailure(err: unknown): FailureKind {
  * by bytes), push it to the peer in causal order (one request per store), and put events the peer
  * refuses for good into relay_dead_letters so they never block the rest. Events that came from this
  * very peer are skipped (no echo). Transient failures, and a peer that fails every push, throw
- * PEER_UNAVAILABLE and leave the cursor where it was.
+ * PEER_UNAVAILABLE (activities/peers.ts; the circuit breaker counts it) and leave the cursor where
+ * it was.
  */
 export function createRelayActivities({ db, config, log }: RelayDeps) {
   async function relayBatch(input: RelayBatchInput): Promise<RelayBatchResult> {
-    const peer = findPeer(config, input.peerId);
-    const client = new PeerClient(peer, { nodeId: config.NODE_ID, timeoutMs: input.httpTimeoutMs });
+    const client = peerClientFor(config, input.peerId, input.httpTimeoutMs);
+    const peer = client.peer;
     const slice = await readRelaySlice(db, {
       after: input.cursor,
       limit: input.batchSize,
@@ -142,13 +127,11 @@ export function createRelayActivities({ db, config, log }: RelayDeps) {
         pause: (round) => Context.current().sleep(POISON_RETRY_PAUSE_MS * round),
       });
     } catch (err) {
-      if (err instanceof PeerError) {
-        throw ApplicationFailure.create({ type: RelayErrors.peerUnavailable, message: err.message });
-      }
-      throw err;
+      throw peerFailure(err, 'unavailable');
     }
     for (const { item, error } of refusals) {
-      const e = error instanceof PeerError ? error : new PeerError(String(error), null, false, 'ERROR');
+      const e =
+        error instanceof PeerError ? error : new PeerError(String(error), null, false, PeerFailure.unknown);
       dead.push(letter(item, e.code, e.message));
     }
     if (dead.length > 0) {
@@ -167,14 +150,11 @@ export function createRelayActivities({ db, config, log }: RelayDeps) {
 
   /** A liveness probe of the peer (the half-open circuit's test request). Returns latency in ms. */
   async function probePeer(input: { peerId: string; httpTimeoutMs: number }): Promise<number> {
-    const peer = findPeer(config, input.peerId);
+    const client = peerClientFor(config, input.peerId, input.httpTimeoutMs);
     try {
-      return await new PeerClient(peer, { nodeId: config.NODE_ID, timeoutMs: input.httpTimeoutMs }).probe();
+      return await client.probe();
     } catch (err) {
-      throw ApplicationFailure.create({
-        type: RelayErrors.peerUnavailable,
-        message: err instanceof Error ? err.message : String(err),
-      });
+      throw peerFailure(err, 'unavailable');
     }
   }
 

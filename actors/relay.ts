@@ -13,7 +13,6 @@ import {
   nudgeSignal,
   peerRelayWorkflow,
   setPausedUpdate,
-  statusQuery,
   type PauseAnswer,
   type RelayInput,
   type RelaySettings,
@@ -21,6 +20,7 @@ import {
 } from '../workflows/relay';
 import { nodeOfActorId, relayWorkflowId } from '../workflows/ids';
 import { actorOwner } from './namespace-guard';
+import { queryRelayStatus } from './relay-status';
 import { PeerIdKey } from '../workflows/search-keys';
 
 export { relayWorkflowId } from '../workflows/ids';
@@ -68,13 +68,15 @@ export async function ensureRelays(client: Client, config: Config, log: Log): Pr
   }
   const carried = new Map<string, Omit<RelayInput, 'peerId' | 'settings'>>();
   for (const { workflowId } of own.filter((r) => r.legacy)) {
-    const status = await queryWithin(client, workflowId).catch((err: unknown) => {
-      log.warn(
-        { err, workflowId },
-        'old relay did not tell its cursor; the new one starts from the beginning',
-      );
-      return undefined;
-    });
+    const status = await queryRelayStatus(client, workflowId, LEGACY_QUERY_TIMEOUT_MS).catch(
+      (err: unknown) => {
+        log.warn(
+          { err, workflowId },
+          'old relay did not tell its cursor; the new one starts from the beginning',
+        );
+        return undefined;
+      },
+    );
     if (status) {
       const { cursor, circuit, paused, totals } = status;
       carried.set(status.peerId, { cursor, circuit, paused, totals });
@@ -106,19 +108,6 @@ export async function ensureRelays(client: Client, config: Config, log: Log): Pr
     );
   }
   log.info({ peers: config.PEERS.map((p) => p.id) }, 'peer relays running');
-}
-
-function queryWithin(client: Client, workflowId: string) {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    client.workflow.getHandle(workflowId).query(statusQuery),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`no answer within ${LEGACY_QUERY_TIMEOUT_MS} ms`)),
-        LEGACY_QUERY_TIMEOUT_MS,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /**

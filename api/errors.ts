@@ -1,27 +1,9 @@
-import { z } from 'zod';
+import { errorBodySchema } from '../domain/wire/peer-protocol';
 
-/** A domain error with an HTTP status and a stable machine-readable code. */
-export class AppError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'AppError';
-  }
-}
+// AppError and every error code live in domain/errors.ts (the catalogue); this module only says
+// how routes document their error answers.
 
-export const errorResponseSchema = z
-  .object({
-    error: z.object({
-      code: z.string(),
-      message: z.string(),
-      details: z.unknown().optional(),
-    }),
-  })
-  .describe('Every error has this shape');
+export const errorResponseSchema = errorBodySchema;
 
 export const errorResponses = {
   400: errorResponseSchema,

@@ -28,12 +28,14 @@ import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
 import pg from 'pg';
 import pino from 'pino';
+import { z } from 'zod';
 import { buildApp } from '../api/app';
 import { configSchema } from '../infra/config';
 import { createDb, migrateToLatest, type Db } from '../infra/db';
 import { diffLeaves } from '../domain/reconcile/digest-walk';
 import { rebuildDigests, rootDigest } from '../infra/repositories/event-digests';
-import { newTraffic, PeerClient, type TrafficCounter } from '../infra/peers/peer-client';
+import { PeerClient } from '../infra/peers/peer-client';
+import { newTraffic, type TrafficCounter } from '../domain/wire/peer-protocol';
 import { diffStore, pullEvents, pushEvents } from '../infra/reconcile/repair';
 import { createMetrics } from '../infra/metrics';
 import { ensureServices } from '../scripts/services';
@@ -205,6 +207,8 @@ async function digestTree(db: Db, client: PeerClient): Promise<Omit<Outcome, 'to
   return { diff, diffMs, found };
 }
 
+const idPage = z.object({ ids: z.array(z.string()) });
+
 /** V1: for every day window, list all ids on both sides (paged) and diff the lists. */
 async function idLists(db: Db, client: PeerClient): Promise<Omit<Outcome, 'total' | 'totalMs'>> {
   const t0 = performance.now();
@@ -214,7 +218,7 @@ async function idLists(db: Db, client: PeerClient): Promise<Omit<Outcome, 'total
     const key = new Date(START + day * 86_400_000).toISOString().slice(0, 10);
     const remote: string[] = [];
     for (let offset = 0; ; offset += opts.page) {
-      const page = await client.get<{ ids: string[] }>('/bench/v1/ids', {
+      const page = await client.getJson('/bench/v1/ids', idPage, {
         store_id: STORE_ID,
         day: key,
         limit: opts.page,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { issueDetails } from '../domain/errors';
 
 const peerSchema = z.object({
   id: z
@@ -217,7 +218,7 @@ export type Config = Readonly<z.infer<typeof configSchema>>;
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    const problems = issueDetails(parsed.error.issues).map((d) => `  ${d.path || '(env)'}: ${d.message}`);
     throw new Error(`Invalid configuration:\n${problems.join('\n')}`);
   }
   return Object.freeze(parsed.data);

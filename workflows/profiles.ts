@@ -1,4 +1,5 @@
 import type { ActivityOptions } from '@temporalio/workflow';
+import { Failure } from '../domain/errors';
 
 // Named timeout and retry profiles for activities. A workflow picks one by name, so a reader sees
 // how long a step may take and how it is retried without hunting for numbers.
@@ -11,7 +12,7 @@ export const databaseBatch = {
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
     maximumAttempts: 5,
-    nonRetryableErrorTypes: ['INVALID_INPUT'],
+    nonRetryableErrorTypes: [Failure.invalidInput],
   },
 } as const satisfies ActivityOptions;
 
@@ -42,6 +43,6 @@ export const reconcileStep = {
     backoffCoefficient: 2,
     maximumInterval: '15 seconds',
     maximumAttempts: 6,
-    nonRetryableErrorTypes: ['PEER_REFUSED', 'UNKNOWN_PEER', 'INVALID_INPUT'],
+    nonRetryableErrorTypes: [Failure.peerRefused, Failure.unknownPeer, Failure.invalidInput],
   },
 } as const satisfies ActivityOptions;

@@ -18,6 +18,7 @@ import {
   type ReconcileResult,
   type WalkOptions,
 } from '../domain/reconcile/digest-walk';
+import { chunk } from '../domain/chunk';
 import { legacyReconcileWorkflowId, reconcileWorkflowId } from './ids';
 import { PeerIdKey, StoreIdKey } from './search-keys';
 import { reconcileStep } from './profiles';
@@ -93,17 +94,12 @@ export function reconcileStartOptions(
   };
 }
 
-const chunks = <T>(items: T[], size: number): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-};
-
 /**
  * StoreReconcile (`reconcile:{nodeId}:{storeId}:{peerId}`): compares this node's event log of a store with
  * the peer's by digest tree, pulls what is missing here and pushes what is missing there, and
- * returns per entity what was missing and replayed (docs/federation.md, "The workflow") with the
- * HTTP traffic it cost. The workflow id is the lock: one reconcile per store and peer at a time.
+ * returns per entity what was missing and replayed with the HTTP traffic it cost
+ * (domain/reconcile/digest-walk.ts, ReconcileResult). The workflow id is the lock: one reconcile
+ * per store and peer at a time.
  */
 export async function storeReconcileWorkflow(input: StoreReconcileInput): Promise<ReconcileResult> {
   const { storeId, peerId } = input;
@@ -137,7 +133,7 @@ export async function storeReconcileWorkflow(input: StoreReconcileInput): Promis
     progress.toPull = diff.missingHere.length;
     progress.pulled = 0;
     let held = 0;
-    for (const eventIds of chunks(diff.missingHere, chunkSize)) {
+    for (const eventIds of chunk(diff.missingHere, chunkSize)) {
       const r = await pullFromPeer({ ...step, eventIds });
       addTraffic(result, r.traffic);
       addTally(result, 'localMissingCount', r.fetched);
@@ -150,7 +146,7 @@ export async function storeReconcileWorkflow(input: StoreReconcileInput): Promis
     progress.phase = 'push';
     progress.toPush = diff.missingThere.length;
     progress.pushed = 0;
-    for (const eventIds of chunks(diff.missingThere, chunkSize)) {
+    for (const eventIds of chunk(diff.missingThere, chunkSize)) {
       const r = await pushToPeer({ ...step, eventIds });
       addTraffic(result, r.traffic);
       addTally(result, 'replayedToRemote', r.replayed);

@@ -4,7 +4,7 @@ import { createTokenResolver, type Principal, type TokenResolver } from '../../d
 import type { Config } from '../../infra/config';
 import type { Db } from '../../infra/db';
 import { findDeviceByTokenHash } from '../../infra/repositories/devices';
-import { AppError } from '../errors';
+import { ApiError, AppError } from '../../domain/errors';
 
 export type { Principal } from '../../domain/auth/token-resolver';
 export type Role = Principal['kind'];
@@ -54,7 +54,7 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { config: Config
     const roles = request.routeOptions.config.auth;
     if (!roles) return;
     const token = bearer(request);
-    if (token === null) throw new AppError(401, 'UNAUTHORIZED', 'missing Authorization: Bearer token');
+    if (token === null) throw new AppError(401, ApiError.unauthorized, 'missing Authorization: Bearer token');
     const outcome = await resolver.resolve(token, request.ip);
     if (outcome.status === 'throttled') {
       const seconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
@@ -64,13 +64,14 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { config: Config
       reply.header('retry-after', String(seconds));
       throw new AppError(
         429,
-        'RATE_LIMITED',
+        ApiError.rateLimited,
         `too many failed authentication attempts from this address; retry in ${seconds} s`,
       );
     }
-    if (outcome.status === 'refused') throw new AppError(401, 'UNAUTHORIZED', 'invalid or revoked token');
+    if (outcome.status === 'refused')
+      throw new AppError(401, ApiError.unauthorized, 'invalid or revoked token');
     if (!roles.includes(outcome.principal.kind)) {
-      throw new AppError(403, 'FORBIDDEN', `this route needs a ${roles.join(' or ')} token`);
+      throw new AppError(403, ApiError.forbidden, `this route needs a ${roles.join(' or ')} token`);
     }
     request.principal = outcome.principal;
   });
@@ -78,13 +79,13 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { config: Config
 
 /** The principal of an authenticated route (the hook guarantees it is set). */
 export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new AppError(401, 'UNAUTHORIZED', 'not authenticated');
+  if (!request.principal) throw new AppError(401, ApiError.unauthorized, 'not authenticated');
   return request.principal;
 }
 
 /** Devices may only act for their own store. */
 export function assertStoreAccess(principal: Principal, storeId: string, field = 'store_id'): void {
   if (principal.kind === 'device' && principal.storeId !== storeId.toLowerCase()) {
-    throw new AppError(403, 'FORBIDDEN', `${field}: this device token belongs to another store`);
+    throw new AppError(403, ApiError.forbidden, `${field}: this device token belongs to another store`);
   }
 }

@@ -2,15 +2,15 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { databaseFailure } from '../../infra/db/errors';
-import { AppError } from '../errors';
+import { ApiError, AppError, issueDetails, type ApiErrorCode } from '../../domain/errors';
 
 /** Fastify's own client-error codes, mapped to our codes. */
-const FASTIFY_CODES: Record<string, string> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
+const FASTIFY_CODES: Record<string, ApiErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ApiError.payloadTooLarge,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ApiError.unsupportedMediaType,
+  FST_ERR_CTP_EMPTY_JSON_BODY: ApiError.invalidJson,
+  FST_ERR_CTP_INVALID_JSON_BODY: ApiError.invalidJson,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ApiError.invalidContentLength,
 };
 
 /**
@@ -21,11 +21,11 @@ export const DATABASE_RETRY_AFTER_SECONDS = { unavailable: 5, busy: 1 } as const
 
 const DATABASE_ANSWERS = {
   unavailable: {
-    code: 'DATABASE_UNAVAILABLE',
+    code: ApiError.databaseUnavailable,
     message: 'the database is unreachable; retry later',
   },
   busy: {
-    code: 'DB_BUSY',
+    code: ApiError.databaseBusy,
     message: 'the database did not answer in time (lock or statement timeout); retry',
   },
 } as const;
@@ -39,14 +39,18 @@ const DATABASE_ANSWERS = {
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const details = err.validation.map((v) => ({
-        path: `${err.validationContext ?? 'body'}${v.instancePath.replaceAll('/', '.')}`,
-        message: v.message ?? 'invalid',
-      }));
+      // The zod issues, as fastify-type-provider-zod hands them over (their path as a JSON pointer).
+      const details = issueDetails(
+        err.validation.map((v) => ({
+          path: v.instancePath.split('/').filter((p) => p !== ''),
+          message: v.message ?? 'invalid',
+        })),
+        [err.validationContext ?? 'body'],
+      );
       const first = details[0];
       return reply.status(400).send({
         error: {
-          code: 'VALIDATION_FAILED',
+          code: ApiError.validationFailed,
           message: first ? `${first.path}: ${first.message}` : 'request is invalid',
           details,
         },
@@ -62,12 +66,12 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
       });
     }
     if (err.statusCode === 429) {
-      return reply.status(429).send({ error: { code: 'RATE_LIMITED', message: err.message } });
+      return reply.status(429).send({ error: { code: ApiError.rateLimited, message: err.message } });
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      const code = FASTIFY_CODES[err.code] ?? 'BAD_REQUEST';
+      const code = FASTIFY_CODES[err.code] ?? ApiError.badRequest;
       const message =
-        code === 'PAYLOAD_TOO_LARGE'
+        code === ApiError.payloadTooLarge
           ? `request body exceeds the limit of ${app.initialConfig.bodyLimit} bytes`
           : err.message;
       return reply.status(err.statusCode).send({ error: { code, message } });
@@ -83,12 +87,12 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
     request.log.error({ err }, 'unhandled error');
     return reply
       .status(500)
-      .send({ error: { code: 'INTERNAL', message: 'internal error; see the node logs' } });
+      .send({ error: { code: ApiError.internal, message: 'internal error; see the node logs' } });
   });
 
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({
-      error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+      error: { code: ApiError.notFound, message: `no route ${request.method} ${request.url.split('?')[0]}` },
     }),
   );
 });

@@ -3,13 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../infra/config';
 import type { Db } from '../../infra/db';
-import { PeerClient, PeerError, toWireEvent } from '../../infra/peers/peer-client';
-import { findEvent, relayLag } from '../../infra/repositories/events';
+import { requirePeer } from '../../infra/peers/find-peer';
+import { requireDeadLetter, retryDeadLetter } from '../../infra/relay/dead-letters';
 import {
-  countOpenDeadLetters,
-  findDeadLetter,
   listDeadLetters,
-  recordDeadLetterAttempt,
   resolveDeadLetter,
   type RelayDeadLetter,
 } from '../../infra/repositories/relay-dead-letters';
@@ -18,16 +15,12 @@ import {
   RelayChangeRefusedError,
   RelayNoAnswerError,
   RelayNotRunningError,
-  relayWorkflowId,
   setRelayPaused,
 } from '../../actors/relay';
-import {
-  statusQuery,
-  type RelaySettings,
-  type RelaySettingsPatch,
-  type RelayStatus,
-} from '../../workflows/relay';
-import { AppError, errorResponseSchema, errorResponses } from '../errors';
+import { relayReports, type RelayReport } from '../../actors/relay-status';
+import type { RelaySettings, RelaySettingsPatch } from '../../workflows/relay';
+import { ApiError, AppError } from '../../domain/errors';
+import { errorResponseSchema, errorResponses } from '../errors';
 import { storable } from '../text';
 
 export interface FederationRoutesOptions {
@@ -35,8 +28,6 @@ export interface FederationRoutesOptions {
   db: Db;
   temporal?: Client;
 }
-
-const QUERY_TIMEOUT_MS = 3000;
 
 const circuitSchema = z.object({
   state: z.enum(['CLOSED', 'OPEN', 'HALF_OPEN', 'UNKNOWN']),
@@ -134,40 +125,57 @@ function fromSettings(s: RelaySettings): z.infer<typeof relaySettingsSchema> {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`${what}: no answer within ${ms} ms (is a worker running?)`)),
-        ms,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
+/** A relay report as the status route answers it. */
+function toPeerStatus(r: RelayReport, now: number): z.infer<typeof peerStatusSchema> {
+  const { status, lag } = r;
+  const c = status?.circuit;
+  const oldest = lag?.oldestReceivedAt ?? null;
+  return {
+    peer_id: r.peer.id,
+    url: r.peer.url,
+    workflow_id: r.workflowId,
+    running: status !== null,
+    paused: status?.paused ?? null,
+    cursor: status?.cursor ?? null,
+    lag: {
+      events: lag?.events ?? null,
+      oldest_received_at: oldest?.toISOString() ?? null,
+      oldest_age_seconds: oldest ? Math.round((now - oldest.getTime()) / 100) / 10 : null,
+    },
+    circuit: {
+      state: c?.state ?? 'UNKNOWN',
+      consecutive_failures: c?.consecutiveFailures ?? null,
+      last_error: c?.lastError ?? null,
+      last_failure_at: iso(c?.lastFailureAt ?? null),
+      last_success_at: iso(c?.lastSuccessAt ?? null),
+      opened_at: iso(c?.openedAt ?? null),
+    },
+    relayed_total: status?.totals.relayed ?? null,
+    dead_letters_open: r.deadLettersOpen,
+    last_batch_at: iso(status?.lastBatchAt ?? null),
+    error: r.error,
+  };
 }
+
+const toLetter = (d: RelayDeadLetter): z.infer<typeof deadLetterSchema> => ({
+  ...d,
+  id: String(d.id),
+  node_seq: String(d.node_seq),
+  created_at: d.created_at.toISOString(),
+  updated_at: d.updated_at.toISOString(),
+  resolved_at: d.resolved_at?.toISOString() ?? null,
+});
+
+const idParams = z.object({ id: z.coerce.number().int().positive() });
 
 export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = async (app, opts) => {
   const { config, db } = opts;
   const temporal = () => {
     if (!opts.temporal)
-      throw new AppError(503, 'TEMPORAL_UNAVAILABLE', 'this process has no Temporal client');
+      throw new AppError(503, ApiError.temporalUnavailable, 'this process has no Temporal client');
     return opts.temporal;
   };
-  const peerOf = (peerId: string) => {
-    const peer = config.PEERS.find((p) => p.id === peerId);
-    if (!peer) throw new AppError(404, 'PEER_NOT_FOUND', `peer_id: no peer ${peerId} in PEERS`);
-    return peer;
-  };
-
-  async function lagAfter(peerId: string, cursor: number) {
-    const { events, oldestReceivedAt: oldest } = await relayLag(db, peerId, cursor);
-    return {
-      events,
-      oldest_received_at: oldest?.toISOString() ?? null,
-      oldest_age_seconds: oldest ? Math.round((Date.now() - oldest.getTime()) / 100) / 10 : null,
-    };
-  }
+  const peerOf = (peerId: string) => requirePeer(config, peerId);
 
   app.get(
     '/sync/federation/status',
@@ -184,48 +192,9 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
       },
     },
     async () => {
-      const letters = await countOpenDeadLetters(db);
-      const peers = await Promise.all(
-        config.PEERS.map(async (peer) => {
-          const workflowId = relayWorkflowId(config.NODE_ID, peer.id);
-          let status: RelayStatus | null = null;
-          let error: string | null = null;
-          try {
-            status = await withTimeout(
-              temporal().workflow.getHandle(workflowId).query(statusQuery),
-              QUERY_TIMEOUT_MS,
-              `query ${workflowId}`,
-            );
-          } catch (err) {
-            error = err instanceof Error ? err.message : String(err);
-          }
-          const c = status?.circuit;
-          return {
-            peer_id: peer.id,
-            url: peer.url,
-            workflow_id: workflowId,
-            running: status !== null,
-            paused: status?.paused ?? null,
-            cursor: status?.cursor ?? null,
-            lag: status
-              ? await lagAfter(peer.id, status.cursor)
-              : { events: null, oldest_received_at: null, oldest_age_seconds: null },
-            circuit: {
-              state: c?.state ?? ('UNKNOWN' as const),
-              consecutive_failures: c?.consecutiveFailures ?? null,
-              last_error: c?.lastError ?? null,
-              last_failure_at: iso(c?.lastFailureAt ?? null),
-              last_success_at: iso(c?.lastSuccessAt ?? null),
-              opened_at: iso(c?.openedAt ?? null),
-            },
-            relayed_total: status?.totals.relayed ?? null,
-            dead_letters_open: letters.get(peer.id) ?? 0,
-            last_batch_at: iso(status?.lastBatchAt ?? null),
-            error,
-          };
-        }),
-      );
-      return { node_id: config.NODE_ID, peers };
+      const reports = await relayReports(opts.temporal, db, config);
+      const now = Date.now();
+      return { node_id: config.NODE_ID, peers: reports.map((r) => toPeerStatus(r, now)) };
     },
   );
 
@@ -234,11 +203,11 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
     try {
       return await change();
     } catch (err) {
-      if (err instanceof RelayNotRunningError) throw new AppError(409, 'RELAY_NOT_RUNNING', err.message);
+      if (err instanceof RelayNotRunningError) throw new AppError(409, ApiError.relayNotRunning, err.message);
       if (err instanceof RelayChangeRefusedError) {
-        throw new AppError(400, 'INVALID_RELAY_SETTINGS', err.message);
+        throw new AppError(400, ApiError.invalidRelaySettings, err.message);
       }
-      if (err instanceof RelayNoAnswerError) throw new AppError(503, 'RELAY_UNAVAILABLE', err.message);
+      if (err instanceof RelayNoAnswerError) throw new AppError(503, ApiError.relayUnavailable, err.message);
       throw err;
     }
   };
@@ -292,15 +261,6 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
     },
   );
 
-  const toLetter = (d: RelayDeadLetter): z.infer<typeof deadLetterSchema> => ({
-    ...d,
-    id: String(d.id),
-    node_seq: String(d.node_seq),
-    created_at: d.created_at.toISOString(),
-    updated_at: d.updated_at.toISOString(),
-    resolved_at: d.resolved_at?.toISOString() ?? null,
-  });
-
   app.get(
     '/admin/dead-letters',
     {
@@ -324,13 +284,6 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
     },
   );
 
-  const idParams = z.object({ id: z.coerce.number().int().positive() });
-  async function letterOf(id: number) {
-    const row = await findDeadLetter(db, String(id));
-    if (!row) throw new AppError(404, 'DEAD_LETTER_NOT_FOUND', `id: no dead letter ${id}`);
-    return row;
-  }
-
   app.post(
     '/admin/dead-letters/:id/retry',
     {
@@ -343,36 +296,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
         response: { 200: deadLetterSchema, ...errorResponses },
       },
     },
-    async (request) => {
-      const letter = await letterOf(request.params.id);
-      const peer = peerOf(letter.peer_id);
-      const event = await findEvent(db, letter.store_id, letter.event_id);
-      if (!event) {
-        throw new AppError(404, 'EVENT_NOT_FOUND', `event ${letter.event_id} is no longer in the log`);
-      }
-      let outcome: { ok: true } | { ok: false; code: string; message: string };
-      try {
-        const res = await new PeerClient(peer, {
-          nodeId: config.NODE_ID,
-          timeoutMs: config.RELAY_HTTP_TIMEOUT_MS,
-        }).push(event.store_id, [toWireEvent(event)]);
-        const refused = res.rejected[0];
-        outcome = refused ? { ok: false, code: refused.code, message: refused.message } : { ok: true };
-      } catch (err) {
-        if (err instanceof PeerError && err.transient) {
-          throw new AppError(503, 'PEER_UNAVAILABLE', err.message);
-        }
-        outcome = {
-          ok: false,
-          code: err instanceof PeerError ? err.code : 'ERROR',
-          message: err instanceof Error ? err.message : String(err),
-        };
-      }
-      const updated = outcome.ok
-        ? await resolveDeadLetter(db, letter.id, 'retried: accepted by the peer')
-        : await recordDeadLetterAttempt(db, letter.id, outcome);
-      return toLetter(updated);
-    },
+    async (request) => toLetter(await retryDeadLetter(db, config, request.params.id)),
   );
 
   app.post(
@@ -389,7 +313,7 @@ export const federationRoutes: FastifyPluginAsyncZod<FederationRoutesOptions> = 
       },
     },
     async (request) => {
-      const letter = await letterOf(request.params.id);
+      const letter = await requireDeadLetter(db, request.params.id);
       return toLetter(await resolveDeadLetter(db, letter.id, request.body.note));
     },
   );

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { pingDatabase, type Db } from '../../infra/db';
 import type { Metrics } from '../../infra/metrics';
 import type { WorkerCheck } from '../../infra/temporal/worker-health';
+import { withTimeout } from '../../infra/timeout';
 
 export interface OpsRoutesOptions {
   db: Db;
@@ -16,22 +17,11 @@ export interface OpsRoutesOptions {
 const CHECK_TIMEOUT_MS = 2000;
 
 async function probe(check: () => Promise<unknown>): Promise<'ok' | string> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
-          CHECK_TIMEOUT_MS,
-        );
-      }),
-    ]);
+    await withTimeout(check(), CHECK_TIMEOUT_MS, `no answer within ${CHECK_TIMEOUT_MS} ms`);
     return 'ok';
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

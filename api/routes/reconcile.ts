@@ -1,13 +1,11 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { rootCause } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../infra/config';
 import type { Db } from '../../infra/db';
-import { ENTITIES, sumResults, type ReconcileResult } from '../../domain/reconcile/digest-walk';
-import { reconcileWorkflowId, startStoreReconcile } from '../../actors/reconcile';
-import { findStore } from '../../infra/repositories/stores';
-import { AppError, errorResponseSchema, errorResponses } from '../errors';
+import { ENTITIES, sumResults } from '../../domain/reconcile/digest-walk';
+import { reconcileResults, startReconciles } from '../../actors/reconcile';
+import { errorResponseSchema, errorResponses } from '../errors';
 
 export interface ReconcileRoutesOptions {
   config: Config;
@@ -81,53 +79,11 @@ export const reconcileRoutes: FastifyPluginAsyncZod<ReconcileRoutesOptions> = as
     async (request, reply) => {
       const { peer_id, chunk_size, wait } = request.body;
       const storeId = request.body.store_id.toLowerCase();
-      if (!(await findStore(db, storeId))) {
-        throw new AppError(404, 'STORE_NOT_FOUND', `store_id: no store ${storeId} on this node`);
-      }
-      const peers = config.PEERS.filter((p) => peer_id === undefined || p.id === peer_id);
-      if (peer_id !== undefined && peers.length === 0) {
-        throw new AppError(404, 'PEER_NOT_FOUND', `peer_id: no peer ${peer_id} in PEERS`);
-      }
-      if (peers.length === 0) {
-        throw new AppError(
-          409,
-          'NO_PEERS',
-          'this node has no peers configured (PEERS): there is nothing to reconcile with',
-        );
-      }
-      if (!opts.temporal) {
-        throw new AppError(503, 'TEMPORAL_UNAVAILABLE', 'this process has no Temporal client');
-      }
-      const client = opts.temporal;
-
-      const started: { peerId: string; handle: Awaited<ReturnType<typeof startStoreReconcile>> }[] = [];
-      const held: { peer_id: string; workflow_id: string }[] = [];
-      for (const peer of peers) {
-        try {
-          const handle = await startStoreReconcile(client, config, {
-            storeId,
-            peerId: peer.id,
-            trigger: 'api',
-            chunkSize: chunk_size,
-          });
-          started.push({ peerId: peer.id, handle });
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          held.push({ peer_id: peer.id, workflow_id: reconcileWorkflowId(config.NODE_ID, storeId, peer.id) });
-        }
-      }
-      if (held.length > 0) {
-        throw new AppError(
-          409,
-          'LOCK_HELD',
-          `a reconcile of store ${storeId} with ${held.map((h) => h.peer_id).join(', ')} is already running ` +
-            `(${held.map((h) => h.workflow_id).join(', ')}); wait for it or follow it in the Temporal UI`,
-          {
-            running: held,
-            started: started.map((s) => ({ peer_id: s.peerId, workflow_id: s.handle.workflowId })),
-          },
-        );
-      }
+      const started = await startReconciles(opts.temporal, db, config, {
+        storeId,
+        peerId: peer_id,
+        chunkSize: chunk_size,
+      });
       if (!wait) {
         return reply.status(202).send({
           store_id: storeId,
@@ -138,37 +94,12 @@ export const reconcileRoutes: FastifyPluginAsyncZod<ReconcileRoutesOptions> = as
           })),
         });
       }
-
-      const outcomes = await Promise.allSettled(started.map((s) => s.handle.result()));
-      const failed = outcomes.flatMap((o, i) =>
-        o.status === 'rejected'
-          ? [
-              {
-                peer_id: started[i]!.peerId,
-                workflow_id: started[i]!.handle.workflowId,
-                error: causeOf(o.reason),
-              },
-            ]
-          : [],
-      );
-      if (failed.length > 0) {
-        throw new AppError(
-          502,
-          'RECONCILE_FAILED',
-          `reconcile of store ${storeId} failed with ${failed.map((f) => `${f.peer_id}: ${f.error}`).join('; ')}`,
-          { failed },
-        );
-      }
-      const results = outcomes.map((o) => (o as PromiseFulfilledResult<ReconcileResult>).value);
+      const results = await reconcileResults(storeId, started);
       return reply.status(200).send({
         store_id: storeId,
-        ...sumResults(results),
-        peers: Object.fromEntries(started.map((s, i) => [s.peerId, results[i]!])),
+        ...sumResults([...results.values()]),
+        peers: Object.fromEntries(results),
       });
     },
   );
 };
-
-function causeOf(err: unknown): string {
-  return rootCause(err) ?? (err instanceof Error ? err.message : String(err));
-}

@@ -8,8 +8,9 @@ import {
   rotateDeviceToken,
   type DeviceInfo,
 } from '../../infra/repositories/devices';
-import { declareStore, findStore } from '../../infra/repositories/stores';
-import { AppError, errorResponses } from '../errors';
+import { declareStore, requireStore } from '../../infra/repositories/stores';
+import { ApiError, AppError } from '../../domain/errors';
+import { errorResponses } from '../errors';
 import { storable } from '../text';
 
 const storeSchema = z.object({ id: z.string(), name: z.string(), created_at: z.string() });
@@ -44,15 +45,9 @@ function deviceOut(d: DeviceInfo): z.infer<typeof deviceSchema> {
 }
 
 const deviceNotFound = (storeId: string, deviceId: string) =>
-  new AppError(404, 'DEVICE_NOT_FOUND', `device_id: store ${storeId} has no device ${deviceId}`);
+  new AppError(404, ApiError.deviceNotFound, `device_id: store ${storeId} has no device ${deviceId}`);
 
 export const storeRoutes: FastifyPluginAsyncZod<{ db: Db }> = async (app, { db }) => {
-  async function requireStore(storeId: string): Promise<void> {
-    if (!(await findStore(db, storeId))) {
-      throw new AppError(404, 'STORE_NOT_FOUND', `store_id: no store ${storeId} on this node`);
-    }
-  }
-
   app.post(
     '/stores',
     {
@@ -93,11 +88,11 @@ export const storeRoutes: FastifyPluginAsyncZod<{ db: Db }> = async (app, { db }
     },
     async (request, reply) => {
       const storeId = request.params.store_id.toLowerCase();
-      await requireStore(storeId);
+      await requireStore(db, storeId);
       const deviceId = request.body.device_id?.toLowerCase();
       const registered = await registerDevice(db, { storeId, name: request.body.name, id: deviceId });
       if (!registered) {
-        throw new AppError(409, 'DEVICE_EXISTS', `device_id: device ${deviceId} is already registered`);
+        throw new AppError(409, ApiError.deviceExists, `device_id: device ${deviceId} is already registered`);
       }
       const { device, token } = registered;
       return reply
@@ -120,7 +115,7 @@ export const storeRoutes: FastifyPluginAsyncZod<{ db: Db }> = async (app, { db }
     },
     async (request) => {
       const storeId = request.params.store_id.toLowerCase();
-      await requireStore(storeId);
+      await requireStore(db, storeId);
       return { devices: (await listDevices(db, storeId)).map(deviceOut) };
     },
   );
@@ -171,7 +166,7 @@ export const storeRoutes: FastifyPluginAsyncZod<{ db: Db }> = async (app, { db }
       const result = await rotateDeviceToken(db, storeId, deviceId);
       if (result.status === 'not_found') throw deviceNotFound(storeId, deviceId);
       if (result.status === 'revoked') {
-        throw new AppError(409, 'DEVICE_REVOKED', `device_id: device ${deviceId} is revoked`);
+        throw new AppError(409, ApiError.deviceRevoked, `device_id: device ${deviceId} is revoked`);
       }
       app.auth.forgetDevice(deviceId);
       const { device, token } = result;

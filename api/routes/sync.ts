@@ -2,21 +2,21 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../infra/config';
 import type { Db } from '../../infra/db';
-import type { EventSource } from '../../infra/db/schema';
 import { createIngestQueue } from '../../infra/eventlog/coalescer';
-import { decodeEvent, type EventLimits, type EventRejection } from '../../domain/events/decode';
-import {
-  pushEnvelopeSchema,
-  pushResponseSchema,
-  storedEventSchema,
-  type SyncEvent,
-} from '../../domain/events/schemas';
+import { receivePush } from '../../infra/eventlog/push';
 import type { Metrics } from '../../infra/metrics';
 import { listConflicts } from '../../infra/repositories/conflict-audit-log';
 import { readFeed } from '../../infra/repositories/events';
-import { declareStore, findStore } from '../../infra/repositories/stores';
-import { AppError, errorResponses } from '../errors';
-import { assertStoreAccess, principalOf, type Principal } from '../plugins/auth';
+import { ApiError, AppError } from '../../domain/errors';
+import {
+  PeerPath,
+  pullQuerySchema,
+  pullResponseSchema,
+  pushEnvelopeSchema,
+  pushResponseSchema,
+} from '../../domain/wire/peer-protocol';
+import { errorResponses } from '../errors';
+import { assertStoreAccess, principalOf } from '../plugins/auth';
 
 export interface SyncRoutesOptions {
   config: Config;
@@ -26,70 +26,19 @@ export interface SyncRoutesOptions {
   onEventsCommitted?: (storeIds: string[]) => void;
 }
 
-const pulledEventSchema = storedEventSchema.extend({ node_seq: z.number().int() });
-
-function sourceOf(p: Principal): EventSource {
-  return p.kind === 'peer' ? 'system-federation' : p.kind;
-}
-
-/**
- * Decodes each event of a push on its own and checks it belongs to the request's store (and, for a
- * device, to that device). What fails is listed with its position; the rest goes on to the log. Only
- * peers may carry an origin node and an ordering stamp: for anyone else this node is the origin.
- */
-function admitEvents(raw: unknown[], principal: Principal, storeId: string, limits: EventLimits) {
-  const events: SyncEvent[] = [];
-  const positions: number[] = [];
-  const rejected: EventRejection[] = [];
-  raw.forEach((value, index) => {
-    const decoded = decodeEvent(value, index, limits);
-    if (!decoded.ok) return rejected.push(decoded.rejection);
-    const e = decoded.event;
-    if (e.store_id !== storeId) {
-      return rejected.push({
-        index,
-        event_id: e.event_id,
-        code: 'STORE_MISMATCH',
-        message: `events.${index}.store_id: differs from the request's store_id`,
-      });
-    }
-    if (principal.kind === 'device' && e.device_id.toLowerCase() !== principal.deviceId) {
-      return rejected.push({
-        index,
-        event_id: e.event_id,
-        code: 'DEVICE_MISMATCH',
-        message: `events.${index}.device_id: a device may only push its own events`,
-      });
-    }
-    if (principal.kind !== 'peer') {
-      const { origin_node: _origin, hlc: _hlc, ...own } = e;
-      events.push(own as SyncEvent);
-    } else {
-      events.push(e);
-    }
-    positions.push(index);
-  });
-  return { events, positions, rejected };
-}
-
 export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, opts) => {
+  const { config, db } = opts;
   // Pushes that arrive while a transaction is under way share the next one (group commit).
-  const ingest = createIngestQueue(opts.db, {
-    lanes: opts.config.INGEST_LANES,
-    maxEvents: opts.config.INGEST_MAX_EVENTS_PER_TRANSACTION,
-  });
-  const { config, db, metrics } = opts;
-
-  const limits = {
-    maxBytes: config.EVENT_MAX_BYTES,
-    maxDepth: config.EVENT_MAX_DEPTH,
-    maxClockEntries: config.EVENT_MAX_CLOCK_ENTRIES,
-    minCreatedAt: config.EVENT_MIN_CREATED_AT,
-    maxCreatedAt: config.EVENT_MAX_CREATED_AT,
+  const push = {
+    ...opts,
+    ingest: createIngestQueue(db, {
+      lanes: config.INGEST_LANES,
+      maxEvents: config.INGEST_MAX_EVENTS_PER_TRANSACTION,
+    }),
   };
 
   app.post(
-    '/sync/push',
+    PeerPath.push,
     {
       config: { auth: ['device', 'peer', 'admin'] },
       schema: {
@@ -111,77 +60,25 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
         if (Array.isArray(events) && events.length > config.PUSH_MAX_EVENTS) {
           throw new AppError(
             413,
-            'TOO_MANY_EVENTS',
+            ApiError.tooManyEvents,
             `events: ${events.length} events in one request; the limit is ${config.PUSH_MAX_EVENTS}, split the batch`,
           );
         }
       },
     },
-    async (request, reply) => {
-      const started = process.hrtime.bigint();
+    async (request) => {
       const principal = principalOf(request);
-      const { store_id: storeId, device_id: deviceId, events: raw } = request.body;
+      const { store_id: storeId, device_id: deviceId } = request.body;
       assertStoreAccess(principal, storeId);
       if (principal.kind === 'device' && principal.deviceId !== deviceId.toLowerCase()) {
-        throw new AppError(403, 'FORBIDDEN', 'device_id: this token belongs to another device');
+        throw new AppError(403, ApiError.forbidden, 'device_id: this token belongs to another device');
       }
-      if (principal.kind === 'peer') {
-        // A peer serves the same stores: declare the store here if this node has not seen it yet.
-        await declareStore(db, { id: storeId, name: `store ${storeId}` });
-      } else if (principal.kind === 'admin' && !(await findStore(db, storeId))) {
-        throw new AppError(404, 'STORE_NOT_FOUND', `store_id: no store ${storeId} on this node`);
-      }
-      const { events, positions, rejected } = admitEvents(raw, principal, storeId, limits);
-
-      const result = await ingest.ingest(
-        events,
-        {
-          nodeId: config.NODE_ID,
-          source: sourceOf(principal),
-          sourcePeer: principal.kind === 'peer' ? principal.peerId : null,
-          maxSkewMs: config.HLC_MAX_SKEW_MS,
-        },
-        request.log,
-      );
-      for (const r of result.rejected) rejected.push({ ...r, index: positions[r.index]! });
-      rejected.sort((a, b) => a.index - b.index);
-
-      metrics.pushEvents.inc({ outcome: 'accepted' }, result.accepted.length);
-      metrics.pushEvents.inc({ outcome: 'duplicate' }, result.duplicates.length);
-      metrics.pushEvents.inc({ outcome: 'rejected' }, rejected.length);
-      metrics.hashMismatches.inc(result.rejected.length);
-      metrics.conflictsResolved.inc(result.conflictsAudited);
-      for (const f of result.projectionFailures) {
-        metrics.projectionFailures.inc({ type: f.type });
-        request.log.warn(
-          { event_id: f.event_id, type: f.type, error: f.error },
-          'event stored, projection failed',
-        );
-      }
-      if (rejected.length > 0) {
-        request.log.info(
-          {
-            rejected: rejected
-              .slice(0, 10)
-              .map((r) => ({ index: r.index, code: r.code, message: r.message })),
-          },
-          'events rejected',
-        );
-      }
-      if (result.stores.length > 0) opts.onEventsCommitted?.(result.stores);
-      metrics.pushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
-      metrics.pushRequests.inc({ source: principal.kind, status: '200' });
-      return reply.send({
-        accepted: result.accepted,
-        duplicates: result.duplicates,
-        rejected,
-        last_node_seq: result.lastNodeSeq,
-      });
+      return receivePush(push, principal, request.body, request.log);
     },
   );
 
   app.get(
-    '/sync/pull',
+    PeerPath.pull,
     {
       config: { auth: ['device', 'peer', 'admin'] },
       schema: {
@@ -189,24 +86,8 @@ export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, 
         summary: "A store's change feed, in this node's commit order (node_seq)",
         description: 'Pass the last node_seq you hold as `since`; repeat with `next_since` while `has_more`.',
         security: [{ bearer: [] }],
-        querystring: z.object({
-          store_id: z.guid(),
-          since: z.coerce.number().int().min(0).default(0),
-          limit: z.coerce
-            .number()
-            .int()
-            .min(1)
-            .max(config.PULL_MAX_LIMIT)
-            .default(Math.min(500, config.PULL_MAX_LIMIT)),
-        }),
-        response: {
-          200: z.object({
-            events: z.array(pulledEventSchema),
-            next_since: z.number().int(),
-            has_more: z.boolean(),
-          }),
-          ...errorResponses,
-        },
+        querystring: pullQuerySchema(config.PULL_MAX_LIMIT),
+        response: { 200: pullResponseSchema, ...errorResponses },
       },
     },
     async (request) => {

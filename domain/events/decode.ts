@@ -1,3 +1,4 @@
+import { issueDetails, Rejection, type IssueDetail, type RejectionCode } from '../errors';
 import { syncEventSchema, type SyncEvent } from './schemas';
 
 /** Limits on one event, from config; defaults fit a point of sale with room to spare. */
@@ -20,19 +21,8 @@ export interface EventRejection {
   event_id: string | null;
   code: RejectionCode;
   message: string;
-  details?: { path: string; message: string }[];
+  details?: IssueDetail[];
 }
-
-export type RejectionCode =
-  | 'INVALID_EVENT'
-  | 'EVENT_TOO_LARGE'
-  | 'EVENT_TOO_DEEP'
-  | 'INVALID_STRING'
-  | 'TOO_MANY_CLOCK_ENTRIES'
-  | 'DATE_OUT_OF_RANGE'
-  | 'STORE_MISMATCH'
-  | 'DEVICE_MISMATCH'
-  | 'EVENT_ID_CONFLICT';
 
 export type Decoded = { ok: true; event: SyncEvent } | { ok: false; rejection: EventRejection };
 
@@ -49,47 +39,44 @@ export function decodeEvent(raw: unknown, index: number, limits: EventLimits): D
     rejection: { index, event_id: eventId, code, message, ...(details ? { details } : {}) },
   });
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return reject('INVALID_EVENT', `events.${index}: must be an object`);
+    return reject(Rejection.invalidEvent, `events.${index}: must be an object`);
   }
   const walk = walkValue(raw, limits.maxDepth);
   if (walk.tooDeep !== null) {
     return reject(
-      'EVENT_TOO_DEEP',
+      Rejection.eventTooDeep,
       `events.${index}.${walk.tooDeep}: nested deeper than ${limits.maxDepth} levels`,
     );
   }
   if (walk.badString !== null) {
     return reject(
-      'INVALID_STRING',
+      Rejection.invalidString,
       `events.${index}.${walk.badString.path}: ${walk.badString.why} (not storable text)`,
     );
   }
   const bytes = Buffer.byteLength(JSON.stringify(raw));
   if (bytes > limits.maxBytes) {
     return reject(
-      'EVENT_TOO_LARGE',
+      Rejection.eventTooLarge,
       `events.${index}: ${bytes} bytes; one event may have at most ${limits.maxBytes}`,
     );
   }
   const clock = (raw as { vector_clock?: unknown }).vector_clock;
   if (clock && typeof clock === 'object' && Object.keys(clock).length > limits.maxClockEntries) {
     return reject(
-      'TOO_MANY_CLOCK_ENTRIES',
+      Rejection.tooManyClockEntries,
       `events.${index}.vector_clock: ${Object.keys(clock).length} entries; at most ${limits.maxClockEntries}`,
     );
   }
   const parsed = syncEventSchema.safeParse(raw);
   if (!parsed.success) {
-    const details = parsed.error.issues.slice(0, 20).map((i) => ({
-      path: ['events', index, ...i.path].join('.'),
-      message: i.message,
-    }));
-    return reject('INVALID_EVENT', `${details[0]!.path}: ${details[0]!.message}`, details);
+    const details = issueDetails(parsed.error.issues.slice(0, 20), ['events', index]);
+    return reject(Rejection.invalidEvent, `${details[0]!.path}: ${details[0]!.message}`, details);
   }
   const createdAt = Date.parse(parsed.data.created_at);
   if (createdAt < limits.minCreatedAt.getTime() || createdAt > limits.maxCreatedAt.getTime()) {
     return reject(
-      'DATE_OUT_OF_RANGE',
+      Rejection.dateOutOfRange,
       `events.${index}.created_at: ${parsed.data.created_at} is outside ` +
         `${limits.minCreatedAt.toISOString()} .. ${limits.maxCreatedAt.toISOString()}`,
     );

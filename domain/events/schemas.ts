@@ -6,7 +6,8 @@ import { z } from 'zod';
 
 // Ids are compared as text in projections, locks and digests: one spelling per id, whatever case a
 // device writes (the payload hash is taken over the normalised payload, like the aliases).
-const id = z.guid().toLowerCase();
+export const idSchema = z.guid().toLowerCase();
+const id = idSchema;
 const text = (max = 500) => z.string().max(max);
 /** Money: two decimals, inside numeric(16,2). */
 const money = z.number().finite().min(-1e13).max(1e13);
@@ -215,72 +216,3 @@ export const pushRequestSchema = z.object({
   events: z.array(syncEventSchema),
 });
 export type PushRequest = z.infer<typeof pushRequestSchema>;
-
-// The OpenAPI document is 3.0: its exclusiveMinimum is a flag, not a number.
-const { $schema: _ignored, ...eventJsonSchema } = z.toJSONSchema(syncEventSchema, {
-  io: 'input',
-  unrepresentable: 'any',
-  target: 'openapi-3.0',
-}) as Record<string, unknown>;
-
-/**
- * The push body as the route validates it: the envelope strictly (a bad one is a 400), each event
- * as an opaque value that domain/events/decode.ts checks on its own, so one bad event is rejected by
- * itself and never takes the valid events of the request with it. The documented item schema is
- * the full event schema.
- */
-export const pushEnvelopeSchema = z.object({
-  store_id: id,
-  device_id: z
-    .string()
-    .min(1)
-    .max(100)
-    .refine((s) => !s.includes('\u0000'), 'must not contain NUL'),
-  events: z.array(
-    z.unknown().meta({
-      description: 'an event; an invalid one is listed in `rejected` and the others are accepted',
-      ...eventJsonSchema,
-    }),
-  ),
-});
-
-export const rejectedEventSchema = z.object({
-  index: z.number().int().describe('position of the event in the request'),
-  event_id: z.string().nullable().describe('the event_id as sent, when it had a usable one'),
-  code: z
-    .string()
-    .describe(
-      'INVALID_EVENT, EVENT_TOO_LARGE, EVENT_TOO_DEEP, INVALID_STRING, TOO_MANY_CLOCK_ENTRIES, ' +
-        'DATE_OUT_OF_RANGE, STORE_MISMATCH, DEVICE_MISMATCH or EVENT_ID_CONFLICT',
-    ),
-  message: z.string().describe('names the field'),
-  details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
-});
-
-export const pushResponseSchema = z.object({
-  accepted: z.array(z.string()),
-  duplicates: z.array(z.string()),
-  rejected: z.array(rejectedEventSchema),
-  last_node_seq: z
-    .number()
-    .int()
-    .nullable()
-    .describe('highest node_seq given to an event accepted by this request; null when none was accepted'),
-});
-export type PushResponse = z.infer<typeof pushResponseSchema>;
-
-/** An event as stored and served (pull, reconcile fetch): what the device sent plus its origin node. */
-export const storedEventSchema = z.object({
-  event_id: z.string(),
-  store_id: z.string(),
-  device_id: z.string(),
-  seq: z.number().int(),
-  type: z.string(),
-  vector_clock: z.record(z.string(), z.number()),
-  payload: z.record(z.string(), z.unknown()),
-  created_at: z.string(),
-  actor_user_id: z.string().nullable(),
-  origin_node: z.string(),
-  hlc: z.string().optional().describe('the ordering stamp the origin node gave the event'),
-  delta_payload: z.unknown().optional(),
-});

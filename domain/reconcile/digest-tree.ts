@@ -31,9 +31,17 @@ export const EMPTY_DIGEST = '0'.repeat(64);
  */
 export const WIRE_DIGEST_HEX = 16;
 
+/** Most days one request for hour digests may name (a walk asks for at most this many at once). */
+export const MAX_DAYS_PER_REQUEST = 100;
+/** Most hour or prefix buckets one request for digests or leaves may name. */
+export const MAX_BUCKETS_PER_REQUEST = 200;
+
 const DAY_KEY = /^\d{4}-\d{2}-\d{2}$/;
 const HOUR_KEY = /^(\d{4}-\d{2}-\d{2}T\d{2})(?:\/([0-9a-f]{1,8}))?$/;
-/** Event ids are uuids: their first 8 hex digits come before the first dash. */
+/**
+ * Longest id prefix a bucket key may carry. Event ids are uuids: their first 8 hex digits come
+ * before the first dash. (How deep a walk actually splits is its own, smaller, `maxSplitDepth`.)
+ */
 export const MAX_PREFIX = 8;
 
 export function isDayKey(key: string): boolean {
@@ -44,15 +52,22 @@ export function isDayKey(key: string): boolean {
 export function parseHourBucket(key: string): { hour: string; start: Date; prefix: string } | null {
   const m = HOUR_KEY.exec(key);
   if (!m) return null;
-  const start = new Date(`${m[1]}:00:00Z`);
+  const start = hourStart(m[1]!);
   if (Number.isNaN(start.getTime()) || start.toISOString().slice(0, 13) !== m[1]) return null;
   return { hour: m[1]!, start, prefix: m[2] ?? '' };
 }
 
-/** The hour key of an instant (UTC). */
+/** The hour key of an instant (UTC): `2026-11-20T13`. */
 export function hourKeyOf(d: Date): string {
   return d.toISOString().slice(0, 13);
 }
+
+/** The start of the UTC hour an instant falls in: the `bucket_hour` of its event_digests row. */
+export function hourStartOf(d: Date): Date {
+  return hourStart(hourKeyOf(d));
+}
+
+const hourStart = (key: string) => new Date(`${key}:00:00Z`);
 
 /** bit(256) as PostgreSQL prints it ('0101…') → 64 hex digits. */
 export function bitsToHex(bits: string | null): string {

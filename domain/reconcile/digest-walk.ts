@@ -1,5 +1,7 @@
+import { chunk } from '../chunk';
 import type { EventType } from '../events/schemas';
-import { type Bucket, type Leaf } from './digest-tree';
+import type { TrafficCounter } from '../wire/peer-protocol';
+import { MAX_BUCKETS_PER_REQUEST, MAX_DAYS_PER_REQUEST, type Bucket, type Leaf } from './digest-tree';
 
 // Anti-entropy between two event logs, as pure logic over two digest trees (this node's and a
 // peer's): which buckets differ, how deep to descend, which events each side lacks. No database and
@@ -26,17 +28,17 @@ export interface WalkOptions {
   keysPerRequest: number;
   /** Listing requests are grouped so that one response carries about this many events at most. */
   eventsPerListing: number;
-  /** Deepest id prefix (hex digits) a bucket is split to. */
-  maxPrefix: number;
+  /** Deepest id prefix (hex digits) the walk splits a bucket to (at most the tree's MAX_PREFIX). */
+  maxSplitDepth: number;
 }
 
 export const DEFAULT_WALK: WalkOptions = {
   leafSize: 64,
   maxIds: 5000,
-  daysPerRequest: 100,
-  keysPerRequest: 200,
+  daysPerRequest: MAX_DAYS_PER_REQUEST,
+  keysPerRequest: MAX_BUCKETS_PER_REQUEST,
   eventsPerListing: 5000,
-  maxPrefix: 4,
+  maxSplitDepth: 4,
 };
 
 export interface LogDiff {
@@ -112,16 +114,10 @@ export function prefixLength(key: string): number {
 }
 
 function shouldSplit(b: DifferingBucket, o: WalkOptions): boolean {
-  if (prefixLength(b.key) >= o.maxPrefix) return false;
+  if (prefixLength(b.key) >= o.maxSplitDepth) return false;
   const most = Math.max(b.local, b.remote);
   // A bucket only one side has is listed whole (every id in it differs), unless it is too big to list.
   return most > o.eventsPerListing || (b.local > 0 && b.remote > 0 && most > o.leafSize);
-}
-
-function chunk<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /** Groups buckets to list so that one request carries at most `keys` buckets and about `events` events. */
@@ -204,8 +200,8 @@ export async function walkDiff(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Results: per entity, what was missing on each side and replayed (docs/federation.md, "The
-// workflow"), plus traffic and conflicts.
+// Results: per entity, what each side lacked and what was replayed, plus traffic and conflicts
+// (the shape POST /sync/federation/auto-reconcile answers, docs/api.md).
 
 export const ENTITIES = [
   'sales',
@@ -297,10 +293,7 @@ export function addConflicts(result: ReconcileResult, ids: string[]): void {
   result.conflicts = [...new Set([...result.conflicts, ...ids])].sort().slice(0, MAX_CONFLICTS_LISTED);
 }
 
-export function addTraffic(
-  result: ReconcileResult,
-  t: { requests: number; bytesSent: number; bytesReceived: number },
-): void {
+export function addTraffic(result: ReconcileResult, t: TrafficCounter): void {
   result.roundTrips += t.requests;
   result.bytes += t.bytesSent + t.bytesReceived;
 }

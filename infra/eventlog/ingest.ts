@@ -6,6 +6,8 @@ import { boundedStamp } from '../../domain/crdt/hlc';
 import { eventDigest, hashPayload, xorInto } from '../../domain/events/hash';
 import { appendEventsSql, lookupBatch, type EventInsertRow, type KnownEvent } from '../repositories/events';
 import type { SyncEvent } from '../../domain/events/schemas';
+import { Rejection } from '../../domain/errors';
+import { hourStartOf } from '../../domain/reconcile/digest-tree';
 import {
   isTransient,
   newSink,
@@ -35,7 +37,7 @@ export interface RejectedEvent {
   /** Position in the batch given to ingestEvents. */
   index: number;
   event_id: string;
-  code: 'EVENT_ID_CONFLICT';
+  code: typeof Rejection.eventIdConflict;
   message: string;
 }
 
@@ -178,7 +180,7 @@ function conflict(index: number, eventId: string): RejectedEvent {
   return {
     index,
     event_id: eventId,
-    code: 'EVENT_ID_CONFLICT',
+    code: Rejection.eventIdConflict,
     message:
       'event_id: an event with this event_id and a different envelope (store, device, seq, type, ' +
       'created_at) or payload already exists',
@@ -398,13 +400,6 @@ function stampEvents(fresh: Prepared[], floors: Map<number, Date>, sink: Project
   return out;
 }
 
-/** Hour bucket of a timestamp, UTC, as ISO. */
-export function bucketHour(d: Date): string {
-  const b = new Date(d.getTime());
-  b.setUTCMinutes(0, 0, 0);
-  return b.toISOString();
-}
-
 /** The new events folded into their (store, hour) digests: count and XOR, order-independent. */
 function digestRows(fresh: Prepared[]) {
   const buckets = new Map<
@@ -412,7 +407,7 @@ function digestRows(fresh: Prepared[]) {
     { store_id: string; bucket_hour: string; event_count: number; digest: Buffer }
   >();
   for (const p of fresh) {
-    const hour = bucketHour(p.createdAt);
+    const hour = hourStartOf(p.createdAt).toISOString();
     const key = `${p.event.store_id}|${hour}`;
     let b = buckets.get(key);
     if (!b)

@@ -1,6 +1,21 @@
+import type { z } from 'zod';
 import type { PeerConfig } from '../config';
 import type { EventRow } from '../db/schema';
-import type { PushResponse, SyncEvent } from '../../domain/events/schemas';
+import { describeIssues, PeerFailure } from '../../domain/errors';
+import {
+  digestResponseSchema,
+  errorBodySchema,
+  fetchResponseSchema,
+  leavesResponseSchema,
+  newTraffic,
+  PeerPath,
+  pushResponseSchema,
+  type DigestLevel,
+  type DigestResponse,
+  type PushResponse,
+  type TrafficCounter,
+  type WireEvent,
+} from '../../domain/wire/peer-protocol';
 
 /** An HTTP failure talking to a peer. `transient` failures are retried; others need a person. */
 export class PeerError extends Error {
@@ -37,7 +52,7 @@ export type WireEventRow = Pick<EventRow, (typeof WIRE_COLUMNS)[number]>;
  * A stored event as it travels to a peer: exactly what the device sent, plus its origin node and the
  * ordering stamp that node gave it (so every node orders concurrent writes identically).
  */
-export function toWireEvent(row: WireEventRow): SyncEvent {
+export function toWireEvent(row: WireEventRow): WireEvent {
   return {
     event_id: row.event_id,
     store_id: row.store_id,
@@ -53,7 +68,7 @@ export function toWireEvent(row: WireEventRow): SyncEvent {
     ...(row.delta_payload === null || row.delta_payload === undefined
       ? {}
       : { delta_payload: row.delta_payload }),
-  } as SyncEvent;
+  };
 }
 
 export interface PeerClientOptions {
@@ -62,18 +77,14 @@ export interface PeerClientOptions {
   nodeId: string;
 }
 
-/** Counts what crossed the wire, for the reconcile result and the benchmarks. */
-export interface TrafficCounter {
-  requests: number;
-  bytesSent: number;
-  bytesReceived: number;
-}
+type Query = Record<string, string | number | undefined>;
 
-export function newTraffic(): TrafficCounter {
-  return { requests: 0, bytesSent: 0, bytesReceived: 0 };
-}
-
-/** Talks to one peer node's HTTP API with the pair's shared token. */
+/**
+ * Talks to one peer node's HTTP API with the pair's shared token. Every answer is parsed with the
+ * wire contract (domain/wire/peer-protocol.ts): a peer that answers something else is a PeerError
+ * (PEER_BAD_RESPONSE, not transient: the same request would get the same answer), never a value
+ * of the wrong shape.
+ */
 export class PeerClient {
   private readonly timeoutMs: number;
 
@@ -85,30 +96,82 @@ export class PeerClient {
     this.timeoutMs = opts.timeoutMs ?? 15_000;
   }
 
-  push(storeId: string, events: SyncEvent[]): Promise<PushResponse> {
-    return this.request<PushResponse>('POST', '/sync/push', {
+  push(storeId: string, events: WireEvent[]): Promise<PushResponse> {
+    return this.request('POST', PeerPath.push, pushResponseSchema, {
       body: { store_id: storeId, device_id: this.opts.nodeId, events },
     });
   }
 
-  get<T>(path: string, query: Record<string, string | number | undefined>): Promise<T> {
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
-    return this.request<T>('GET', `${path}?${qs.toString()}`, {});
+  /** One level of the peer's digest tree of a store (`day` for level=hour, `bucket` for prefix). */
+  digests(
+    storeId: string,
+    level: DigestLevel,
+    keys: { day?: string[]; bucket?: string[] } = {},
+  ): Promise<DigestResponse> {
+    return this.getJson(PeerPath.digests, digestResponseSchema, {
+      store_id: storeId,
+      level,
+      day: keys.day?.join(','),
+      bucket: keys.bucket?.join(','),
+    });
   }
 
-  post<T>(path: string, body: unknown): Promise<T> {
-    return this.request<T>('POST', path, { body });
+  /** Ids and payload hashes of the events in the peer's hour or prefix buckets. */
+  leaves(storeId: string, buckets: string[]) {
+    return this.getJson(PeerPath.events, leavesResponseSchema, {
+      store_id: storeId,
+      bucket: buckets.join(','),
+    });
+  }
+
+  /** Events of a store by id, as the peer stores them, in causal order. */
+  fetch(storeId: string, eventIds: string[]) {
+    return this.request('POST', PeerPath.fetch, fetchResponseSchema, {
+      body: { store_id: storeId, event_ids: eventIds },
+    });
+  }
+
+  /** A GET of any route of the peer, its answer parsed with `schema`. */
+  getJson<S extends z.ZodType>(path: string, schema: S, query: Query): Promise<z.infer<S>> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
+    return this.request('GET', `${path}?${qs.toString()}`, schema, {});
   }
 
   /** Round-trip time of the peer's liveness route, in ms (throws if it is not healthy). */
   async probe(): Promise<number> {
     const started = Date.now();
-    await this.request('GET', '/healthz', { auth: false });
+    await this.send('GET', PeerPath.health, { auth: false });
     return Date.now() - started;
   }
 
-  private async request<T>(method: string, path: string, o: { body?: unknown; auth?: boolean }): Promise<T> {
+  private async request<S extends z.ZodType>(
+    method: string,
+    path: string,
+    schema: S,
+    o: { body?: unknown },
+  ): Promise<z.infer<S>> {
+    const { what, status, text } = await this.send(method, path, o);
+    const bad = (why: string) =>
+      new PeerError(
+        `${what}: answer breaks the wire contract: ${why}`,
+        status,
+        false,
+        PeerFailure.badResponse,
+      );
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw bad(`not JSON: ${text.slice(0, 200)}`);
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw bad(describeIssues(parsed.error.issues.slice(0, 5)));
+    return parsed.data;
+  }
+
+  /** One HTTP exchange; resolves with a 2xx answer's text, throws a PeerError otherwise. */
+  private async send(method: string, path: string, o: { body?: unknown; auth?: boolean }) {
     const url = new URL(path, this.peer.url).toString();
     const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
     const headers: Record<string, string> = {};
@@ -116,39 +179,37 @@ export class PeerClient {
     if (payload !== undefined) headers['content-type'] = 'application/json';
     this.traffic.requests += 1;
     this.traffic.bytesSent += (payload?.length ?? 0) + path.length;
+    const what = `${method} ${path} to peer ${this.peer.id}`;
     let res: Response;
+    let text: string;
     try {
       res = await fetch(url, { method, headers, body: payload, signal: AbortSignal.timeout(this.timeoutMs) });
+      text = await res.text();
     } catch (err) {
       const reason =
         err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
-      throw new PeerError(
-        `${method} ${path} to peer ${this.peer.id} failed: ${reason}`,
-        null,
-        true,
-        'PEER_UNREACHABLE',
-      );
+      throw new PeerError(`${what} failed: ${reason}`, null, true, PeerFailure.unreachable);
     }
-    const text = await res.text();
     this.traffic.bytesReceived += text.length;
-    if (res.ok) return (text ? JSON.parse(text) : undefined) as T;
-    let code = `HTTP_${res.status}`;
-    let message = text.slice(0, 500);
-    try {
-      const parsed = JSON.parse(text) as { error?: { code?: string; message?: string } };
-      code = parsed.error?.code ?? code;
-      message = parsed.error?.message ?? message;
-    } catch {
-      // not JSON: keep the raw text
-    }
-    // 5xx, 429, and auth problems (a token being rotated) heal by themselves or by an operator;
-    // 400/404/409/413/422 say this very request will never be accepted as it is.
-    const transient = res.status >= 500 || res.status === 429 || res.status === 401 || res.status === 403;
-    throw new PeerError(
-      `${method} ${path} to peer ${this.peer.id}: ${res.status} ${code}: ${message}`,
-      res.status,
-      transient,
-      code,
-    );
+    if (!res.ok) throw failureOf(what, res.status, text);
+    return { what, status: res.status, text };
   }
+}
+
+/**
+ * A refused request as a PeerError. 5xx, 429, and auth problems (a token being rotated) heal by
+ * themselves or by an operator; 400/404/409/413/422 say this very request will never be accepted
+ * as it is.
+ */
+function failureOf(what: string, status: number, text: string): PeerError {
+  let code = `HTTP_${status}`;
+  let message = text.slice(0, 500);
+  try {
+    const parsed = errorBodySchema.safeParse(JSON.parse(text));
+    if (parsed.success) ({ code, message } = parsed.data.error);
+  } catch {
+    // not JSON: keep the raw text
+  }
+  const transient = status >= 500 || status === 429 || status === 401 || status === 403;
+  return new PeerError(`${what}: ${status} ${code}: ${message}`, status, transient, code);
 }

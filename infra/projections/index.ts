@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Log } from '../log';
+import { describeIssues } from '../../domain/errors';
 import { payloadSchemas, type EventType } from '../../domain/events/schemas';
 import type { EventRow } from '../db/schema';
 import { insertConflicts } from '../repositories/conflict-audit-log';
@@ -154,10 +155,9 @@ export function fromRows(
     }
     const parsed = schema.safeParse(r.payload);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
       invalid.push({
         event_id: r.event_id,
-        error: `invalid ${r.type} payload: ${issue ? `${issue.path.join('.')}: ${issue.message}` : 'unknown'}`,
+        error: `invalid ${r.type} payload: ${describeIssues(parsed.error.issues.slice(0, 1)) || 'unknown'}`,
       });
       continue;
     }

@@ -1,5 +1,7 @@
 import type { Db } from '../db';
 import { ingestEvents } from '../eventlog/ingest';
+import { chunk } from '../../domain/chunk';
+import { describeIssues, PeerFailure, Rejection } from '../../domain/errors';
 import { syncEventSchema, type SyncEvent } from '../../domain/events/schemas';
 import type { Log } from '../log';
 import {
@@ -11,6 +13,8 @@ import {
   type LogDiff,
   type WalkOptions,
 } from '../../domain/reconcile/digest-walk';
+import { pushSplitting, type FailureKind } from '../../domain/relay/split-push';
+import { FETCH_MAX_IDS, fromTuples } from '../../domain/wire/peer-protocol';
 import {
   dayDigests,
   hourDigests,
@@ -18,46 +22,16 @@ import {
   prefixDigests,
   rootDigest,
 } from '../repositories/event-digests';
-import { fetchEvents, typesOf } from '../repositories/events';
-import { type Bucket, type Leaf } from '../../domain/reconcile/digest-tree';
+import { fetchEvents, typesOf, type StoredEvent } from '../repositories/events';
 import { PeerError, toWireEvent, type PeerClient } from '../peers/peer-client';
 
 // One store's reconciliation with one peer, in three idempotent steps that the StoreReconcile
 // workflow runs as activities: diff (walk both digest trees), pull (fetch what is missing here and
-// ingest it), push (send what is missing there). The peer's side is its /sync/federation routes.
+// ingest it), push (send what is missing there). The peer's side is its /sync/federation routes
+// (api/routes/federation-sync.ts); both sides speak domain/wire/peer-protocol.ts.
 
-/** Most ids one POST /sync/federation/events/fetch may ask for. */
-export const FETCH_MAX_IDS = 1000;
 /** Events per push request (a peer accepts PUSH_MAX_EVENTS, 500 by default). */
 export const PUSH_BATCH = 200;
-
-export const MERKLE_PATH = '/sync/federation/merkle';
-export const EVENTS_PATH = '/sync/federation/events';
-export const FETCH_PATH = '/sync/federation/events/fetch';
-
-export type BucketTuple = [key: string, count: number, digest: string];
-
-export interface MerkleResponse {
-  store_id: string;
-  level: 'root' | 'day' | 'hour' | 'prefix';
-  count?: number;
-  digest?: string;
-  buckets?: BucketTuple[];
-}
-
-export interface LeavesResponse {
-  store_id: string;
-  events: Leaf[];
-}
-
-export interface FetchResponse {
-  store_id: string;
-  events: SyncEvent[];
-  missing: string[];
-}
-
-const fromTuples = (tuples: BucketTuple[] | undefined): Bucket[] =>
-  (tuples ?? []).map(([key, count, digest]) => ({ key, count, digest }));
 
 /** This node's digest tree of a store. */
 export function localDigests(db: Db, storeId: string): DigestSource {
@@ -72,18 +46,15 @@ export function localDigests(db: Db, storeId: string): DigestSource {
 
 /** A peer's digest tree of a store, over its /sync/federation routes (each call = one request). */
 export function peerDigests(client: PeerClient, storeId: string): DigestSource {
-  const merkle = (level: MerkleResponse['level'], extra: Record<string, string> = {}) =>
-    client.get<MerkleResponse>(MERKLE_PATH, { store_id: storeId, level, ...extra });
   return {
     async root() {
-      const r = await merkle('root');
+      const r = await client.digests(storeId, 'root');
       return { count: r.count ?? 0, digest: r.digest ?? '' };
     },
-    days: async () => fromTuples((await merkle('day')).buckets),
-    hours: async (days) => fromTuples((await merkle('hour', { day: days.join(',') })).buckets),
-    split: async (parents) => fromTuples((await merkle('prefix', { bucket: parents.join(',') })).buckets),
-    leaves: async (keys) =>
-      (await client.get<LeavesResponse>(EVENTS_PATH, { store_id: storeId, bucket: keys.join(',') })).events,
+    days: async () => fromTuples((await client.digests(storeId, 'day')).buckets),
+    hours: async (day) => fromTuples((await client.digests(storeId, 'hour', { day })).buckets),
+    split: async (bucket) => fromTuples((await client.digests(storeId, 'prefix', { bucket })).buckets),
+    leaves: async (keys) => (await client.leaves(storeId, keys)).events,
   };
 }
 
@@ -130,23 +101,18 @@ export async function pullEvents(
     const e = entityOf(type);
     t[e] = (t[e] ?? 0) + 1;
   };
-  for (let i = 0; i < eventIds.length; i += FETCH_MAX_IDS) {
-    const ids = eventIds.slice(i, i + FETCH_MAX_IDS);
-    const res = await client.post<FetchResponse>(FETCH_PATH, { store_id: storeId, event_ids: ids });
+  for (const ids of chunk(eventIds, FETCH_MAX_IDS)) {
+    const res = await client.fetch(storeId, ids);
     for (const _ of res.missing) add(out.fetched, 'unknown');
     const valid: SyncEvent[] = [];
     for (const raw of res.events) {
+      add(out.fetched, raw.type);
+      // The wire shape is checked by the client; whether this node can store the event is not.
       const parsed = syncEventSchema.safeParse(raw);
-      const type = (raw as { type?: unknown }).type;
-      add(out.fetched, typeof type === 'string' ? type : 'unknown');
-      const id = String((raw as { event_id?: unknown }).event_id);
       if (!parsed.success) {
-        out.refused.push({
-          event_id: id,
-          reason: parsed.error.issues.map((x) => `${x.path.join('.')}: ${x.message}`).join('; '),
-        });
+        out.refused.push({ event_id: raw.event_id, reason: describeIssues(parsed.error.issues) });
       } else if (parsed.data.store_id !== storeId) {
-        out.refused.push({ event_id: id, reason: `belongs to store ${parsed.data.store_id}` });
+        out.refused.push({ event_id: raw.event_id, reason: `belongs to store ${parsed.data.store_id}` });
       } else {
         valid.push(parsed.data);
       }
@@ -162,7 +128,7 @@ export async function pullEvents(
     for (const id of [...result.accepted, ...result.duplicates])
       add(out.replayed, typeOf.get(id) ?? 'unknown');
     out.conflicts.push(
-      ...result.rejected.filter((r) => r.code === 'EVENT_ID_CONFLICT').map((r) => r.event_id),
+      ...result.rejected.filter((r) => r.code === Rejection.eventIdConflict).map((r) => r.event_id),
     );
   }
   for (const r of out.refused)
@@ -181,9 +147,21 @@ export interface PushOutcome {
 }
 
 /**
+ * How a reconcile reads a failed push: a 4xx refuses the request as it is (the batch is split to
+ * find the events at fault); anything else — unreachable, 5xx, 429, an answer that breaks the
+ * contract — is thrown whole (the activity is retried, or fails for good on a non-transient
+ * PeerError), never a reason to refuse an event.
+ */
+function classifyRepairPush(err: unknown): FailureKind {
+  const refused = err instanceof PeerError && !err.transient && err.status !== null && err.status >= 400;
+  return refused ? 'refused' : 'transient';
+}
+
+/**
  * Pushes this node's events to the peer's /sync/push in causal order, a batch at a time. A batch the
- * peer refuses as a whole is split to find the events at fault; transient failures throw (the
- * activity is retried, and the peer dedupes what already arrived).
+ * peer refuses as a whole is split to find the events at fault (domain/relay/split-push.ts, as the
+ * relay does); transient failures throw (the activity is retried, and the peer dedupes what already
+ * arrived).
  */
 export async function pushEvents(
   db: Db,
@@ -202,28 +180,28 @@ export async function pushEvents(
   const typeOf = new Map(rows.map((r) => [r.event_id, r.type]));
   const held: string[] = [];
 
-  async function send(batch: typeof rows): Promise<void> {
-    try {
-      const res = await client.push(storeId, batch.map(toWireEvent));
-      held.push(...res.accepted, ...res.duplicates);
-      for (const r of res.rejected) {
-        if (r.event_id === null) continue;
-        if (r.code === 'EVENT_ID_CONFLICT') out.conflicts.push(r.event_id.toLowerCase());
-        else out.refused.push({ event_id: r.event_id.toLowerCase(), code: r.code });
-      }
-    } catch (err) {
-      if (!(err instanceof PeerError) || err.transient) throw err;
-      if (batch.length === 1) {
-        out.refused.push({ event_id: batch[0]!.event_id, code: err.code });
-        return;
-      }
-      const half = Math.ceil(batch.length / 2);
-      await send(batch.slice(0, half));
-      await send(batch.slice(half));
+  async function send(batch: StoredEvent[]): Promise<void> {
+    const res = await client.push(storeId, batch.map(toWireEvent));
+    held.push(...res.accepted, ...res.duplicates);
+    for (const r of res.rejected) {
+      if (r.event_id === null) continue;
+      if (r.code === Rejection.eventIdConflict) out.conflicts.push(r.event_id.toLowerCase());
+      else out.refused.push({ event_id: r.event_id.toLowerCase(), code: r.code });
     }
   }
 
-  for (let i = 0; i < rows.length; i += PUSH_BATCH) await send(rows.slice(i, i + PUSH_BATCH));
+  const refusals = await pushSplitting(chunk(rows, PUSH_BATCH), {
+    send,
+    classify: classifyRepairPush,
+    retries: 0,
+    pause: async () => {},
+  });
+  for (const { item, error } of refusals) {
+    out.refused.push({
+      event_id: item.event_id,
+      code: error instanceof PeerError ? error.code : PeerFailure.unknown,
+    });
+  }
   out.replayed = tallyTypes(held.map((id) => typeOf.get(id.toLowerCase()) ?? 'unknown'));
   for (const r of out.refused)
     opts.log.warn(

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db';
 import type { Store } from '../db/schema';
+import { ApiError, AppError } from '../../domain/errors';
 
 /** Declares a store; declaring an existing id again returns it unchanged (idempotent). */
 export async function declareStore(
@@ -23,6 +24,13 @@ export async function declareStore(
 
 export function findStore(db: Db, id: string): Promise<Store | undefined> {
   return db.selectFrom('stores').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The store a request names; a 404 STORE_NOT_FOUND when this node does not hold it. */
+export async function requireStore(db: Db, id: string): Promise<Store> {
+  const store = await findStore(db, id);
+  if (!store) throw new AppError(404, ApiError.storeNotFound, `store_id: no store ${id} on this node`);
+  return store;
 }
 
 /** Every store this node holds, by id. */

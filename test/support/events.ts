@@ -64,3 +64,37 @@ export interface WireEvent {
   created_at: string;
   actor_user_id: string;
 }
+
+/**
+ * Two cash sessions, a sale in each and a void of each sale, committed in the worst order — voids,
+ * then sales, then sessions — with ids that sort the same wrong way. Returns them in that order and
+ * in causal relay order (by priority, then commit order), which is what a peer must replay. (The
+ * relay's priorities: domain/relay/priority.ts.)
+ */
+export function worstCausalOrder(storeId: string): { committed: SyncEvent[]; causal: SyncEvent[] } {
+  const sim = new DeviceSim(storeId);
+  const withIdFrom = (digit: string, e: SyncEvent): SyncEvent => ({
+    ...e,
+    event_id: `${digit}${randomUUID().slice(1)}`,
+  });
+  const sessions = [randomUUID(), randomUUID()];
+  const sales = [randomUUID(), randomUUID()];
+  // Built in that same worst order, so created_at sorts the wrong way too.
+  const voided = sales.map((sale_id, i) =>
+    withIdFrom(`${i}`, sim.event('SaleVoided', { sale_id, reason: 'wrong item' })),
+  );
+  const sold = sales.map((sale_id, i) =>
+    withIdFrom(
+      `${4 + i}`,
+      sim.event('SaleCreated', {
+        sale_id,
+        session_id: sessions[i],
+        items: [{ product_id: randomUUID(), qty: 1, unit_price: 4 }],
+      }),
+    ),
+  );
+  const opened = sessions.map((session_id, i) =>
+    withIdFrom(`${8 + i}`, sim.event('CashSessionOpened', { session_id, opening_amount: 50 })),
+  );
+  return { committed: [...voided, ...sold, ...opened], causal: [...opened, ...sold, ...voided] };
+}

@@ -4,7 +4,7 @@ import { eventDigest, xorInto } from '../../../domain/events/hash';
 import type { SyncEvent } from '../../../domain/events/schemas';
 import { prefixDigests, rebuildDigests, rootDigest } from '../../../infra/repositories/event-digests';
 import { admin, createTestApp, storeWithDevice, type TestApp } from '../../support/app';
-import { DeviceSim } from '../../support/events';
+import { DeviceSim, worstCausalOrder } from '../../support/events';
 import { push } from '../../support/projections';
 
 // The digest tree in PostgreSQL and the peer routes that expose it: the SQL side must agree with
@@ -165,6 +165,24 @@ test('POST /sync/federation/events/fetch returns events as stored, which /sync/p
   } finally {
     await other.close();
   }
+});
+
+test('POST /sync/federation/events/fetch answers in causal order, whatever order they were committed in', async () => {
+  // A peer replaying the events in commit, id or request order would project a void before its sale.
+  const store = randomUUID();
+  await storeWithDevice(app, store);
+  const { committed, causal } = worstCausalOrder(store);
+  for (const e of committed) expect((await push(app.t.db, [e])).accepted).toHaveLength(1);
+
+  const res = await app.inject({
+    method: 'POST',
+    url: '/sync/federation/events/fetch',
+    headers: peer,
+    payload: { store_id: store, event_ids: committed.map((e) => e.event_id) },
+  });
+  expect(res.statusCode).toBe(200);
+  const answered = res.json<{ events: SyncEvent[] }>().events;
+  expect(answered.map((e) => e.event_id)).toEqual(causal.map((e) => e.event_id));
 });
 
 test('bad input is a 400 that names the field', async () => {

@@ -14,7 +14,7 @@ import {
   reconcileStartOptions,
   storeReconcileWorkflow,
 } from '../../../workflows/store-reconcile';
-import { DeviceSim } from '../../support/events';
+import { DeviceSim, worstCausalOrder } from '../../support/events';
 import { createTestNetwork, type TestNode, eventually } from '../../support/nodes';
 import { recordHistory } from '../../support/temporal';
 
@@ -229,6 +229,28 @@ test('a gap relay never delivered is found and repaired both ways; a second reco
     expect(again.body).toMatchObject({ ...repaired({}, {}), roundTrips: 1, conflicts: [] });
     expect(again.body.bytes).toBeLessThan(10_000);
   }
+});
+
+test('what a reconcile pulls is replayed in causal order, whatever order the peer committed it in', async () => {
+  // On A only: two sessions, a sale in each and a void of each sale, committed in the worst order
+  // (voids, sales, sessions; one ingest each) with ids that sort the same wrong way, since the pull
+  // asks for them in id order.
+  const storeId = await newStore();
+  const { committed, causal } = worstCausalOrder(storeId);
+  for (const e of committed) await ingestAsFrom(a, b, [e]);
+
+  const res = await autoReconcile(b, { store_id: storeId, peer_id: a.id });
+  expect(res.status).toBe(200);
+  expect(res.body.sales.replayedToLocal).toBe(4);
+  // B commits what it fetched in the order the fetch answered: the relay's causal order (by
+  // priority, then A's commit order).
+  const replayed = await b.db
+    .selectFrom('events')
+    .select('event_id')
+    .where('store_id', '=', storeId)
+    .orderBy('node_seq')
+    .execute();
+  expect(replayed.map((r) => r.event_id)).toEqual(causal.map((e) => e.event_id));
 });
 
 test('unknown store → 404, unknown peer → 404, no body → 400', async () => {

@@ -214,7 +214,10 @@ describe('walkDiff', () => {
       fc.asyncProperty(
         fc.array(event, { maxLength: 300 }),
         fc.array(fc.constantFrom('both', 'here', 'there', 'conflict'), { maxLength: 300 }),
-        fc.record({ leafSize: fc.integer({ min: 1, max: 50 }), maxPrefix: fc.integer({ min: 0, max: 4 }) }),
+        fc.record({
+          leafSize: fc.integer({ min: 1, max: 50 }),
+          maxSplitDepth: fc.integer({ min: 0, max: 4 }),
+        }),
         async (raw, placement, tuning) => {
           const seen = new Set<string>();
           const events = raw

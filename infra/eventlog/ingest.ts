@@ -4,7 +4,13 @@ import { isStalePlan, type Db } from '../db';
 import type { EventSource } from '../db/schema';
 import { boundedStamp } from '../../domain/crdt/hlc';
 import { eventDigest, hashPayload, xorInto } from '../../domain/events/hash';
-import { appendEventsSql, lookupBatch, type EventInsertRow, type KnownEvent } from '../repositories/events';
+import {
+  appendEventsSql,
+  lookupBatch,
+  type ClockEntry,
+  type EventInsertRow,
+  type KnownEvent,
+} from '../repositories/events';
 import type { SyncEvent } from '../../domain/events/schemas';
 import { Rejection } from '../../domain/errors';
 import { hourStartOf } from '../../domain/reconcile/digest-tree';
@@ -223,18 +229,39 @@ async function ingestInTransaction(
 ): Promise<IngestResult[]> {
   const pushes = Math.max(...batch.map((p) => p.push)) + 1;
   const out = Array.from({ length: pushes }, emptyResult);
-  const { known, floors } = await lookupBatch(
+  // The causal floors: one probe per distinct (store, device, seq) the batch's clocks name (a batch
+  // from one device repeats the others' entries in every event), then the largest per event.
+  const entryIndex = new Map<string, number>();
+  const entries: ClockEntry[] = [];
+  const entriesOf = new Map<number, number[]>();
+  for (const p of batch.filter(stampedHere)) {
+    const mine: number[] = [];
+    for (const [device_id, seq] of Object.entries(p.event.vector_clock)) {
+      const key = `${p.event.store_id}|${device_id}|${seq}`;
+      let i = entryIndex.get(key);
+      if (i === undefined) {
+        i = entries.length;
+        entryIndex.set(key, i);
+        entries.push({ i, store_id: p.event.store_id, device_id, seq });
+      }
+      mine.push(i);
+    }
+    entriesOf.set(p.pos, mine);
+  }
+  const { known, floors: entryFloors } = await lookupBatch(
     trx,
     batch.map((p) => p.id),
-    batch.filter(stampedHere).flatMap((p) =>
-      Object.entries(p.event.vector_clock).map(([device_id, seq]) => ({
-        i: p.pos,
-        store_id: p.event.store_id,
-        device_id,
-        seq,
-      })),
-    ),
+    entries,
   );
+  const floors = new Map<number, Date>();
+  for (const [pos, mine] of entriesOf) {
+    let floor: Date | undefined;
+    for (const i of mine) {
+      const f = entryFloors.get(i);
+      if (f && (!floor || f > floor)) floor = f;
+    }
+    if (floor) floors.set(pos, floor);
+  }
   const knownById = new Map(known.map((k) => [k.event_id, k]));
   const fresh = batch.filter((p) => !knownById.has(p.id));
   for (const p of batch) {

@@ -56,10 +56,10 @@ export interface ClockEntry {
 
 /**
  * The ingest's first statement, one round trip: the events of the batch already in the log (their
- * envelopes, for duplicate detection), and for each event being stamped the latest stamp among the
- * events its vector clock covers (a device's stamps grow with its seq, so its latest event at or below
- * the seen seq holds the largest). It also makes the planner prefer index lookups for the rest of the
- * transaction: the projections read a handful of rows by key in tables that grow all day, and with
+ * envelopes, for duplicate detection), and for each clock entry (the caller passes each distinct one
+ * once) the latest stamp among the events it covers (a device's stamps grow with its seq, so its
+ * latest event at or below the seen seq holds the largest). It also makes the planner prefer index
+ * lookups for the rest of the transaction: the projections read a handful of rows by key in tables that grow all day, and with
  * statistics a little stale it would hash-join whole tables instead.
  */
 export async function lookupBatch(

@@ -385,7 +385,9 @@ async function ingestInTransaction(
 function stampEvents(fresh: Prepared[], floors: Map<number, Date>, sink: ProjectionSink): Map<string, Date> {
   const now = new Date();
   const out = new Map<string, Date>();
-  const byDevice = new Map<string, { seq: number; hlc: Date }[]>();
+  // Per device, the stamps given earlier in this batch, and their largest seq and stamp: a clock entry
+  // that has seen all of them (the usual case) takes the largest without a scan.
+  const byDevice = new Map<string, { stamps: { seq: number; hlc: Date }[]; maxSeq: number; maxHlc: Date }>();
   for (const p of fresh) {
     const e = p.event;
     let hlc: Date;
@@ -395,8 +397,14 @@ function stampEvents(fresh: Prepared[], floors: Map<number, Date>, sink: Project
     } else {
       let floor = floors.get(p.pos) ?? null;
       for (const [device, seen] of Object.entries(e.vector_clock)) {
-        for (const earlier of byDevice.get(`${e.store_id}:${device}`) ?? []) {
-          if (earlier.seq <= seen && (!floor || earlier.hlc > floor)) floor = earlier.hlc;
+        const earlier = byDevice.get(`${e.store_id}:${device}`);
+        if (!earlier) continue;
+        if (seen >= earlier.maxSeq) {
+          if (!floor || earlier.maxHlc > floor) floor = earlier.maxHlc;
+          continue;
+        }
+        for (const s of earlier.stamps) {
+          if (s.seq <= seen && (!floor || s.hlc > floor)) floor = s.hlc;
         }
       }
       const stamp = boundedStamp(p.createdAt, now, maxSkewMs, floor);
@@ -420,9 +428,15 @@ function stampEvents(fresh: Prepared[], floors: Map<number, Date>, sink: Project
       }
     }
     out.set(p.id, hlc);
-    const list = byDevice.get(`${e.store_id}:${e.device_id}`) ?? [];
-    list.push({ seq: e.seq, hlc });
-    byDevice.set(`${e.store_id}:${e.device_id}`, list);
+    const key = `${e.store_id}:${e.device_id}`;
+    const mine = byDevice.get(key);
+    if (!mine) {
+      byDevice.set(key, { stamps: [{ seq: e.seq, hlc }], maxSeq: e.seq, maxHlc: hlc });
+    } else {
+      mine.stamps.push({ seq: e.seq, hlc });
+      mine.maxSeq = Math.max(mine.maxSeq, e.seq);
+      if (hlc > mine.maxHlc) mine.maxHlc = hlc;
+    }
   }
   return out;
 }

@@ -2,9 +2,9 @@ import { applyWrite, stampEventId, stampOf } from '../../domain/crdt/lww';
 import { compareClocks, type VectorClock } from '../../domain/crdt/vector-clock';
 import type { EventType } from '../../domain/events/schemas';
 import { cashSessions } from '../repositories/cash-sessions';
-import { customers } from '../repositories/customers';
+import { CUSTOMER_COLUMNS, customers } from '../repositories/customers';
 import { clocksOf } from '../repositories/events';
-import { products } from '../repositories/products';
+import { PRODUCT_COLUMNS, products } from '../repositories/products';
 import { keyText, uniqueKeys } from '../repositories/recordset';
 import {
   readRegisters,
@@ -27,27 +27,9 @@ interface RegisterSpec<T extends EventType> {
 const pick = (p: Record<string, unknown>, keys: string[]) =>
   Object.fromEntries(keys.filter((k) => p[k] !== undefined).map((k) => [k, p[k]]));
 
-const PRODUCT_FIELDS = [
-  'name',
-  'sku',
-  'barcode',
-  'price',
-  'cost',
-  'category',
-  'unit',
-  'track_inventory',
-  'active',
-];
-const CUSTOMER_FIELDS = [
-  'name',
-  'document_id',
-  'phone',
-  'email',
-  'address',
-  'credit_limit',
-  'notes',
-  'active',
-];
+// The fields an event may write are the table's value columns.
+const PRODUCT_FIELDS = Object.keys(PRODUCT_COLUMNS);
+const CUSTOMER_FIELDS = Object.keys(CUSTOMER_COLUMNS);
 
 const productSpec: RegisterSpec<'ProductCreated' | 'ProductUpdated'> = {
   repo: products,

@@ -382,13 +382,26 @@ async function ingestInTransaction(
  * every event their vector clock covers, in the log (`floors`) or earlier in this batch. A clamped
  * device clock is recorded in the conflict audit.
  */
+function causalOrder(events: Prepared[]): Prepared[] {
+  const weight = new Map<Prepared, number>();
+  for (const p of events) {
+    let sum = 0;
+    for (const seq of Object.values(p.event.vector_clock)) sum += seq;
+    weight.set(p, sum);
+  }
+  return [...events].sort((a, b) => weight.get(a)! - weight.get(b)!);
+}
+
 function stampEvents(fresh: Prepared[], floors: Map<number, Date>, sink: ProjectionSink): Map<string, Date> {
   const now = new Date();
   const out = new Map<string, Date>();
   // Per device, the stamps given earlier in this batch, and their largest seq and stamp: a clock entry
   // that has seen all of them (the usual case) takes the largest without a scan.
   const byDevice = new Map<string, { stamps: { seq: number; hlc: Date }[]; maxSeq: number; maxHlc: Date }>();
-  for (const p of fresh) {
+  // Stamped in causal order, whatever the order of the batch: a clock that covers another has a larger
+  // sum, so sorting by the sum puts every event after those it has seen (the stamps then do not depend
+  // on how a sender ordered its batch).
+  for (const p of causalOrder(fresh)) {
     const e = p.event;
     let hlc: Date;
     const maxSkewMs = p.opts.maxSkewMs ?? DEFAULT_MAX_SKEW_MS;

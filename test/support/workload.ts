@@ -253,7 +253,9 @@ export interface CompiledEvent {
 
 /** The workload's events, in command order, each with its command (store and device). */
 export function compileWorkload(w: Workload, naming: Naming = defaultNaming): CompiledEvent[] {
-  const devices = new Map<string, { sim: DeviceSim; lastAt: number; nextAt: number }>();
+  // lastAt: the device's last event; knownAt: the latest time it has seen, its own or learned by a
+  // sync (transitively, as a hybrid clock carries it: d1 pulls d2, d0 pulls d1, d0 is past d2's time).
+  const devices = new Map<string, { sim: DeviceSim; lastAt: number; knownAt: number; nextAt: number }>();
   const device = (store: number, dev: number) => {
     const key = `s${store}-d${dev}`;
     let d = devices.get(key);
@@ -263,6 +265,7 @@ export function compileWorkload(w: Workload, naming: Naming = defaultNaming): Co
         (d = {
           sim: new DeviceSim(naming.storeId(store), naming.deviceId(store, dev), BASE_TIME),
           lastAt: BASE_TIME,
+          knownAt: BASE_TIME,
           nextAt: 0,
         }),
       );
@@ -275,7 +278,8 @@ export function compileWorkload(w: Workload, naming: Naming = defaultNaming): Co
       // A pull: the device learns the other's clock, and its hybrid clock moves past the other's time.
       const from = device(c.store, c.from);
       d.sim.observe(from.sim.clock);
-      d.nextAt = Math.max(d.nextAt, from.lastAt + 1);
+      d.knownAt = Math.max(d.knownAt, from.knownAt);
+      d.nextAt = Math.max(d.nextAt, from.knownAt + 1);
       continue;
     }
     if (c.op === 'pause') {
@@ -285,6 +289,7 @@ export function compileWorkload(w: Workload, naming: Naming = defaultNaming): Co
     const e = eventOf(c, d.sim, d.nextAt, naming);
     e.event_id = naming.eventId(out.length);
     d.lastAt = Date.parse(e.created_at);
+    d.knownAt = Math.max(d.knownAt, d.lastAt);
     out.push({ event: e, command: c });
   }
   return out;

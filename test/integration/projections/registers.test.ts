@@ -344,6 +344,35 @@ describe('a device clock is not trusted: causality first, then a bounded stamp',
     );
   });
 
+  it('in one batch the stamps follow causality, whatever order the sender put the events in', async () => {
+    // Two devices, the same millisecond: till-b saw till-a's write and overwrote it. Sent as one batch
+    // with the overwrite first, and (to another node) with it last: the overwrite wins on both, with the
+    // same stamps, so the two nodes agree when they meet.
+    const store = randomUUID();
+    const productId = randomUUID();
+    const at = Date.now() - 60_000;
+    const first = new DeviceSim(store, 'till-a');
+    const created = first.event('ProductCreated', { product_id: productId, name: 'Queso', price: 1 }, { at });
+    const second = new DeviceSim(store, 'till-b');
+    second.observe(created.vector_clock);
+    const overwrite = second.event('ProductUpdated', { product_id: productId, price: 5 }, { at });
+    expect(overwrite.created_at).toBe(created.created_at);
+    await push(a.db, [overwrite, created]);
+    await push(b.db, [created, overwrite]);
+    const stamps = (db: Db) =>
+      db
+        .selectFrom('events')
+        .select(['event_id', 'hlc'])
+        .where('store_id', '=', store)
+        .orderBy('event_id')
+        .execute();
+    const [sa, sb] = [await stamps(a.db), await stamps(b.db)];
+    expect(sa).toEqual(sb);
+    const hlc = new Map(sa.map((r) => [r.event_id, r.hlc.getTime()]));
+    expect(hlc.get(overwrite.event_id)!).toBeGreaterThan(hlc.get(created.event_id)!);
+    for (const db of [a.db, b.db]) expect(await product(db, productId)).toMatchObject({ price: '5.00' });
+  });
+
   it('between concurrent writes the wrong clock wins only within the skew: later real time beats it', async () => {
     const store = randomUUID();
     const productId = randomUUID();

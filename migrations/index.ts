@@ -3,6 +3,7 @@ import * as eventLog from './20261124_0001_event_log';
 import * as projections from './20261124_0002_projections';
 import * as federation from './20261125_0003_federation';
 import * as storeKeys from './20261201_0004_store_keys';
+import * as alerts from './20261201_0005_alerts';
 
 /** Every migration, keyed by its timestamped name; the Migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
@@ -10,4 +11,5 @@ export const migrations: Record<string, Migration> = {
   '20261124_0002_projections': projections,
   '20261125_0003_federation': federation,
   '20261201_0004_store_keys': storeKeys,
+  '20261201_0005_alerts': alerts,
 };

@@ -231,6 +231,25 @@ export interface RelayDeadLettersTable {
   resolution: string | null;
 }
 
+export type AlertSeverity = 'P0' | 'P1' | 'P2' | 'P3';
+
+export interface AlertsTable {
+  id: Generated<string>;
+  type: string;
+  severity: AlertSeverity;
+  /** Null for node-wide alerts (a peer, an ERP vendor). */
+  store_id: string | null;
+  subject: string;
+  payload: Json<unknown>;
+  dedup_key: string;
+  occurrences: Generated<number>;
+  status: Generated<'open' | 'acknowledged' | 'resolved'>;
+  created_at: Generated<Date>;
+  last_seen_at: Generated<Date>;
+  delivered_at: Date | null;
+  resolved_at: Date | null;
+}
+
 export interface Database {
   stores: StoresTable;
   devices: DevicesTable;
@@ -249,6 +268,7 @@ export interface Database {
   cash_ledger_entries: CashLedgerEntriesTable;
   conflict_audit_log: ConflictAuditLogTable;
   relay_dead_letters: RelayDeadLettersTable;
+  alerts: AlertsTable;
 }
 
 export type EventRow = Selectable<EventsTable>;

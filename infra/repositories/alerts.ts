@@ -1,0 +1,108 @@
+import { sql, type Selectable, type Transaction } from 'kysely';
+import type { Db } from '../db';
+import type { AlertSeverity, AlertsTable, Database } from '../db/schema';
+
+// Alerts a person must see, written by the feature that found the problem (fiscal duplicates,
+// overselling, ERP agents) and read by the health monitor, which delivers them. A store's alerts are
+// read with its id; node-wide alerts (store_id null) are read without one.
+
+export type Alert = Selectable<AlertsTable>;
+type Executor = Db | Transaction<Database>;
+
+export interface NewAlert {
+  type: string;
+  severity: AlertSeverity;
+  store_id: string | null;
+  /** One line a person understands: "product P is at -2 in warehouse W". */
+  subject: string;
+  payload?: Record<string, unknown>;
+  /** Repeats with this key inside `windowMs` fold into the first alert. Defaults to type + subject. */
+  dedup_key?: string;
+  /** Default one hour (the seeds: the same alert at most once per hour). */
+  windowMs?: number;
+}
+
+export interface RaisedAlert {
+  id: string;
+  /** False when an open alert with the same key inside the window took it as one more occurrence. */
+  raised: boolean;
+  occurrences: number;
+}
+
+export const DEFAULT_ALERT_WINDOW_MS = 60 * 60_000;
+const MAX_SUBJECT = 500;
+
+/**
+ * Raises an alert, or counts a repeat of one raised within the window. Serialised per dedup key
+ * (a transaction-scoped advisory lock), so concurrent detections of one problem make one row. Inside
+ * a caller's transaction the alert commits or rolls back with the caller's work.
+ */
+export async function raiseAlert(db: Executor, alert: NewAlert): Promise<RaisedAlert> {
+  const key = alert.dedup_key ?? `${alert.type}:${alert.store_id ?? '-'}:${alert.subject}`;
+  const windowMs = alert.windowMs ?? DEFAULT_ALERT_WINDOW_MS;
+  const run = async (trx: Executor): Promise<RaisedAlert> => {
+    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${'alert:' + key}, 0))`.execute(trx);
+    const repeat = await sql<{ id: string; occurrences: number }>`
+      UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = now()
+      WHERE id = (
+        SELECT id FROM alerts
+        WHERE dedup_key = ${key} AND status <> 'resolved'
+          AND created_at > now() - make_interval(secs => ${windowMs / 1000})
+        ORDER BY created_at DESC LIMIT 1)
+      RETURNING id::text, occurrences`.execute(trx);
+    const hit = repeat.rows[0];
+    if (hit) return { id: hit.id, raised: false, occurrences: hit.occurrences };
+    const row = await trx
+      .insertInto('alerts')
+      .values({
+        type: alert.type,
+        severity: alert.severity,
+        store_id: alert.store_id,
+        subject: alert.subject.slice(0, MAX_SUBJECT),
+        payload: JSON.stringify(alert.payload ?? {}),
+        dedup_key: key,
+      })
+      .returning(['id', 'occurrences'])
+      .executeTakeFirstOrThrow();
+    return { id: row.id, raised: true, occurrences: row.occurrences };
+  };
+  return db.isTransaction ? run(db) : (db as Db).transaction().execute(run);
+}
+
+export interface AlertFilter {
+  /** A store's alerts; `null` for node-wide ones; absent for all. */
+  store_id?: string | null;
+  type?: string;
+  status?: Alert['status'];
+  limit?: number;
+  /** Alerts with an id below this one (pages newest first). */
+  before?: string;
+}
+
+/** Alerts newest first. */
+export async function listAlerts(db: Executor, filter: AlertFilter = {}): Promise<Alert[]> {
+  let q = db.selectFrom('alerts').selectAll();
+  if (filter.store_id === null) q = q.where('store_id', 'is', null);
+  else if (filter.store_id !== undefined) q = q.where('store_id', '=', filter.store_id);
+  if (filter.type) q = q.where('type', '=', filter.type);
+  if (filter.status) q = q.where('status', '=', filter.status);
+  if (filter.before) q = q.where('id', '<', filter.before);
+  return q
+    .orderBy('id', 'desc')
+    .limit(Math.min(filter.limit ?? 100, 500))
+    .execute();
+}
+
+/** Marks an alert acknowledged or resolved; false when no such alert exists. */
+export async function setAlertStatus(
+  db: Executor,
+  id: string,
+  status: 'acknowledged' | 'resolved',
+): Promise<boolean> {
+  const r = await db
+    .updateTable('alerts')
+    .set({ status, ...(status === 'resolved' ? { resolved_at: new Date() } : {}) })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  return r.numUpdatedRows > 0n;
+}

@@ -16,6 +16,7 @@ import { docsPlugin } from './plugins/docs';
 import { errorsPlugin } from './plugins/errors';
 import { federationRoutes } from './routes/federation';
 import { federationSyncRoutes } from './routes/federation-sync';
+import { healthRoutes } from './routes/health';
 import { opsRoutes } from './routes/ops';
 import { reconcileRoutes } from './routes/reconcile';
 import { storeRoutes } from './routes/stores';
@@ -93,5 +94,6 @@ export async function buildApp(deps: AppDeps) {
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   await app.register(federationSyncRoutes, { db });
   await app.register(reconcileRoutes, { config, db, temporal: deps.temporal });
+  await app.register(healthRoutes, { config, db, temporal: deps.temporal });
   return app;
 }

@@ -250,6 +250,21 @@ export interface AlertsTable {
   resolved_at: Date | null;
 }
 
+export type OverallHealth = 'healthy' | 'degraded' | 'critical';
+
+export interface HealthSnapshotsTable {
+  store_id: string;
+  taken_at: Timestamp;
+  overall: OverallHealth;
+  report: Json<unknown>;
+}
+
+export interface StoreAlertSettingsTable {
+  store_id: string;
+  webhook_url: string | null;
+  updated_at: Generated<Date>;
+}
+
 export interface Database {
   stores: StoresTable;
   devices: DevicesTable;
@@ -269,6 +284,8 @@ export interface Database {
   conflict_audit_log: ConflictAuditLogTable;
   relay_dead_letters: RelayDeadLettersTable;
   alerts: AlertsTable;
+  health_snapshots: HealthSnapshotsTable;
+  store_alert_settings: StoreAlertSettingsTable;
 }
 
 export type EventRow = Selectable<EventsTable>;

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
+import type { FederationHealthReport } from '../domain/health/report';
+import { createHealthActivities } from './health';
 import { createOrphanHealerActivities } from './orphan-healer';
 import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';
@@ -12,6 +14,8 @@ export interface ActivityDeps {
   db: Db;
   log: Logger;
   config: Config;
+  /** Builds a store's health report (actors/health.ts, handed in by the composition root). */
+  healthReport?: (storeId: string) => Promise<FederationHealthReport>;
 }
 
 /**
@@ -23,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrphanHealerActivities(deps),
     ...createRelayActivities(deps),
     ...createReconcileActivities(deps),
+    ...createHealthActivities(deps),
   };
 }
 

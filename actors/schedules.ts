@@ -7,9 +7,10 @@ import {
 } from '@temporalio/client';
 import { orphanHealerWorkflow } from '../workflows/orphan-healer';
 import { reconcileSweepWorkflow } from '../workflows/reconcile-sweep';
+import { healthMonitorWorkflow } from '../workflows/health-monitor';
 import type { Config } from '../infra/config';
 import type { Log } from '../infra/log';
-import { orphanHealerScheduleId, reconcileSweepScheduleId } from '../workflows/ids';
+import { healthMonitorScheduleId, orphanHealerScheduleId, reconcileSweepScheduleId } from '../workflows/ids';
 
 type ScheduleConfig = Pick<
   Config,
@@ -21,6 +22,11 @@ type ScheduleConfig = Pick<
   | 'RECONCILE_SWEEP_INTERVAL_SECONDS'
   | 'RECONCILE_CHUNK_SIZE'
   | 'RECONCILE_SWEEP_CONCURRENCY'
+  | 'HEALTH_MONITOR_INTERVAL_SECONDS'
+  | 'FEDERATION_OFFLINE_AFTER_SECONDS'
+  | 'HEALTH_SNAPSHOT_RETENTION_DAYS'
+  | 'ALERT_RETRY_INITIAL_MS'
+  | 'ALERT_RETRY_MAX_MS'
 >;
 
 /** The node's schedules, as they should be for this config. */
@@ -79,7 +85,32 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
       node: config.NODE_ID,
     },
   };
-  return [orphanHealer, reconcileSweep];
+  const healthMonitor: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof healthMonitorWorkflow>> = {
+    scheduleId: healthMonitorScheduleId(config.NODE_ID),
+    spec: { intervals: [{ every: `${config.HEALTH_MONITOR_INTERVAL_SECONDS} seconds` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: healthMonitorWorkflow,
+      workflowId: healthMonitorScheduleId(config.NODE_ID),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [
+        {
+          nodeId: config.NODE_ID,
+          offlineAfterSeconds: config.FEDERATION_OFFLINE_AFTER_SECONDS,
+          retentionDays: config.HEALTH_SNAPSHOT_RETENTION_DAYS,
+          retry: { initialMs: config.ALERT_RETRY_INITIAL_MS, maxMs: config.ALERT_RETRY_MAX_MS },
+        },
+      ],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
+    memo: {
+      description:
+        "Saves every store's health snapshot, raises alerts on health transitions and starts their webhook deliveries " +
+        `(every ${config.HEALTH_MONITOR_INTERVAL_SECONDS} s)`,
+      node: config.NODE_ID,
+    },
+  };
+  return [orphanHealer, reconcileSweep, healthMonitor];
 }
 
 /** Schedule names of the node before their ids carried the node id. */

@@ -116,6 +116,14 @@ const envSchema = z.object({
     }),
   /** Serve the OpenAPI UI and document at /docs. */
   DOCS_ENABLED: flag(true),
+  /** HealthMonitor: one snapshot per store per tick; alerts on transitions; history kept this long. */
+  HEALTH_MONITOR_INTERVAL_SECONDS: positiveInt(300),
+  /** A peer unreachable this long raises FEDERATION_OFFLINE. */
+  FEDERATION_OFFLINE_AFTER_SECONDS: positiveInt(300),
+  HEALTH_SNAPSHOT_RETENTION_DAYS: positiveInt(30),
+  /** AlertDelivery: first retry after this, doubling up to the maximum, until the webhook answers 2xx. */
+  ALERT_RETRY_INITIAL_MS: positiveInt(5000),
+  ALERT_RETRY_MAX_MS: positiveInt(15 * 60_000),
   ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),
   ORPHAN_HEALER_BATCH: positiveInt(50),
   ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),

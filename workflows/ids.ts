@@ -27,6 +27,12 @@ export const orphanHealerScheduleId = (nodeId: string): string => `${nodeId}:orp
 /** The ReconcileSweep schedule; also the id of the workflows it starts (the server appends a timestamp). */
 export const reconcileSweepScheduleId = (nodeId: string): string => `${nodeId}:reconcile-sweep`;
 
+/** The HealthMonitor schedule; also the id of the workflows it starts (the server appends a timestamp). */
+export const healthMonitorScheduleId = (nodeId: string): string => `${nodeId}:health-snapshot`;
+
+/** AlertDelivery of one alert: started once per alert (a finished one is never started again). */
+export const alertWorkflowId = (nodeId: string, alertId: string): string => `alert:${nodeId}:${alertId}`;
+
 /**
  * The node a relay, reconcile or schedule id belongs to, or undefined when the id does not say (an
  * id from before ids carried the node id).
@@ -35,8 +41,9 @@ export function nodeOfActorId(id: string): string | undefined {
   const parts = id.split(':');
   if (parts[0] === 'relay' && parts.length === 3) return parts[1];
   if (parts[0] === 'reconcile' && parts.length === 4) return parts[1];
+  if (parts[0] === 'alert' && parts.length === 3) return parts[1];
   if (parts.length === 2 && SCHEDULE_NAMES.has(parts[1]!)) return parts[0];
   return undefined;
 }
 
-const SCHEDULE_NAMES = new Set(['orphan-healer', 'reconcile-sweep']);
+const SCHEDULE_NAMES = new Set(['orphan-healer', 'reconcile-sweep', 'health-snapshot']);

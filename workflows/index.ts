@@ -7,3 +7,7 @@ export { storeReconcileWorkflow } from './store-reconcile';
 export type { ReconcileProgress, StoreReconcileInput } from './store-reconcile';
 export { reconcileSweepWorkflow } from './reconcile-sweep';
 export type { ReconcileSweepInput, ReconcileSweepResult } from './reconcile-sweep';
+export { healthMonitorWorkflow } from './health-monitor';
+export type { HealthMonitorInput, HealthMonitorResult } from './health-monitor';
+export { alertDeliveryWorkflow } from './alert-delivery';
+export type { AlertDeliveryInput, AlertRetry } from './alert-delivery';

@@ -30,6 +30,8 @@ export interface PeerHealth {
   oldest_minutes: number | null;
   dead_letters: number;
   error: string | null;
+  /** When the current run of failed probes began (carried from snapshot to snapshot by the monitor). */
+  unreachable_since?: string | null;
 }
 
 export interface FederationHealthReport {

@@ -24,7 +24,7 @@ export async function alertDeliveryWorkflow(input: AlertDeliveryInput): Promise<
       initialInterval: input.retry.initialMs,
       backoffCoefficient: 2,
       maximumInterval: input.retry.maxMs,
-      maximumAttempts: 0,
+      // No attempt limit: only the week-long schedule-to-close bounds it.
     },
   });
   return deliverAlert(input.alertId);

@@ -392,7 +392,7 @@ function pgRunning(owner: Ids | undefined, layout: PgPlacement): boolean {
 
 // ---------------------------------------------------------------- Temporal
 
-function temporalCli(): string {
+export function temporalCli(): string {
   if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
   const recorded = path.join(ROOT, '.tools/temporal-path');
   if (fs.existsSync(recorded)) return fs.readFileSync(recorded, 'utf8').trim();

@@ -6,8 +6,10 @@ import { createHealthActivities } from './health';
 import { createOrphanHealerActivities } from './orphan-healer';
 import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';
+import { createSelfCheckActivities } from './self-check';
 
 export type { OrphanHealInput, OrphanHealResult } from './orphan-healer';
+export type { SelfCheckResult } from './self-check';
 
 /** What activities may close over. The worker builds this once from validated config. */
 export interface ActivityDeps {
@@ -28,6 +30,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRelayActivities(deps),
     ...createReconcileActivities(deps),
     ...createHealthActivities(deps),
+    ...createSelfCheckActivities(deps),
   };
 }
 

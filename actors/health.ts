@@ -10,6 +10,7 @@ import {
   unrelayedEvents,
   type Unrelayed,
 } from '../infra/repositories/consistency';
+import { latestSelfCheck } from '../infra/repositories/projection-self-checks';
 import { openDeadLettersOfStore } from '../infra/repositories/relay-dead-letters';
 import { withTimeout } from '../infra/timeout';
 import { assess, type MetricValues } from '../domain/health/thresholds';
@@ -100,23 +101,25 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
   const unmeasured: string[] = [];
   const probe = deps.probe ?? ((p: PeerConfig) => defaultProbe(p, config.NODE_ID));
   const dayAgo = new Date(now - 86_400_000).toISOString();
-  const [relays, probes, gaps, stock, conflicts, fiscal, letters, failed, running] = await Promise.all([
-    relayReports(temporal, db, config),
-    Promise.all(config.PEERS.map((p) => probe(p))),
-    projectionGaps(db, storeId),
-    stockCheck(db, storeId),
-    conflictCounts(db, storeId),
-    fiscalDuplicates(db, storeId),
-    openDeadLettersOfStore(db, storeId),
-    countWorkflows(
-      temporal,
-      `StoreId = '${storeId}' AND ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated') AND CloseTime > '${dayAgo}'`,
-    ),
-    countWorkflows(
-      temporal,
-      `StoreId = '${storeId}' AND ExecutionStatus = 'Running' AND WorkflowType IN (${QUEUE_WORKFLOW_TYPES.map((t) => `'${t}'`).join(', ')})`,
-    ),
-  ]);
+  const [relays, probes, gaps, stock, conflicts, fiscal, letters, failed, running, selfCheck] =
+    await Promise.all([
+      relayReports(temporal, db, config),
+      Promise.all(config.PEERS.map((p) => probe(p))),
+      projectionGaps(db, storeId),
+      stockCheck(db, storeId),
+      conflictCounts(db, storeId),
+      fiscalDuplicates(db, storeId),
+      openDeadLettersOfStore(db, storeId),
+      countWorkflows(
+        temporal,
+        `StoreId = '${storeId}' AND ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated') AND CloseTime > '${dayAgo}'`,
+      ),
+      countWorkflows(
+        temporal,
+        `StoreId = '${storeId}' AND ExecutionStatus = 'Running' AND WorkflowType IN (${QUEUE_WORKFLOW_TYPES.map((t) => `'${t}'`).join(', ')})`,
+      ),
+      latestSelfCheck(db, storeId),
+    ]);
   if (failed === null || running === null) unmeasured.push('workflows (Temporal visibility did not answer)');
 
   const peers: (PeerHealth & { unrelayed: Unrelayed[]; report: RelayReport })[] = await Promise.all(
@@ -172,6 +175,7 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
     remoteLatencyMs: latency ?? 0,
     fiscalDuplicates: fiscal.count,
     conflictRate: conflicts.lastHour,
+    selfCheckDifferences: selfCheck?.differences ?? 0,
   };
   const assessment = assess(values);
   const levelOf = (key: keyof MetricValues): Finding['level'] =>
@@ -254,6 +258,14 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
       ids: { count: failed ?? 0 },
       runbook: link('stuck-workflows'),
     });
+  if (selfCheck && selfCheck.differences > 0)
+    findings.push({
+      level: levelOf('selfCheckDifferences'),
+      metric: 'selfCheckDifferences',
+      message: `${selfCheck.differences} read-model rows differed from a rebuild from the event log at the self-check of ${selfCheck.checked_at.toISOString()}`,
+      ids: { tables: (selfCheck.details as { table: string }[]).map((t) => t.table) },
+      runbook: link('self-check'),
+    });
   findings.sort((a, b) => (a.level === b.level ? 0 : a.level === 'critical' ? -1 : 1));
 
   return {
@@ -298,6 +310,13 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
         avgProcessingMs: null,
         note: 'no outbox table: pending = events of the store not yet relayed, summed over peers; dead = open relay dead letters',
       },
+      selfCheck: selfCheck
+        ? {
+            checked_at: selfCheck.checked_at.toISOString(),
+            events: selfCheck.events,
+            differences: selfCheck.differences,
+          }
+        : null,
     },
     conflicts: { ...conflicts, unresolved: 0 },
     fiscal: { duplicateNumbers: fiscal.count },

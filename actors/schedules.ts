@@ -8,9 +8,15 @@ import {
 import { orphanHealerWorkflow } from '../workflows/orphan-healer';
 import { reconcileSweepWorkflow } from '../workflows/reconcile-sweep';
 import { healthMonitorWorkflow } from '../workflows/health-monitor';
+import { projectionSelfCheckWorkflow } from '../workflows/self-check';
 import type { Config } from '../infra/config';
 import type { Log } from '../infra/log';
-import { healthMonitorScheduleId, orphanHealerScheduleId, reconcileSweepScheduleId } from '../workflows/ids';
+import {
+  healthMonitorScheduleId,
+  orphanHealerScheduleId,
+  reconcileSweepScheduleId,
+  selfCheckScheduleId,
+} from '../workflows/ids';
 
 type ScheduleConfig = Pick<
   Config,
@@ -27,6 +33,7 @@ type ScheduleConfig = Pick<
   | 'HEALTH_SNAPSHOT_RETENTION_DAYS'
   | 'ALERT_RETRY_INITIAL_MS'
   | 'ALERT_RETRY_MAX_MS'
+  | 'SELF_CHECK_INTERVAL_HOURS'
 >;
 
 /** The node's schedules, as they should be for this config. */
@@ -110,7 +117,24 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
       node: config.NODE_ID,
     },
   };
-  return [orphanHealer, reconcileSweep, healthMonitor];
+  const selfCheck: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof projectionSelfCheckWorkflow>> = {
+    scheduleId: selfCheckScheduleId(config.NODE_ID),
+    spec: { intervals: [{ every: `${config.SELF_CHECK_INTERVAL_HOURS} hours` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: projectionSelfCheckWorkflow,
+      workflowId: selfCheckScheduleId(config.NODE_ID),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{}],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false },
+    memo: {
+      description:
+        "Rebuilds every store's read models from its event log in a scratch schema and compares them",
+      node: config.NODE_ID,
+    },
+  };
+  return [orphanHealer, reconcileSweep, healthMonitor, selfCheck];
 }
 
 /** Schedule names of the node before their ids carried the node id. */

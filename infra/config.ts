@@ -121,6 +121,8 @@ const envSchema = z.object({
   /** A peer unreachable this long raises FEDERATION_OFFLINE. */
   FEDERATION_OFFLINE_AFTER_SECONDS: positiveInt(300),
   HEALTH_SNAPSHOT_RETENTION_DAYS: positiveInt(30),
+  /** ProjectionSelfCheck schedule: every store's read models rebuilt from its log and compared. */
+  SELF_CHECK_INTERVAL_HOURS: positiveInt(24),
   /** AlertDelivery: first retry after this, doubling up to the maximum, until the webhook answers 2xx. */
   ALERT_RETRY_INITIAL_MS: positiveInt(5000),
   ALERT_RETRY_MAX_MS: positiveInt(15 * 60_000),

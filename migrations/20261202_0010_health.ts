@@ -12,6 +12,17 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addPrimaryKeyConstraint('health_snapshots_pkey', ['store_id', 'taken_at'])
     .execute();
   await sql`CREATE INDEX health_snapshots_taken_idx ON health_snapshots (taken_at)`.execute(db);
+  // One row per projection self-check: a store's read models rebuilt from its log and compared.
+  await db.schema
+    .createTable('projection_self_checks')
+    .addColumn('store_id', 'uuid', (c) => c.notNull())
+    .addColumn('checked_at', 'timestamptz', (c) => c.notNull())
+    .addColumn('events', 'bigint', (c) => c.notNull())
+    .addColumn('differences', 'integer', (c) => c.notNull())
+    .addColumn('duration_ms', 'integer', (c) => c.notNull())
+    .addColumn('details', 'jsonb', (c) => c.notNull())
+    .addPrimaryKeyConstraint('projection_self_checks_pkey', ['store_id', 'checked_at'])
+    .execute();
   await db.schema
     .createTable('store_alert_settings')
     .addColumn('store_id', 'uuid', (c) => c.primaryKey())
@@ -22,5 +33,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('store_alert_settings').execute();
+  await db.schema.dropTable('projection_self_checks').execute();
   await db.schema.dropTable('health_snapshots').execute();
 }

@@ -30,6 +30,12 @@ export const reconcileSweepScheduleId = (nodeId: string): string => `${nodeId}:r
 /** The HealthMonitor schedule; also the id of the workflows it starts (the server appends a timestamp). */
 export const healthMonitorScheduleId = (nodeId: string): string => `${nodeId}:health-snapshot`;
 
+/** The daily ProjectionSelfCheck schedule; also the id of the workflows it starts. */
+export const selfCheckScheduleId = (nodeId: string): string => `${nodeId}:projection-self-check`;
+
+/** A self-check of one store asked by an operator: one at a time per store. */
+export const selfCheckWorkflowId = (nodeId: string, storeId: string): string => `self-check:${nodeId}:${storeId}`;
+
 /** AlertDelivery of one alert: started once per alert (a finished one is never started again). */
 export const alertWorkflowId = (nodeId: string, alertId: string): string => `alert:${nodeId}:${alertId}`;
 
@@ -42,8 +48,9 @@ export function nodeOfActorId(id: string): string | undefined {
   if (parts[0] === 'relay' && parts.length === 3) return parts[1];
   if (parts[0] === 'reconcile' && parts.length === 4) return parts[1];
   if (parts[0] === 'alert' && parts.length === 3) return parts[1];
+  if (parts[0] === 'self-check' && parts.length === 3) return parts[1];
   if (parts.length === 2 && SCHEDULE_NAMES.has(parts[1]!)) return parts[0];
   return undefined;
 }
 
-const SCHEDULE_NAMES = new Set(['orphan-healer', 'reconcile-sweep', 'health-snapshot']);
+const SCHEDULE_NAMES = new Set(['orphan-healer', 'reconcile-sweep', 'health-snapshot', 'projection-self-check']);

@@ -11,3 +11,5 @@ export { healthMonitorWorkflow } from './health-monitor';
 export type { HealthMonitorInput, HealthMonitorResult } from './health-monitor';
 export { alertDeliveryWorkflow } from './alert-delivery';
 export type { AlertDeliveryInput, AlertRetry } from './alert-delivery';
+export { projectionSelfCheckWorkflow } from './self-check';
+export type { SelfCheckInput, SelfCheckSummary } from './self-check';

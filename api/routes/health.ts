@@ -8,6 +8,7 @@ import { snapshotsSince } from '../../infra/repositories/health-snapshots';
 import { setAlertWebhook } from '../../infra/repositories/store-alert-settings';
 import { requireStore } from '../../infra/repositories/stores';
 import { buildHealthReport } from '../../actors/health';
+import { runSelfCheck } from '../../actors/self-check';
 import { ApiError, AppError } from '../../domain/errors';
 import { errorResponses } from '../errors';
 
@@ -220,6 +221,52 @@ export const healthRoutes: FastifyPluginAsyncZod<HealthRoutesOptions> = async (a
       await requireStore(db, request.params.id);
       await setAlertWebhook(db, request.params.id, request.body.url);
       return { store_id: request.params.id, webhook: request.body.url !== null };
+    },
+  );
+
+  app.post(
+    '/stores/:id/self-check',
+    {
+      config: admin,
+      schema: {
+        tags: ['health'],
+        summary:
+          "Rebuild the store's read models from its event log and compare them with the live tables, now",
+        description:
+          'Runs `self-check:{node}:{store}` (joins one already running) and waits. Rows that differ are listed per table ' +
+          '(capped at 10 each side), saved, alerted (PROJECTION_SELF_CHECK_DIFFERS) and counted in the health report.',
+        security,
+        params: z.object({ id: storeId }),
+        response: {
+          200: z.object({
+            store_id: z.string(),
+            events: z.number(),
+            differences: z.number(),
+            duration_ms: z.number(),
+            tables: z.array(
+              z.object({
+                table: z.string(),
+                count: z.number(),
+                onlyLive: z.array(z.unknown()),
+                onlyRebuilt: z.array(z.unknown()),
+              }),
+            ),
+          }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      await requireStore(db, request.params.id);
+      const summary = await runSelfCheck(opts.temporal, config, request.params.id);
+      const r = summary.results[0]!;
+      return {
+        store_id: r.storeId,
+        events: r.events,
+        differences: r.differences,
+        duration_ms: r.durationMs,
+        tables: r.tables,
+      };
     },
   );
 };

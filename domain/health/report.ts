@@ -71,6 +71,8 @@ export interface FederationHealthReport {
     };
     stockDivergence: { divergent: number; negative: number };
     outbox: { pending: number; dead: number; avgProcessingMs: null; note: string };
+    /** The latest projection self-check (null: never run). */
+    selfCheck: { checked_at: string; events: number; differences: number } | null;
   };
   conflicts: { lastHour: number; last24h: number; unresolved: number; byStrategy: Record<string, number> };
   fiscal: { duplicateNumbers: number };

@@ -30,7 +30,8 @@ export type MetricKey =
   | 'remoteUnreachable'
   | 'remoteLatencyMs'
   | 'fiscalDuplicates'
-  | 'conflictRate';
+  | 'conflictRate'
+  | 'selfCheckDifferences';
 
 export const METRICS: readonly MetricDefinition[] = [
   {
@@ -123,6 +124,13 @@ export const METRICS: readonly MetricDefinition[] = [
     warning: 10,
     critical: 50,
     runbook: 'conflicts',
+  },
+  {
+    key: 'selfCheckDifferences',
+    meaning: 'read-model rows that differed from a rebuild from the event log at the latest self-check',
+    warning: 0,
+    critical: 10,
+    runbook: 'self-check',
   },
 ];
 

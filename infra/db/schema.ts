@@ -259,6 +259,15 @@ export interface HealthSnapshotsTable {
   report: Json<unknown>;
 }
 
+export interface ProjectionSelfChecksTable {
+  store_id: string;
+  checked_at: Timestamp;
+  events: BigIntCol;
+  differences: number;
+  duration_ms: number;
+  details: Json<unknown>;
+}
+
 export interface StoreAlertSettingsTable {
   store_id: string;
   webhook_url: string | null;
@@ -286,6 +295,7 @@ export interface Database {
   alerts: AlertsTable;
   health_snapshots: HealthSnapshotsTable;
   store_alert_settings: StoreAlertSettingsTable;
+  projection_self_checks: ProjectionSelfChecksTable;
 }
 
 export type EventRow = Selectable<EventsTable>;

@@ -131,7 +131,12 @@ test('the schedule (overlap SKIP) heals orphans on its own, and a later ensureSc
   const orphanIds = await insertOrphans(6);
 
   const ids = await ensureSchedules(client, config);
-  expect(ids).toEqual([`${nodeId}:orphan-healer`, `${nodeId}:reconcile-sweep`, `${nodeId}:health-snapshot`]);
+  expect(ids).toEqual([
+    `${nodeId}:orphan-healer`,
+    `${nodeId}:reconcile-sweep`,
+    `${nodeId}:health-snapshot`,
+    `${nodeId}:projection-self-check`,
+  ]);
 
   await waitFor(async () => {
     const rows = await tdb.db

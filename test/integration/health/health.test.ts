@@ -287,3 +287,50 @@ describe('HealthMonitor', () => {
     }
   });
 });
+
+describe('projection self-check', () => {
+  it('a clean store rebuilds to the same rows; a row changed behind the node’s back is found, saved, alerted and reported', async () => {
+    const { storeId, events } = await storeWithSales(3, { stock: 5 });
+    const other = await storeWithSales(2, { stock: 5 });
+    const check = () =>
+      client.workflow.execute('projectionSelfCheckWorkflow', {
+        workflowId: uniqueName('self-check-test'),
+        taskQueue: config.TEMPORAL_TASK_QUEUE,
+        args: [{ storeId }],
+      }) as Promise<{
+        differences: number;
+        results: {
+          events: number;
+          tables: { table: string; count: number; onlyLive: { total?: string }[] }[];
+        }[];
+      }>;
+    const clean = await check();
+    expect(clean.differences).toBe(0);
+    expect(clean.results[0]!.events).toBe(events.length);
+
+    // A sale's total edited by hand, and one of the other store's rows too (not this store's business).
+    const sale = events.find((e) => e.type === 'SaleCreated')!;
+    await tdb.db
+      .updateTable('sales')
+      .set({ total: '999.00' })
+      .where('store_id', '=', storeId)
+      .where('event_id', '=', sale.event_id)
+      .execute();
+    await tdb.db.updateTable('sales').set({ total: '1.00' }).where('store_id', '=', other.storeId).execute();
+    const dirty = await check();
+    expect(dirty.differences).toBe(2); // the changed row: once as live, once as rebuilt
+    expect(dirty.results[0]!.tables).toEqual([
+      expect.objectContaining({
+        table: 'sales',
+        count: 2,
+        onlyLive: [expect.objectContaining({ total: 999 })],
+      }),
+    ]);
+    const [alert] = await listAlerts(tdb.db, { store_id: storeId, type: 'PROJECTION_SELF_CHECK_DIFFERS' });
+    expect(alert).toMatchObject({ severity: 'P1', subject: expect.stringContaining('sales: 2') });
+    const r = await report(storeId);
+    expect(r.consistency.selfCheck).toMatchObject({ differences: 2, events: events.length });
+    expect(r.levels.selfCheckDifferences).toBe('warning');
+    expect(r.findings.find((f) => f.metric === 'selfCheckDifferences')!.ids).toEqual({ tables: ['sales'] });
+  });
+});

@@ -6,6 +6,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import type { Client, Connection } from '@temporalio/client';
+import type { NativeConnection, Worker } from '@temporalio/worker';
+import { connectWorker, createNodeWorker } from '../../../app/worker';
 import { sql } from 'kysely';
 import { connectTemporal } from '../../../infra/temporal/client';
 import { raiseAlert } from '../../../infra/repositories/alerts';
@@ -14,7 +16,13 @@ import { temporalCli } from '../../../scripts/services';
 import { ADMIN_SECRET, createTestApp, storeWithDevice, testConfig, type TestApp } from '../../support/app';
 import { DeviceSim } from '../../support/events';
 import { push } from '../../support/projections';
-import { temporalAddress, temporalNamespace } from '../../support/temporal';
+import {
+  bundleWorkflows,
+  temporalAddress,
+  temporalNamespace,
+  testLog,
+  uniqueName,
+} from '../../support/temporal';
 
 // The incident runbook cannot drift from the code: every `sql` block of both languages runs against
 // the real schema (with a store that has the problems the runbook treats), every `bash` block against
@@ -32,6 +40,9 @@ function blocks(file: string, lang: 'sql' | 'bash'): string[] {
 }
 
 let app: TestApp;
+let nativeConnection: NativeConnection | undefined;
+let worker: Worker | undefined;
+let running: Promise<void> | undefined;
 let connection: Connection;
 let client: Client;
 let base: string;
@@ -40,16 +51,24 @@ const storeId = randomUUID();
 const peerId = 'cloud';
 
 beforeAll(async () => {
-  const config = testConfig();
+  const overrides = {
+    TEMPORAL_TASK_QUEUE: uniqueName('runbook'),
+    PEERS: JSON.stringify([{ id: peerId, url: 'http://127.0.0.1:9', token: 'peer-token-0123456789abcdef' }]),
+  };
+  const config = testConfig(overrides);
+  const bundle = bundleWorkflows();
   ({ connection, client } = await connectTemporal(config));
-  app = await createTestApp(
-    {
-      PEERS: JSON.stringify([
-        { id: peerId, url: 'http://127.0.0.1:9', token: 'peer-token-0123456789abcdef' },
-      ]),
-    },
-    { temporal: client },
-  );
+  app = await createTestApp(overrides, { temporal: client });
+  // A worker for the commands that run workflows (the self-check the runbook asks for).
+  nativeConnection = await connectWorker(config);
+  worker = await createNodeWorker({
+    config: app.config,
+    db: app.t.db,
+    log: testLog,
+    connection: nativeConnection,
+    workflowBundle: await bundle,
+  });
+  running = worker.run();
   await app.listen({ port: 0, host: '127.0.0.1' });
   base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   await storeWithDevice(app, storeId);
@@ -94,6 +113,11 @@ afterAll(async () => {
       .terminate('runbook test done')
       .catch(() => undefined);
   }
+  if (worker) {
+    worker.shutdown();
+    await running;
+  }
+  await nativeConnection?.close();
   await app?.close();
   await connection?.close();
   if (shim) fs.rmSync(shim, { recursive: true, force: true });

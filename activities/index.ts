@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
+import { createFiscalActivities } from './fiscal';
 import { createOrphanHealerActivities } from './orphan-healer';
 import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrphanHealerActivities(deps),
     ...createRelayActivities(deps),
     ...createReconcileActivities(deps),
+    ...createFiscalActivities(deps),
   };
 }
 

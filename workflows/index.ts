@@ -7,3 +7,5 @@ export { storeReconcileWorkflow } from './store-reconcile';
 export type { ReconcileProgress, StoreReconcileInput } from './store-reconcile';
 export { reconcileSweepWorkflow } from './reconcile-sweep';
 export type { ReconcileSweepInput, ReconcileSweepResult } from './reconcile-sweep';
+export { fiscalRangeWorkflow } from './fiscal-range';
+export type { FiscalRangeInput, FiscalRangeEnd, FiscalRangeStatus } from './fiscal-range';

@@ -14,6 +14,7 @@ import {
 } from '../../infra/fiscal/ranges';
 import { requireStore } from '../../infra/repositories/stores';
 import { ApiError, AppError } from '../../domain/errors';
+import { timestampSchema } from '../../domain/events/schemas';
 import { LEDGER_STATES } from '../../domain/fiscal/ledger';
 import {
   fiscalBlockRequestSchema,
@@ -21,6 +22,7 @@ import {
   PeerPath,
 } from '../../domain/wire/peer-protocol';
 import { errorResponses, errorResponseSchema } from '../errors';
+import { storable } from '../text';
 import { assertStoreAccess, principalOf } from '../plugins/auth';
 
 // Fiscal number ranges (docs/fiscal.md, docs/api.md): series, device ranges, the ledger an auditor
@@ -97,10 +99,10 @@ export const fiscalRoutes: FastifyPluginAsyncZod<FiscalRoutesOptions> = async (a
         body: z.object({
           store_id: z.guid(),
           series_id: z.guid(),
-          prefix: z.string().max(20).optional(),
+          prefix: storable(z.string().max(20)).optional(),
           first_number: fiscalNumber.optional(),
           last_number: fiscalNumber.nullish().describe('the last number the tax authority authorised'),
-          valid_until: z.iso.datetime({ offset: true }).nullish().describe('end of the authorisation'),
+          valid_until: timestampSchema.nullish().describe('end of the authorisation'),
           home_node: z
             .string()
             .regex(/^[A-Za-z0-9_.-]{1,100}$/)

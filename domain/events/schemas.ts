@@ -21,6 +21,8 @@ const quantity = z.number().finite().min(-1e12).max(1e12);
 const timestamp = z.iso.datetime({ offset: true }).refine(inStorableYears, {
   message: 'must be a date-time in years 0001-9999',
 });
+/** The same date-time rule, for requests that carry one outside an event (fiscal series). */
+export const timestampSchema = timestamp;
 function inStorableYears(s: string): boolean {
   const t = Date.parse(s);
   return Number.isFinite(t) && t >= Date.UTC(1, 0, 1) && t < Date.UTC(10000, 0, 1) - 14 * 3_600_000;

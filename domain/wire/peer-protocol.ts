@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { REJECTION_CODES } from '../errors';
-import { idSchema, syncEventSchema } from '../events/schemas';
+import { whyUnstorable } from '../events/decode';
+import { idSchema, syncEventSchema, timestampSchema } from '../events/schemas';
 import {
   isDayKey,
   MAX_BUCKETS_PER_REQUEST,
@@ -271,11 +272,14 @@ const fiscalNumber = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 /** A series as the asking node knows it: the home node declares it so if it has not heard of it yet. */
 export const fiscalSeriesWireSchema = z.object({
-  prefix: z.string().max(20),
+  prefix: z
+    .string()
+    .max(20)
+    .refine((s) => whyUnstorable(s) === null, 'must be storable text'),
   first_number: fiscalNumber,
   last_number: fiscalNumber.nullable(),
-  valid_until: z.iso.datetime({ offset: true }).nullable(),
-  home_node: z.string().min(1).max(100),
+  valid_until: timestampSchema.nullable(),
+  home_node: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/),
   implicit: z.boolean(),
 });
 

@@ -8,6 +8,7 @@ import { PeerClient, PeerError, toWireEvent } from '../peers/peer-client';
 import { lockEntities, type Trx } from '../projections/types';
 import { FISCAL_LOCK } from '../projections/fiscal';
 import { fetchEvents } from '../repositories/events';
+import { declareStore } from '../repositories/stores';
 import { highestBlockEnd, listBlocks, ownedBlocks } from '../repositories/fiscal-blocks';
 import { highestUsedNumber, usedNumbersIn } from '../repositories/fiscal-numbers';
 import { findSeries, type FiscalSeries } from '../repositories/fiscal-series';
@@ -443,6 +444,8 @@ export async function grantBlockToPeer(
 ): Promise<FiscalBlockResponse> {
   const { config } = deps;
   const size = Math.min(request.size, Math.max(config.FISCAL_BLOCK_SIZE, config.FISCAL_RANGE_MAX_SIZE) * 10);
+  // A peer serves the same stores: as for its pushes, the store is declared here if new.
+  await declareStore(deps.db, { id: request.store_id, name: `store ${request.store_id}` });
   const granted = await inTransaction(deps.db, async (trx) => {
     await lockSeries(trx, request.store_id, request.series_id);
     let series = await findSeries(trx, request.store_id, request.series_id);

@@ -69,6 +69,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     ON fiscal_sequence_ranges (store_id, series_id, device_id, range_start)`.execute(db);
   await sql`CREATE INDEX fiscal_ranges_series_idx
     ON fiscal_sequence_ranges (store_id, series_id, range_start)`.execute(db);
+  // A reservation reads how far each of its node's blocks is handed out: max(range_end) per block.
+  await sql`CREATE INDEX fiscal_ranges_block_idx
+    ON fiscal_sequence_ranges (store_id, block_id, range_end)`.execute(db);
 
   await db.schema
     .createTable('fiscal_numbers')

@@ -162,7 +162,8 @@ export const fiscalRoutes: FastifyPluginAsyncZod<FiscalRoutesOptions> = async (a
       if (principal.kind === 'admin') await requireStore(db, body.store_id);
       const range = await reserveRange(deps, body);
       if (range.created) opts.onEventsCommitted?.([body.store_id]);
-      if (opts.temporal) {
+      // A device's active range granted by another node (it moved) has its workflow there.
+      if (opts.temporal && range.node_id === config.NODE_ID) {
         // Committed already: a failed start is retried by the device's next reservation (200).
         await startFiscalRange(opts.temporal, config, range).catch((err: unknown) =>
           request.log.error({ err, range_id: range.range_id }, 'FiscalRange workflow did not start'),

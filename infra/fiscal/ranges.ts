@@ -232,6 +232,8 @@ export interface ReservedRange {
   range_start: number;
   range_end: number;
   expires_at: string;
+  /** The node that granted it: its FiscalRange workflow runs there. */
+  node_id: string | null;
   created: boolean;
 }
 
@@ -243,6 +245,7 @@ const reservedOf = (r: FiscalRange, created: boolean): ReservedRange => ({
   range_start: Number(r.range_start),
   range_end: Number(r.range_end),
   expires_at: r.expires_at!.toISOString(),
+  node_id: r.node_id,
   created,
 });
 

@@ -1,6 +1,6 @@
 import { raiseAlert } from '../repositories/alerts';
-import { upsertSeries } from '../repositories/fiscal-series';
-import { insertBlocks } from '../repositories/fiscal-blocks';
+import { homesOf, upsertSeries } from '../repositories/fiscal-series';
+import { insertBlocks, overlappingBlocks } from '../repositories/fiscal-blocks';
 import {
   activeRangesEndingAt,
   rangesWithLastNumberUsed,
@@ -50,6 +50,7 @@ export async function projectFiscal(
   for (const e of numbered) series.add(`${e.store_id}:${e.payload.invoice_series_id!}`);
   await lockEntities(trx, FISCAL_LOCK, [...series].sort());
 
+  await alertHomeConflicts(trx, ofType(events, 'FiscalSeriesDeclared'));
   await upsertSeries(
     trx,
     declared.map((e) => ({
@@ -79,6 +80,19 @@ export async function projectFiscal(
       event_id: e.event_id,
     })),
   );
+  for (const o of await overlappingBlocks(
+    trx,
+    blocks.map((e) => ({ store_id: e.store_id, ...e.payload })),
+  )) {
+    await raiseAlert(trx, {
+      type: 'FISCAL_SERIES_CONFLICT',
+      severity: 'P0',
+      store_id: o.store_id,
+      subject: `fiscal blocks of series ${o.series_id} overlap (nodes ${o.node_id} and ${o.other_node})`,
+      payload: o,
+      dedup_key: `FISCAL_SERIES_CONFLICT:${o.store_id}:${[o.block_id, o.other_id].sort().join(':')}`,
+    });
+  }
   await upsertRangeGrants(
     trx,
     grants.map((e) => ({
@@ -155,6 +169,41 @@ export async function projectFiscal(
     for (const r of await rangesWithLastNumberUsed(trx, store, [...ids].sort())) {
       sink.fiscalExhausted.push({ store_id: store, range_id: r.range_id, node_id: r.node_id });
     }
+  }
+}
+
+/**
+ * Two declarations of one series naming different home nodes: two nodes may both grant its blocks,
+ * which the no-overlap argument of docs/fiscal.md rules out. The projection still converges (the
+ * smaller event id wins); a person is told at once (P0).
+ */
+async function alertHomeConflicts(
+  trx: Trx,
+  declared: ProjectionEvent<'FiscalSeriesDeclared'>[],
+): Promise<void> {
+  if (declared.length === 0) return;
+  const homes = new Map<string, Set<string>>();
+  for (const e of declared) {
+    const key = `${e.store_id}:${e.payload.series_id}`;
+    homes.set(key, (homes.get(key) ?? new Set()).add(e.payload.home_node));
+  }
+  const stored = await homesOf(
+    trx,
+    [...homes.keys()].map((k) => ({ store_id: k.slice(0, 36), series_id: k.slice(37) })),
+  );
+  for (const [key, set] of homes) {
+    const have = stored.get(key);
+    if (have) set.add(have);
+    if (set.size < 2) continue;
+    const [storeId, seriesId] = [key.slice(0, 36), key.slice(37)];
+    await raiseAlert(trx, {
+      type: 'FISCAL_SERIES_CONFLICT',
+      severity: 'P0',
+      store_id: storeId,
+      subject: `series ${seriesId} is declared with two home nodes: ${[...set].sort().join(', ')}`,
+      payload: { series_id: seriesId, home_nodes: [...set].sort() },
+      dedup_key: `FISCAL_SERIES_CONFLICT:${storeId}:${seriesId}`,
+    });
   }
 }
 

@@ -33,6 +33,42 @@ export async function insertBlocks(trx: Transaction<Database>, rows: FiscalBlock
     ON CONFLICT (store_id, block_id) DO NOTHING`.execute(trx);
 }
 
+/**
+ * Blocks of another id that overlap these (by store and series): only possible when a series was
+ * declared with two homes, which docs/fiscal.md rules out; found so that a person hears of it.
+ */
+export async function overlappingBlocks(
+  trx: Transaction<Database>,
+  blocks: { store_id: string; series_id: string; block_id: string; block_start: number; block_end: number }[],
+): Promise<
+  {
+    store_id: string;
+    series_id: string;
+    block_id: string;
+    other_id: string;
+    node_id: string;
+    other_node: string;
+  }[]
+> {
+  if (blocks.length === 0) return [];
+  const r = await sql<{
+    store_id: string;
+    series_id: string;
+    block_id: string;
+    other_id: string;
+    node_id: string;
+    other_node: string;
+  }>`
+    SELECT n.store_id, n.series_id, n.block_id, b.block_id AS other_id, n.node_id, b.node_id AS other_node
+    FROM jsonb_to_recordset(${JSON.stringify(blocks)}::jsonb)
+      AS x(store_id uuid, series_id uuid, block_id uuid, block_start bigint, block_end bigint)
+    JOIN fiscal_blocks n ON (n.store_id, n.block_id) = (x.store_id, x.block_id)
+    JOIN fiscal_blocks b ON b.store_id = n.store_id AND b.series_id = n.series_id
+      AND b.block_id <> n.block_id AND b.block_start <= n.block_end AND n.block_start <= b.block_end
+    ORDER BY 1, 2, 3, 4`.execute(trx);
+  return r.rows;
+}
+
 /** The highest number of any block of the series (null before the first block). */
 export async function highestBlockEnd(
   db: Executor,

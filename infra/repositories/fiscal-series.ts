@@ -51,3 +51,16 @@ export function findSeries(
     .where('series_id', '=', seriesId)
     .executeTakeFirst();
 }
+
+/** The home node each of these series is declared with now (by store and series). */
+export async function homesOf(
+  trx: Transaction<Database>,
+  keys: { store_id: string; series_id: string }[],
+): Promise<Map<string, string>> {
+  if (keys.length === 0) return new Map();
+  const r = await sql<{ store_id: string; series_id: string; home_node: string }>`
+    SELECT s.store_id, s.series_id, s.home_node FROM fiscal_series s
+    JOIN unnest(${keys.map((k) => k.store_id)}::uuid[], ${keys.map((k) => k.series_id)}::uuid[])
+      AS k(store_id, series_id) USING (store_id, series_id)`.execute(trx);
+  return new Map(r.rows.map((x) => [`${x.store_id}:${x.series_id}`, x.home_node]));
+}

@@ -219,3 +219,41 @@ test('any arrival order and batching gives the same fiscal rows, ledger and aler
     { numRuns: Number(process.env.FISCAL_CONVERGENCE_RUNS ?? 15) },
   );
 });
+
+test('a series declared with two homes, or blocks that overlap, raise FISCAL_SERIES_CONFLICT (P0) in any order', async () => {
+  for (const together of [true, false]) {
+    const storeId = randomUUID();
+    const seriesId = randomUUID();
+    const a1 = new DeviceSim(storeId, 'node:a');
+    const b1 = new DeviceSim(storeId, 'node:b');
+    const declare = (sim: DeviceSim, home: string) =>
+      sim.event('FiscalSeriesDeclared', {
+        series_id: seriesId,
+        prefix: '',
+        first_number: 1,
+        last_number: null,
+        valid_until: null,
+        home_node: home,
+        implicit: false,
+      });
+    const block = (sim: DeviceSim, node: string, start: number) =>
+      sim.event('FiscalBlockGranted', {
+        block_id: randomUUID(),
+        series_id: seriesId,
+        node_id: node,
+        block_start: start,
+        block_end: start + 99,
+        granted_by: node,
+      });
+    const events = [declare(a1, 'a'), declare(b1, 'b'), block(a1, 'a', 1), block(b1, 'b', 51)];
+    if (together) await push(a.db, events, { source: 'system-federation' });
+    else for (const e of events.reverse()) await push(a.db, [e], { source: 'system-federation' });
+
+    const alerts = await listAlerts(a.db, { store_id: storeId, type: 'FISCAL_SERIES_CONFLICT' });
+    expect(alerts.map((x) => x.severity)).toEqual(['P0', 'P0']);
+    expect(alerts.map((x) => x.subject).sort()).toEqual([
+      expect.stringContaining('overlap'),
+      expect.stringContaining('two home nodes: a, b'),
+    ]);
+  }
+});

@@ -125,9 +125,18 @@ function overlaps(ranges: { series_id: string; range_start: number; range_end: n
 }
 
 test('partitioned nodes keep reserving from their own blocks, never hand out a number twice, and agree after the heal', async () => {
-  // Connected: b gets its first block from a (the home); a grants itself one.
-  expect((await reserve(b, seriesId, randomUUID())).status).toBe(201);
+  // Connected: b gets its first block from a (the home) and, once under the low-water mark (20 of
+  // 100 free), its next one ahead of need; a grants itself one.
+  for (let i = 0; i < 9; i++) expect((await reserve(b, seriesId, randomUUID())).status).toBe(201);
   expect((await reserve(a, seriesId, randomUUID())).status).toBe(201);
+  const blocksOfB = () =>
+    b.db
+      .selectFrom('fiscal_blocks')
+      .select('block_start')
+      .where('node_id', '=', 'b')
+      .where('series_id', '=', seriesId)
+      .execute();
+  await eventually('b holds a second block before it needs one', blocksOfB, (rows) => rows.length === 2);
 
   // Partition.
   await setRelays('pause');
@@ -143,7 +152,8 @@ test('partitioned nodes keep reserving from their own blocks, never hand out a n
   expect(fromA.every((r) => r.status === 201)).toBe(true);
   const bOk = fromB.filter((r) => r.status === 201);
   const bRefused = fromB.filter((r) => r.status !== 201);
-  expect(bOk.length).toBeGreaterThanOrEqual(8);
+  // 10 numbers left of its first block and 100 of the one fetched ahead: 11 ranges of 10.
+  expect(bOk.length).toBe(11);
   expect(bRefused.length).toBeGreaterThan(0);
   for (const r of bRefused) {
     expect(r.status).toBe(503);
@@ -191,7 +201,7 @@ test('partitioned nodes keep reserving from their own blocks, never hand out a n
 
   const [rangesA, rangesB] = await Promise.all([allRanges(a), allRanges(b)]);
   expect(overlaps(rangesA)).toEqual([]);
-  expect(rangesA.length).toBe(1 + 1 + 12 + bOk.length + 1 + 1);
+  expect(rangesA.length).toBe(9 + 1 + 12 + bOk.length + 1 + 1);
   expect(rangesB.sort((x, y) => x.range_id.localeCompare(y.range_id))).toEqual(
     rangesA.sort((x, y) => x.range_id.localeCompare(y.range_id)),
   );

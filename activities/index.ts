@@ -3,6 +3,7 @@ import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
 import type { FederationHealthReport } from '../domain/health/report';
 import { createHealthActivities } from './health';
+import { createFiscalActivities } from './fiscal';
 import { createOrphanHealerActivities } from './orphan-healer';
 import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReconcileActivities(deps),
     ...createHealthActivities(deps),
     ...createSelfCheckActivities(deps),
+    ...createFiscalActivities(deps),
   };
 }
 

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { hashToken } from '../domain/auth/tokens';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
+import type { PushDeps } from '../infra/eventlog/push';
 import type { Metrics } from '../infra/metrics';
 import type { WorkerCheck } from '../infra/temporal/worker-health';
 import { authPlugin } from './plugins/auth';
@@ -17,6 +18,7 @@ import { errorsPlugin } from './plugins/errors';
 import { federationRoutes } from './routes/federation';
 import { federationSyncRoutes } from './routes/federation-sync';
 import { healthRoutes } from './routes/health';
+import { fiscalRoutes } from './routes/fiscal';
 import { opsRoutes } from './routes/ops';
 import { reconcileRoutes } from './routes/reconcile';
 import { storeRoutes } from './routes/stores';
@@ -33,6 +35,8 @@ export interface AppDeps {
   /** The Temporal client in this node's namespace (federation routes start, signal and query actors). */
   temporal?: Client;
   onEventsCommitted?: (storeIds: string[]) => void;
+  /** Called after a push commits sales that used a device range's last number. */
+  onFiscalExhausted?: PushDeps['onFiscalExhausted'];
   /** Sees every route as it is registered (the auth matrix test builds its matrix from them). */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -90,10 +94,23 @@ export async function buildApp(deps: AppDeps) {
     checkWorker: deps.checkWorker,
   });
   await app.register(storeRoutes, { db });
-  await app.register(syncRoutes, { config, db, metrics, onEventsCommitted: deps.onEventsCommitted });
+  await app.register(syncRoutes, {
+    config,
+    db,
+    metrics,
+    onEventsCommitted: deps.onEventsCommitted,
+    onFiscalExhausted: deps.onFiscalExhausted,
+  });
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   await app.register(federationSyncRoutes, { db });
   await app.register(reconcileRoutes, { config, db, temporal: deps.temporal });
   await app.register(healthRoutes, { config, db, temporal: deps.temporal });
+  await app.register(fiscalRoutes, {
+    config,
+    db,
+    log: deps.log,
+    temporal: deps.temporal,
+    onEventsCommitted: deps.onEventsCommitted,
+  });
   return app;
 }

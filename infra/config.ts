@@ -156,6 +156,22 @@ const envSchema = z.object({
   RECONCILE_SWEEP_INTERVAL_SECONDS: positiveInt(600),
   RECONCILE_CHUNK_SIZE: z.coerce.number().int().min(1).max(1000).default(500),
   RECONCILE_SWEEP_CONCURRENCY: positiveInt(2),
+  /** Fiscal ranges (docs/fiscal.md): a device range's life, its default and largest size. */
+  FISCAL_RANGE_TTL_SECONDS: positiveInt(24 * 3600),
+  FISCAL_RANGE_DEFAULT_SIZE: positiveInt(50),
+  FISCAL_RANGE_MAX_SIZE: positiveInt(1000),
+  /** Numbers per block a series' home node grants a node, and the free count that asks for the next. */
+  FISCAL_BLOCK_SIZE: positiveInt(1000),
+  FISCAL_BLOCK_LOW_WATER: z.coerce.number().int().min(0).default(200),
+  /**
+   * Home node of a series first seen in a reservation; empty = the smallest id among this node and
+   * its peers. Set it to the same node on every node when not every node peers with every other.
+   */
+  FISCAL_HOME_NODE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]*$/)
+    .default('')
+    .transform((s) => s || null),
   /** Which roles this process runs: the HTTP API, the Temporal worker, or both (npm start). */
   ROLES: z
     .string()

@@ -21,6 +21,12 @@ export const reconcileWorkflowId = (nodeId: string, storeId: string, peerId: str
 export const legacyReconcileWorkflowId = (storeId: string, peerId: string, idPrefix = ''): string =>
   `${idPrefix}reconcile:${storeId}:${peerId}`;
 
+/**
+ * FiscalRange of one device range. Range ids are uuids made by the granting node, so the id is
+ * unique across nodes without the node id; its memo names the node.
+ */
+export const fiscalRangeWorkflowId = (rangeId: string): string => `fiscal-range:${rangeId}`;
+
 /** The OrphanHealer schedule; also the id of the workflows it starts (the server appends a timestamp). */
 export const orphanHealerScheduleId = (nodeId: string): string => `${nodeId}:orphan-healer`;
 

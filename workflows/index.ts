@@ -13,3 +13,5 @@ export { alertDeliveryWorkflow } from './alert-delivery';
 export type { AlertDeliveryInput, AlertRetry } from './alert-delivery';
 export { projectionSelfCheckWorkflow } from './self-check';
 export type { SelfCheckInput, SelfCheckSummary } from './self-check';
+export { fiscalRangeWorkflow } from './fiscal-range';
+export type { FiscalRangeInput, FiscalRangeEnd, FiscalRangeStatus } from './fiscal-range';

@@ -274,6 +274,61 @@ export interface StoreAlertSettingsTable {
   updated_at: Generated<Date>;
 }
 
+export interface FiscalSeriesTable {
+  store_id: string;
+  series_id: string;
+  prefix: string;
+  first_number: BigIntCol;
+  last_number: BigIntCol | null;
+  valid_until: NullableTimestamp;
+  home_node: string;
+  implicit: boolean;
+  declared_at: Timestamp;
+  event_id: string;
+}
+
+export interface FiscalBlocksTable {
+  store_id: string;
+  block_id: string;
+  series_id: string;
+  node_id: string;
+  block_start: BigIntCol;
+  block_end: BigIntCol;
+  granted_by: string;
+  granted_at: Timestamp;
+  event_id: string;
+}
+
+export type FiscalRangeStatus = 'active' | 'exhausted' | 'expired';
+
+/** Range columns are null while only the range's end has arrived (from a peer). */
+export interface FiscalSequenceRangesTable {
+  store_id: string;
+  range_id: string;
+  series_id: string;
+  device_id: string;
+  node_id: string | null;
+  block_id: string | null;
+  range_start: BigIntCol | null;
+  range_end: BigIntCol | null;
+  granted_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+  grant_event_id: string | null;
+  status: FiscalRangeStatus;
+  closed_at: NullableTimestamp;
+  close_event_id: string | null;
+}
+
+export interface FiscalNumbersTable {
+  store_id: string;
+  series_id: string;
+  fiscal_number: BigIntCol;
+  sale_id: string;
+  event_id: string;
+  device_id: string;
+  out_of_range: boolean;
+}
+
 export interface Database {
   stores: StoresTable;
   devices: DevicesTable;
@@ -296,6 +351,10 @@ export interface Database {
   health_snapshots: HealthSnapshotsTable;
   store_alert_settings: StoreAlertSettingsTable;
   projection_self_checks: ProjectionSelfChecksTable;
+  fiscal_series: FiscalSeriesTable;
+  fiscal_blocks: FiscalBlocksTable;
+  fiscal_sequence_ranges: FiscalSequenceRangesTable;
+  fiscal_numbers: FiscalNumbersTable;
 }
 
 export type EventRow = Selectable<EventsTable>;
@@ -315,4 +374,12 @@ export const PROJECTION_TABLES = [
   'customers',
   'cash_sessions',
   'cash_ledger_entries',
+] as const satisfies ReadonlyArray<keyof Database>;
+
+/** The fiscal read models (infra/projections/fiscal.ts): convergent like the tables above. */
+export const FISCAL_TABLES = [
+  'fiscal_series',
+  'fiscal_blocks',
+  'fiscal_sequence_ranges',
+  'fiscal_numbers',
 ] as const satisfies ReadonlyArray<keyof Database>;

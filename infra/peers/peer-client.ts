@@ -6,12 +6,15 @@ import {
   digestResponseSchema,
   errorBodySchema,
   fetchResponseSchema,
+  fiscalBlockResponseSchema,
   leavesResponseSchema,
   newTraffic,
   PeerPath,
   pushResponseSchema,
   type DigestLevel,
   type DigestResponse,
+  type FiscalBlockRequest,
+  type FiscalBlockResponse,
   type PushResponse,
   type TrafficCounter,
   type WireEvent,
@@ -129,6 +132,11 @@ export class PeerClient {
     return this.request('POST', PeerPath.fetch, fetchResponseSchema, {
       body: { store_id: storeId, event_ids: eventIds },
     });
+  }
+
+  /** Asks the series' home node for a block of fiscal numbers for this node. */
+  fiscalBlock(request: FiscalBlockRequest): Promise<FiscalBlockResponse> {
+    return this.request('POST', PeerPath.fiscalBlock, fiscalBlockResponseSchema, { body: request });
   }
 
   /** A GET of any route of the peer, its answer parsed with `schema`. */

@@ -6,6 +6,7 @@ import type { EventRow } from '../db/schema';
 import { insertConflicts } from '../repositories/conflict-audit-log';
 import { projectCashLedger } from './cash-ledger';
 import { projectDebts } from './debts';
+import { projectFiscal } from './fiscal';
 import { projectRegisters } from './registers';
 import { projectSales } from './sales';
 import { recordMovements, stockMovementsOf } from './stock';
@@ -18,7 +19,7 @@ import {
   type Trx,
 } from './types';
 
-export type { ConflictRecord, ProjectionEvent, ProjectionSink } from './types';
+export type { ConflictRecord, ExhaustedRange, ProjectionEvent, ProjectionSink } from './types';
 export { newSink } from './types';
 export { applyStock, pruneStock, stockUpsertSql } from './stock';
 
@@ -40,6 +41,7 @@ export async function projectEvents(
   await recordMovements(trx, movements, [], sink);
   await projectDebts(trx, events);
   await projectCashLedger(trx, events);
+  await projectFiscal(trx, events, sink);
 }
 
 export interface ProjectionFailure {

@@ -13,7 +13,7 @@ import { buildHealthReport } from '../../../actors/health';
 import { connectWorker, createNodeWorker } from '../../../app/worker';
 import { healthMonitorWorkflow, type HealthMonitorInput } from '../../../workflows/health-monitor';
 import { alertWorkflowId } from '../../../workflows/ids';
-import { createTestDatabase, serverUrl, type TestDatabase } from '../../support/db';
+import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { DeviceSim } from '../../support/events';
 import { push } from '../../support/projections';
 import {
@@ -109,16 +109,6 @@ const runMonitor = (input = monitorInput()) =>
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     args: [input],
   });
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('the health report, from real state', () => {
   it('a store with stock for what it sold is healthy on every store metric; the unreachable peer is critical', async () => {

@@ -92,6 +92,74 @@ const cases: Record<EventType, Case> = {
     bad: { entry_id: id(8), kind: 'sideways', amount: 5 },
     path: ['kind'],
   },
+  FiscalSeriesDeclared: {
+    good: {
+      series_id: id(9),
+      prefix: 'FV',
+      first_number: 1,
+      last_number: 5000,
+      valid_until: AT,
+      home_node: 'cloud',
+      implicit: false,
+    },
+    bad: {
+      series_id: id(9),
+      prefix: 'FV',
+      first_number: 0,
+      last_number: null,
+      valid_until: null,
+      home_node: 'cloud',
+      implicit: false,
+    },
+    path: ['first_number'],
+  },
+  FiscalBlockGranted: {
+    good: {
+      block_id: id(10),
+      series_id: id(9),
+      node_id: 'shop',
+      block_start: 1,
+      block_end: 1000,
+      granted_by: 'cloud',
+    },
+    bad: {
+      block_id: id(10),
+      series_id: id(9),
+      node_id: 'shop',
+      block_start: 1.5,
+      block_end: 1000,
+      granted_by: 'cloud',
+    },
+    path: ['block_start'],
+  },
+  FiscalRangeGranted: {
+    good: {
+      range_id: id(11),
+      series_id: id(9),
+      device_id: id(12),
+      node_id: 'shop',
+      block_id: id(10),
+      range_start: 1,
+      range_end: 50,
+      expires_at: AT,
+    },
+    bad: {
+      range_id: id(11),
+      series_id: id(9),
+      device_id: id(12),
+      node_id: 'shop',
+      block_id: id(10),
+      range_start: 1,
+      range_end: 50,
+      expires_at: 'tomorrow',
+    },
+    path: ['expires_at'],
+  },
+  FiscalRangeClosed: {
+    good: { range_id: id(11), series_id: id(9), device_id: id(12), status: 'expired' },
+    bad: { range_id: id(11), series_id: id(9), device_id: id(12), status: 'lost' },
+    path: ['status'],
+  },
 };
 
 function envelope(type: EventType, payload: Record<string, unknown>) {
@@ -108,8 +176,8 @@ function envelope(type: EventType, payload: Record<string, unknown>) {
 }
 
 describe('event payload schemas', () => {
-  it('cover exactly the 15 event types', () => {
-    expect(EVENT_TYPES).toHaveLength(15);
+  it('cover exactly the 19 event types (15 from devices, 4 node-made fiscal ones)', () => {
+    expect(EVENT_TYPES).toHaveLength(19);
     expect([...EVENT_TYPES].sort()).toEqual(Object.keys(cases).sort());
   });
 

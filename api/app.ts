@@ -17,7 +17,9 @@ import { errorsPlugin } from './plugins/errors';
 import { federationRoutes } from './routes/federation';
 import { federationSyncRoutes } from './routes/federation-sync';
 import { opsRoutes } from './routes/ops';
+import { explainRoutes } from './routes/explain';
 import { reconcileRoutes } from './routes/reconcile';
+import { storeQueryRoutes } from './routes/store-queries';
 import { storeRoutes } from './routes/stores';
 import { syncRoutes } from './routes/sync';
 
@@ -89,6 +91,8 @@ export async function buildApp(deps: AppDeps) {
     checkWorker: deps.checkWorker,
   });
   await app.register(storeRoutes, { db });
+  await app.register(storeQueryRoutes, { config, db });
+  await app.register(explainRoutes, { config, db });
   await app.register(syncRoutes, { config, db, metrics, onEventsCommitted: deps.onEventsCommitted });
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   await app.register(federationSyncRoutes, { db });

@@ -131,7 +131,11 @@ export const saleSchema = z.object({
 export type SaleOut = z.infer<typeof saleSchema>;
 
 export const salesQuerySchema = pageQuerySchema.extend({
-  day: z.iso.date().describe('YYYY-MM-DD: the sales whose sold_at falls on that UTC day'),
+  day: z.iso
+    .date()
+    // Sales are dated in years 0001-9999 (the event schemas): a day outside them is an input error.
+    .refine((d) => d >= '0001-01-01' && d < '9999-12-31', { message: 'must be a day in years 0001-9999' })
+    .describe('YYYY-MM-DD: the sales whose sold_at falls on that UTC day'),
 });
 
 export const ledgerEntrySchema = z.object({

@@ -312,6 +312,9 @@ describe('bad parameters are 400, never 500', () => {
     ['sales', 'day'],
     ['sales?day=2026-13-45', 'day'],
     ['sales?day=20261120', 'day'],
+    ['sales?day=2026-02-29', 'day'],
+    ['sales?day=0000-01-01', 'day'],
+    ['sales?day=9999-12-31', 'day'],
     ['debts?status=forgiven', 'status'],
     ['cash-sessions?status=lost', 'status'],
     ['explain/stock/not-a-uuid', 'product_id'],
@@ -322,6 +325,13 @@ describe('bad parameters are 400, never 500', () => {
     const res = await get(`/stores/${storeA}/${path}`, admin);
     expect(res.statusCode).toBe(400);
     expect(JSON.stringify(res.json().error)).toContain(field);
+  });
+
+  test('the first and last days sales can carry are answered (empty), not refused', async () => {
+    for (const day of ['0001-01-01', '9999-12-30']) {
+      const res = await get(`/stores/${storeA}/sales?day=${day}`, admin);
+      expect([day, res.statusCode, res.json().items]).toEqual([day, 200, []]);
+    }
   });
 
   test('a store id that is not a uuid', async () => {

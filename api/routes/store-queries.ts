@@ -3,9 +3,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   cashSessionSchema,
+  cashSessionsQuerySchema,
   customerSchema,
   debtSchema,
-  debtStatusSchema,
+  debtsQuerySchema,
   pageQuerySchema,
   pageSchema,
   productSchema,
@@ -87,11 +88,7 @@ export const storeQueryRoutes: FastifyPluginAsyncZod<{ config: Config; db: Db }>
 
   app.get(
     '/stores/:store_id/debts',
-    read(
-      'Debts with remaining_amount and their payments',
-      pageQuerySchema.extend({ status: debtStatusSchema.optional() }),
-      debtSchema,
-    ),
+    read('Debts with remaining_amount and their payments', debtsQuerySchema, debtSchema),
     async (request) => debtsPage(db, await storeOf(db, request.params), request.query),
   );
 
@@ -108,11 +105,7 @@ export const storeQueryRoutes: FastifyPluginAsyncZod<{ config: Config; db: Db }>
 
   app.get(
     '/stores/:store_id/cash-sessions',
-    read(
-      'Cash sessions with their ledger',
-      pageQuerySchema.extend({ status: z.enum(['open', 'closed']).optional() }),
-      cashSessionSchema,
-    ),
+    read('Cash sessions with their ledger', cashSessionsQuerySchema, cashSessionSchema),
     async (request) => cashSessionsPage(db, await storeOf(db, request.params), request.query),
   );
 

@@ -84,6 +84,10 @@ export const debtPaymentSchema = z.object({
 
 export const debtStatusSchema = z.enum(['pending', 'partial', 'paid']);
 
+export const debtsQuerySchema = pageQuerySchema.extend({
+  status: debtStatusSchema.optional().describe('only the debts in this status'),
+});
+
 export const debtSchema = z.object({
   id: z.string(),
   event_id: z.string(),
@@ -146,6 +150,10 @@ export const ledgerEntrySchema = z.object({
   reason: z.string().nullable(),
   occurred_at: time,
   recorded_by: z.string().nullable(),
+});
+
+export const cashSessionsQuerySchema = pageQuerySchema.extend({
+  status: z.enum(['open', 'closed']).optional().describe('only the open (not closed) or the closed sessions'),
 });
 
 export const cashSessionSchema = z.object({

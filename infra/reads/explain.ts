@@ -1,4 +1,4 @@
-import { stampOf } from '../../domain/crdt/lww';
+import { stampEventId, stampOf } from '../../domain/crdt/lww';
 import { ApiError, AppError } from '../../domain/errors';
 import type {
   DebtExplanation,
@@ -270,7 +270,9 @@ export async function explainProduct(
           ? `${field} = ${JSON.stringify(row[field])} set by ${winner.event.type} ${where(winner.event)} at ${
               winner.event.hlc
             }${lost}${concurrent > 0 ? ` (${concurrent} concurrent, in the conflict audit)` : ''}`
-          : `${field} never written`,
+          : held
+            ? `${field} set by event ${stampEventId(held)}, whose payload no longer reads`
+            : `${field} never written`,
       };
     });
     return {

@@ -119,8 +119,8 @@ export const storeQueryRoutes: FastifyPluginAsyncZod<{ config: Config; db: Db }>
         summary: 'Everything a device caches, with the feed position it corresponds to',
         description:
           'Products, stock, customers, unpaid debts and open cash sessions, read in one REPEATABLE READ ' +
-          'transaction together with `since`, the store’s feed position in that same snapshot. Then follow ' +
-          '`GET /sync/pull?store_id=…&since=<since>`: every later event arrives once, none is missed.',
+          'transaction together with `position`, the store’s feed position in that same snapshot. Then follow ' +
+          '`GET /sync/pull?store_id=…&since=<position>`: every later event arrives once, none is missed.',
         security: [{ bearer: [] }],
         params: storeParamsSchema,
         response: { 200: snapshotSchema, ...errorResponses },

@@ -55,7 +55,7 @@ export type ProductOut = z.infer<typeof productSchema>;
 export const stockSchema = z.object({
   warehouse_id: z.string().describe("the store's default warehouse has the store's id"),
   product_id: z.string(),
-  stock: decimal.describe('Σ of the movements (explain/stock lists them)'),
+  quantity: decimal.describe('Σ of the movements (explain/stock lists them)'),
 });
 export type StockOut = z.infer<typeof stockSchema>;
 
@@ -175,11 +175,11 @@ export type CashSessionOut = z.infer<typeof cashSessionSchema>;
 export const snapshotSchema = z.object({
   store_id: z.string(),
   node_id: z.string().describe('positions are per node: after switching nodes, take a new snapshot'),
-  since: z
+  position: z
     .number()
     .int()
     .describe(
-      'the feed position these rows correspond to: follow with GET /sync/pull?store_id=…&since=<since>',
+      'the feed position these rows correspond to: follow with GET /sync/pull?store_id=…&since=<position>',
     ),
   taken_at: time,
   products: z.array(productSchema),
@@ -229,11 +229,11 @@ export const stockExplanationSchema = z.object({
   store_id: z.string(),
   warehouse_id: z.string(),
   product_id: z.string(),
-  stock: decimal.describe('the stock row (0 when there is none)'),
+  quantity: decimal.describe('the stock row (0 when there is none)'),
   contributions: z.array(stockContributionSchema).describe('newest first, at most `limit`'),
   omitted: z
     .object({ count: z.number().int(), qty: decimal })
-    .describe('the older contributions not listed; stock = Σ contributions.qty + omitted.qty'),
+    .describe('the older contributions not listed; quantity = Σ contributions.qty + omitted.qty'),
 });
 export type StockExplanation = z.infer<typeof stockExplanationSchema>;
 

@@ -94,7 +94,7 @@ export async function explainStock(
 ): Promise<StockExplanation> {
   return snapshot(db, async (trx) => {
     const storeId = key.store_id;
-    const stock = await stockOf(trx, storeId, key.warehouse_id, key.product_id);
+    const quantity = await stockOf(trx, storeId, key.warehouse_id, key.product_id);
     const { shown, omitted } = await movementsOf(trx, key, limit);
     const sources = await describe(
       trx,
@@ -123,7 +123,7 @@ export async function explainStock(
     );
     return {
       ...key,
-      stock,
+      quantity,
       contributions: shown.map((m) => {
         const saleId = m.kind === 'sale' || m.kind === 'void' ? saleOf(m.event_id) : null;
         const voidId = m.kind === 'void' && saleId ? voidOf.get(saleId) : null;

@@ -19,7 +19,7 @@ export interface SnapshotOptions {
  * transaction: its single database snapshot holds exactly the events at or below the position
  * (node_seq is handed out in commit order, infra/repositories/events.ts feedPosition) and the rows
  * they projected (an event and its projection commit together). A device that loads it and then
- * pulls `since` the position sees every later event once: none is in both, none in neither.
+ * pulls from the position (`GET /sync/pull?since=`) sees every later event once: none is in both, none in neither.
  */
 export function readSnapshot(
   db: Db,
@@ -32,7 +32,7 @@ export function readSnapshot(
     .setIsolationLevel('repeatable read')
     .setAccessMode('read only')
     .execute(async (trx) => {
-      const since = await feedPosition(trx, storeId);
+      const position = await feedPosition(trx, storeId);
       await opts.afterPosition?.();
       const products = await listProducts(trx, storeId);
       const stock = await listStock(trx, storeId);
@@ -42,7 +42,7 @@ export function readSnapshot(
       return {
         store_id: storeId,
         node_id: nodeId,
-        since,
+        position,
         taken_at: new Date().toISOString(),
         products: products.map(productOut),
         stock: stock.map(stockOut),

@@ -68,7 +68,7 @@ export function productOut(r: Selectable<ProductsTable>): ProductOut {
 export function stockOut(
   r: Pick<Selectable<WarehouseStockTable>, 'warehouse_id' | 'product_id' | 'stock'>,
 ): StockOut {
-  return { warehouse_id: r.warehouse_id, product_id: r.product_id, stock: r.stock };
+  return { warehouse_id: r.warehouse_id, product_id: r.product_id, quantity: r.stock };
 }
 
 export function customerOut(r: Selectable<CustomersTable>): CustomerOut {

@@ -73,7 +73,7 @@ describe('stock', () => {
       store_id: storeId,
       warehouse_id: storeId,
       product_id: product,
-      stock: '7.000',
+      quantity: '7.000',
     });
     expect(body.omitted).toEqual({ count: 0, qty: '0' });
     expect(sum(body.contributions.map((c: { qty: string }) => c.qty))).toBe(7);
@@ -129,9 +129,12 @@ describe('stock', () => {
   });
 
   test('a row that does not exist is 0 with nothing behind it; another warehouse is another row', async () => {
-    expect((await explain(`stock/${randomUUID()}`)).json()).toMatchObject({ stock: '0', contributions: [] });
+    expect((await explain(`stock/${randomUUID()}`)).json()).toMatchObject({
+      quantity: '0',
+      contributions: [],
+    });
     const other = (await explain(`stock/${product}?warehouse_id=${randomUUID()}`)).json();
-    expect(other).toMatchObject({ stock: '0', contributions: [], omitted: { count: 0, qty: '0' } });
+    expect(other).toMatchObject({ quantity: '0', contributions: [], omitted: { count: 0, qty: '0' } });
   });
 });
 

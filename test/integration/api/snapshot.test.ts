@@ -51,7 +51,7 @@ async function pullAll(headers: Record<string, string>, storeId: string, since: 
 }
 
 const stockIn = (s: SnapshotOut, productId: string, warehouseId: string) =>
-  Number(s.stock.find((r) => r.product_id === productId && r.warehouse_id === warehouseId)?.stock ?? 0);
+  Number(s.stock.find((r) => r.product_id === productId && r.warehouse_id === warehouseId)?.quantity ?? 0);
 
 test('events committed during and after the snapshot are seen once, through the feed', async () => {
   const storeId = randomUUID();
@@ -93,7 +93,7 @@ test('events committed during and after the snapshot are seen once, through the 
   expect(stockIn(snap, product, storeId)).toBe(10);
   expect(snap.products.map((p) => p.id)).toEqual([product]);
 
-  const pulled = await pullAll(dev.headers, storeId, snap.since);
+  const pulled = await pullAll(dev.headers, storeId, snap.position);
   const ids = pulled.map((e) => e.event_id);
   expect(ids).toEqual([...during, ...after].map((e) => e.event_id));
   expect(new Set(ids).size).toBe(ids.length);
@@ -107,11 +107,11 @@ test('events committed during and after the snapshot are seen once, through the 
   const now = (
     await app.inject({ method: 'GET', url: `/stores/${storeId}/stock`, headers: dev.headers })
   ).json();
-  expect(now.items).toEqual([{ warehouse_id: storeId, product_id: product, stock: '12.000' }]);
+  expect(now.items).toEqual([{ warehouse_id: storeId, product_id: product, quantity: '12.000' }]);
   expect(stock).toBe(12);
 });
 
-test('GET /snapshot under concurrent pushes: rows + the feed after `since` always add up to the final stock', async () => {
+test('GET /snapshot under concurrent pushes: rows + the feed after its position always add up to the final stock', async () => {
   const storeId = randomUUID();
   const dev = await storeWithDevice(app, storeId);
   const product = randomUUID();
@@ -146,7 +146,7 @@ test('GET /snapshot under concurrent pushes: rows + the feed after `since` alway
   expect(snapshots).toHaveLength(6);
   for (const snap of snapshots) {
     expect(snap).toMatchObject({ store_id: storeId, node_id: app.config.NODE_ID });
-    const pulled = await pullAll(dev.headers, storeId, snap.since);
+    const pulled = await pullAll(dev.headers, storeId, snap.position);
     const ids = pulled.map((e) => e.event_id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(stockIn(snap, product, storeId) + pulled.length).toBe(120);
@@ -160,7 +160,7 @@ test('the snapshot holds unpaid debts and open sessions only, and a store withou
     await app.inject({ method: 'GET', url: `/stores/${storeId}/snapshot`, headers: dev.headers })
   ).json();
   expect(empty).toMatchObject({
-    since: 0,
+    position: 0,
     products: [],
     stock: [],
     customers: [],
@@ -183,7 +183,7 @@ test('the snapshot holds unpaid debts and open sessions only, and a store withou
   const snap = (
     await app.inject({ method: 'GET', url: `/stores/${storeId}/snapshot`, headers: dev.headers })
   ).json();
-  expect(snap.since).toBeGreaterThan(0);
+  expect(snap.position).toBeGreaterThan(0);
   expect(snap.customers).toEqual([expect.objectContaining({ id: customer, name: 'Ana' })]);
   expect(snap.debts).toEqual([
     expect.objectContaining({

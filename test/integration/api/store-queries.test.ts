@@ -125,8 +125,8 @@ describe('two stores that reuse every entity id see only their own rows', () => 
       // received 4p, sold 2 in the session's warehouse; the voided sale's lines went out and back in.
       expect(stock.items).toEqual(
         expect.arrayContaining([
-          { warehouse_id: ids.warehouse, product_id: ids.product, stock: `${(price * 4 - 2).toFixed(3)}` },
-          { warehouse_id: storeId, product_id: ids.product, stock: '-1.000' },
+          { warehouse_id: ids.warehouse, product_id: ids.product, quantity: `${(price * 4 - 2).toFixed(3)}` },
+          { warehouse_id: storeId, product_id: ids.product, quantity: '-1.000' },
         ]),
       );
 

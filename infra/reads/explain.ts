@@ -59,7 +59,7 @@ function eventOut(m: EventMeta, names: Map<string, string>, nodeId: string): Exp
     event_id: m.event_id,
     type: m.type,
     device_id: m.device_id,
-    device_name: names.get(m.device_id) ?? null,
+    device_name: names.get(m.device_id.toLowerCase()) ?? null,
     origin_node: m.origin_node,
     via,
     hlc: m.hlc.toISOString(),

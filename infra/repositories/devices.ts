@@ -98,13 +98,15 @@ export async function rotateDeviceToken(db: Db, storeId: string, deviceId: strin
   return existing ? { status: 'revoked', device: existing } : { status: 'not_found' };
 }
 
-/** The names of these devices of the store, id → name (devices registered on this node only). */
+/** The names of these devices of the store, lowercase id → name (devices registered on this node only). */
 export async function deviceNames(
   db: Db | Trx,
   storeId: string,
   ids: string[],
 ): Promise<Map<string, string>> {
-  const uuids = ids.filter((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id));
+  const uuids = [...new Set(ids.map((id) => id.toLowerCase()))].filter((id) =>
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id),
+  );
   if (uuids.length === 0) return new Map();
   const rows = await db
     .selectFrom('devices')

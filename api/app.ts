@@ -20,7 +20,9 @@ import { federationSyncRoutes } from './routes/federation-sync';
 import { healthRoutes } from './routes/health';
 import { fiscalRoutes } from './routes/fiscal';
 import { opsRoutes } from './routes/ops';
+import { explainRoutes } from './routes/explain';
 import { reconcileRoutes } from './routes/reconcile';
+import { storeQueryRoutes } from './routes/store-queries';
 import { storeRoutes } from './routes/stores';
 import { syncRoutes } from './routes/sync';
 
@@ -94,6 +96,8 @@ export async function buildApp(deps: AppDeps) {
     checkWorker: deps.checkWorker,
   });
   await app.register(storeRoutes, { db });
+  await app.register(storeQueryRoutes, { config, db });
+  await app.register(explainRoutes, { config, db });
   await app.register(syncRoutes, {
     config,
     db,

@@ -25,6 +25,8 @@ export const ApiError = {
   peerUnavailable: 'PEER_UNAVAILABLE',
   eventNotFound: 'EVENT_NOT_FOUND',
   deadLetterNotFound: 'DEAD_LETTER_NOT_FOUND',
+  productNotFound: 'PRODUCT_NOT_FOUND',
+  debtNotFound: 'DEBT_NOT_FOUND',
   noPeers: 'NO_PEERS',
   lockHeld: 'LOCK_HELD',
   reconcileFailed: 'RECONCILE_FAILED',

@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import type { Db } from '../db';
 import type { WarehouseStockTable } from '../db/schema';
 import type { ProjectionSink, StockDelta, Trx } from '../projections/types';
 import { recordset, type ColumnMap } from './recordset';
@@ -39,4 +40,42 @@ export async function pruneStock(trx: Trx, keys: ProjectionSink['prune']): Promi
     DELETE FROM warehouse_stock ws USING ${recordset(KEY_COLUMNS, keys, 'k')}
     WHERE (ws.store_id, ws.warehouse_id, ws.product_id) = (k.store_id, k.warehouse_id, k.product_id)
       AND NOT ${hasMovementSql('ws')}`.execute(trx);
+}
+
+/**
+ * A store's stock rows by (warehouse, product), after the key `after` (keyset pagination); all of
+ * them without a limit.
+ */
+export function listStock(
+  db: Db | Trx,
+  storeId: string,
+  page: { after?: { warehouse_id: string; product_id: string }; limit?: number } = {},
+) {
+  let q = db
+    .selectFrom('warehouse_stock')
+    .select(['warehouse_id', 'product_id', 'stock'])
+    .where('store_id', '=', storeId);
+  if (page.after !== undefined) {
+    const { warehouse_id, product_id } = page.after;
+    q = q.where(sql<boolean>`(warehouse_id, product_id) > (${warehouse_id}::uuid, ${product_id}::uuid)`);
+  }
+  q = q.orderBy('warehouse_id').orderBy('product_id');
+  return page.limit === undefined ? q.execute() : q.limit(page.limit).execute();
+}
+
+/** One stock row's value; '0' when the row does not exist (no movement). */
+export async function stockOf(
+  db: Db | Trx,
+  storeId: string,
+  warehouseId: string,
+  productId: string,
+): Promise<string> {
+  const row = await db
+    .selectFrom('warehouse_stock')
+    .select('stock')
+    .where('store_id', '=', storeId)
+    .where('warehouse_id', '=', warehouseId)
+    .where('product_id', '=', productId)
+    .executeTakeFirst();
+  return row?.stock ?? '0';
 }

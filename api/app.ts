@@ -17,6 +17,7 @@ import { errorsPlugin } from './plugins/errors';
 import { federationRoutes } from './routes/federation';
 import { federationSyncRoutes } from './routes/federation-sync';
 import { opsRoutes } from './routes/ops';
+import { posRoutes } from './routes/pos';
 import { reconcileRoutes } from './routes/reconcile';
 import { storeRoutes } from './routes/stores';
 import { syncRoutes } from './routes/sync';
@@ -93,5 +94,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   await app.register(federationSyncRoutes, { db });
   await app.register(reconcileRoutes, { config, db, temporal: deps.temporal });
+  // The POS page's static files (public; its API calls carry the device token).
+  await app.register(posRoutes, { dir: config.POS_DIR });
   return app;
 }

@@ -116,6 +116,8 @@ const envSchema = z.object({
     }),
   /** Serve the OpenAPI UI and document at /docs. */
   DOCS_ENABLED: flag(true),
+  /** Where the POS page's bundle is (scripts/build-pos.ts writes it), served at /pos. */
+  POS_DIR: z.string().min(1).default('dist/pos'),
   ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),
   ORPHAN_HEALER_BATCH: positiveInt(50),
   ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),

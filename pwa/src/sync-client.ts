@@ -143,6 +143,7 @@ export class SyncClient {
     const event = await this.db.transaction('rw', this.db.device, this.db.outbox, () =>
       this.append(type, payload),
     );
+    await this.refreshCounts();
     this.kick();
     return event;
   }
@@ -345,23 +346,26 @@ export class SyncClient {
   setOnline(online: boolean): void {
     const was = this.online;
     this.online = online;
-    if (!online) void this.setState('offline');
+    // The state changes at once (the page shows it); the counts follow from IndexedDB.
+    if (!online) this.subject.set({ ...this.subject.get(), state: 'offline' });
     else if (!was) {
       this.failures = 0;
-      void this.setState('connecting');
+      this.subject.set({ ...this.subject.get(), state: 'connecting' });
       this.kick();
     }
+    void this.refreshCounts();
   }
 
   isOnline(): boolean {
     return this.online;
   }
 
+  /** Re-reads the pending and dead-letter counts, keeping whatever state is current then. */
   async refreshCounts(): Promise<void> {
-    await this.setState(this.subject.get().state);
+    await this.setState(undefined);
   }
 
-  private async setState(state: SyncState, extra: Partial<SyncStatus> = {}): Promise<void> {
+  private async setState(state: SyncState | undefined, extra: Partial<SyncStatus> = {}): Promise<void> {
     const [pending, dead, last] = await Promise.all([
       this.db.outbox.where('status').equals('pending').count(),
       this.db.dead_letters.count(),
@@ -370,7 +374,7 @@ export class SyncClient {
     this.subject.set({
       ...this.subject.get(),
       ...extra,
-      state,
+      state: state ?? this.subject.get().state,
       pending,
       dead,
       last_synced_at: typeof last?.value === 'string' ? last.value : null,

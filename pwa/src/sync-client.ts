@@ -97,6 +97,17 @@ export class SyncClient {
     this.uuid = opts.uuid ?? (() => globalThis.crypto.randomUUID());
   }
 
+  /** One push and one pull at a time in this page (a second caller waits for the first to finish). */
+  private readonly lanes = new Map<string, Promise<unknown>>();
+  private serial<T>(lane: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.lanes.get(lane) ?? Promise.resolve()).then(fn, fn);
+    this.lanes.set(
+      lane,
+      run.catch(() => undefined),
+    );
+    return run;
+  }
+
   private get db() {
     return this.opts.db;
   }
@@ -153,7 +164,11 @@ export class SyncClient {
   }
 
   /** Pushes every pending event, oldest first, one batch after another. Throws when the node cannot be reached. */
-  async push(): Promise<PushOutcome> {
+  push(): Promise<PushOutcome> {
+    return this.serial('push', () => this.pushAll());
+  }
+
+  private async pushAll(): Promise<PushOutcome> {
     const me = await this.identity();
     const outcome: PushOutcome = { accepted: 0, duplicates: 0, rejected: 0 };
     let size = this.batchSize;
@@ -212,14 +227,18 @@ export class SyncClient {
   }
 
   /** Pulls the store's feed from the saved cursor to its end, applying each page to the caches. */
-  async pull(): Promise<number> {
+  pull(): Promise<number> {
+    return this.serial('pull', () => this.pullAll());
+  }
+
+  private async pullAll(): Promise<number> {
     const me = await this.identity();
     await this.bootstrap(me);
     let pulled = 0;
     for (;;) {
       const cursor = Number((await this.db.sync_state.get('cursor'))?.value ?? 0);
       const page = await this.opts.api.pull(me.store_id, cursor);
-      await this.applyPage(page.events, page.next_since);
+      if (!(await this.applyPage(cursor, page.events, page.next_since))) continue;
       pulled += page.events.length;
       if (!page.has_more || page.events.length === 0) break;
     }
@@ -243,12 +262,14 @@ export class SyncClient {
     );
   }
 
-  private async applyPage(events: PulledEvent[], nextSince: number): Promise<void> {
+  /** Applies a page read from `from`; false (nothing applied) when another tab moved the cursor meanwhile. */
+  private async applyPage(from: number, events: PulledEvent[], nextSince: number): Promise<boolean> {
     const db = this.db;
-    await db.transaction(
+    return db.transaction(
       'rw',
       [db.products, db.warehouse_stock_cache, db.sales_stats, db.sync_state, db.device, db.outbox],
       async () => {
+        if (Number((await db.sync_state.get('cursor'))?.value ?? 0) !== from) return false;
         let me = await this.identity();
         for (const e of events) {
           // Events this device wrote are already in the caches (optimistic local decrement).
@@ -258,6 +279,7 @@ export class SyncClient {
         }
         await db.device.put(me);
         await db.sync_state.put({ key: 'cursor', value: nextSince });
+        return true;
       },
     );
   }

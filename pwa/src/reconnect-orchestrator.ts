@@ -22,8 +22,9 @@ export interface ReconnectOptions {
 /**
  * What the device does when the network comes back, in this order: push what it sold offline (so
  * the node counts it before granting anything), reserve a fiscal range if none is active, take
- * escrow for its top products, pull the feed. A failed step does not stop the later ones: each is
- * useful alone, and the sync loop retries the push with its own backoff.
+ * escrow for its top products, pull the feed (from a fresh snapshot, which shows the escrow the
+ * other tills took). A failed step does not stop the later ones: each is useful alone, and the sync
+ * loop retries the push with its own backoff.
  */
 export class ReconnectOrchestrator {
   private running: Promise<ReconnectStep[]> | null = null;
@@ -58,7 +59,7 @@ export class ReconnectOrchestrator {
       if (series) await fiscal.ensureRange(series);
     });
     await attempt('escrow', async () => takeEscrow(db, this.opts.escrowApi, await sync.identity(), now()));
-    await attempt('pull', () => sync.pull());
+    await attempt('pull', () => sync.pull({ refresh: true }));
     await sync.refreshCounts();
     return steps;
   }

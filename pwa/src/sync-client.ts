@@ -227,13 +227,19 @@ export class SyncClient {
   }
 
   /** Pulls the store's feed from the saved cursor to its end, applying each page to the caches. */
-  pull(): Promise<number> {
-    return this.serial('pull', () => this.pullAll());
+  /**
+   * Pulls the feed to its end. `refresh` first replaces the caches with the node's snapshot (when it
+   * serves one and nothing is waiting to be pushed), so stock that changed beyond the feed's reach —
+   * escrow other devices took — is current before the till goes offline.
+   */
+  pull(opts: { refresh?: boolean } = {}): Promise<number> {
+    return this.serial('pull', () => this.pullAll(opts.refresh ?? false));
   }
 
-  private async pullAll(): Promise<number> {
+  private async pullAll(refresh: boolean): Promise<number> {
     const me = await this.identity();
-    await this.bootstrap(me);
+    const idle = (await this.db.outbox.where('status').equals('pending').count()) === 0;
+    await this.bootstrap(me, refresh && idle);
     let pulled = 0;
     for (;;) {
       const cursor = Number((await this.db.sync_state.get('cursor'))?.value ?? 0);
@@ -246,8 +252,8 @@ export class SyncClient {
   }
 
   /** First contact: the snapshot, if the node serves one; else the caches are built from the feed from 0. */
-  private async bootstrap(me: DeviceIdentity): Promise<void> {
-    if ((await this.db.sync_state.get('bootstrapped'))?.value) return;
+  private async bootstrap(me: DeviceIdentity, refresh: boolean): Promise<void> {
+    if (!refresh && (await this.db.sync_state.get('bootstrapped'))?.value) return;
     const snapshot = await this.opts.api.snapshot(me.store_id);
     await this.db.transaction(
       'rw',

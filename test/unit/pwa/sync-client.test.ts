@@ -3,7 +3,7 @@ import 'fake-indexeddb/auto';
 import { backoffDelay } from '../../../pwa/src/backoff';
 import { NetworkError } from '../../../pwa/src/node-api';
 import { SyncClient, type SyncState } from '../../../pwa/src/sync-client';
-import { contractNode, DEVICE, deviceDb } from './helpers';
+import { contractNode, DEVICE, deviceDb, STORE } from './helpers';
 
 // The sync client's own logic: ids and clocks of the events it writes, the backoff between failed
 // attempts, and the status it reports. Rejections and resends against the real node are in
@@ -80,4 +80,49 @@ test('offline, the client does not try; back online it connects and syncs', asyn
   expect(sync.status.get().state).toBe('connecting');
   await sync.syncUntilDone();
   expect(sync.status.get()).toMatchObject({ state: 'online', pending: 0 });
+});
+
+test('a snapshot replaces the caches (units in escrow elsewhere included) and keeps unsent sales counted', async () => {
+  const db = await deviceDb();
+  const node = contractNode();
+  node.api.snapshot = async () => {
+    node.calls.push('snapshot');
+    return {
+      position: 42,
+      products: [{ id: P, name: 'Harina', price: '2.50', track_inventory: true }],
+      stock: [{ product_id: P, warehouse_id: STORE, quantity: '10', reserved: '4' }],
+    };
+  };
+  const sync = new SyncClient({ db, api: node.api });
+  sync.setOnline(false);
+  await sync.record('ProductUpdated', { product_id: P, price: 1 });
+  await sync.syncUntilDone();
+  expect(sync.status.get()).toMatchObject({ state: 'offline', pending: 1 });
+  expect(node.calls).toEqual([]);
+  sync.setOnline(true);
+  expect(sync.status.get().state).toBe('connecting');
+  await sync.syncUntilDone();
+  expect(sync.status.get()).toMatchObject({ state: 'online', pending: 0 });
+});
+
+test('a snapshot replaces the caches (units in escrow elsewhere included) and keeps unsent sales counted', async () => {
+  const db = await deviceDb();
+  const node = contractNode();
+  node.api.snapshot = async () => (
+    node.calls.push('snapshot'),
+    {
+      position: 42,
+      products: [{ id: P, name: 'Harina', price: '2.50', track_inventory: true }],
+      stock: [{ product_id: P, warehouse_id: STORE, quantity: '10', reserved: '4' }],
+    }
+  );
+  const sync = new SyncClient({ db, api: node.api });
+  sync.setOnline(false);
+  await sync.record('SaleCreated', { sale_id: P, items: [{ product_id: P, qty: 3, unit_price: 2.5 }] });
+  await sync.pull({ refresh: true });
+  expect(await db.products.get(P)).toMatchObject({ name: 'Harina', price: 2.5, track_inventory: true });
+  // 10 on the node, minus the 3 of the sale it has not seen yet; 4 held for other tills.
+  expect(await db.warehouse_stock_cache.get([P, STORE])).toMatchObject({ quantity: 7, reserved: 4 });
+  expect((await db.sync_state.get('cursor'))!.value).toBe(42);
+  expect(node.calls).toEqual(['snapshot', 'pull']);
 });

@@ -15,7 +15,7 @@ export type * from './db';
 export { escrowQty, planEscrow, takeEscrow } from './escrow';
 export { FiscalOfflineService, FiscalRangeExhaustedError } from './fiscal-offline';
 export type { Observable } from './observable';
-export { createPosClient, DeviceMismatchError, PosClient } from './pos-client';
+export { createPosClient, DeviceMismatchError, PosClient, SignInError } from './pos-client';
 export type { Credentials, PosClientOptions } from './pos-client';
 export { ReconnectOrchestrator } from './reconnect-orchestrator';
 export type { ReconnectStep } from './reconnect-orchestrator';

@@ -1,4 +1,4 @@
-import { createNodeApi, type FetchLike, type NodeApi } from './node-api';
+import { createNodeApi, NodeApiError, type FetchLike, type NodeApi } from './node-api';
 import { PosDatabase, type DeadLetter, type DeviceIdentity } from './db';
 import { FiscalOfflineService } from './fiscal-offline';
 import { ReconnectOrchestrator } from './reconnect-orchestrator';
@@ -28,6 +28,14 @@ export interface Credentials {
   series_id?: string | null;
   /** The warehouse the till sells from; the store's default warehouse (the store id) if none. */
   warehouse_id?: string | null;
+}
+
+/** The node refused the credentials. */
+export class SignInError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SignInError';
+  }
 }
 
 /** The device is signed in as another device with unsent events: sending them as this one would misattribute them. */
@@ -117,6 +125,7 @@ export class PosClient {
   async signIn(c: Credentials): Promise<DeviceIdentity> {
     const storeId = c.store_id.trim().toLowerCase();
     const deviceId = c.device_id.trim().toLowerCase();
+    await this.checkToken(storeId, c.token.trim());
     const me = await this.db.transaction('rw', this.db.device, this.db.outbox, async () => {
       const old = await this.db.device.get('self');
       const same = old && old.store_id === storeId && old.device_id === deviceId;
@@ -139,6 +148,23 @@ export class PosClient {
     });
     this.bind(me.token);
     return me;
+  }
+
+  /**
+   * A token the node refuses (401) or that belongs to another store (403) is not stored; without a
+   * network the sign-in goes ahead (the first sync will tell).
+   */
+  private async checkToken(storeId: string, token: string): Promise<void> {
+    const api =
+      this.opts.api?.(token) ??
+      createNodeApi({ baseUrl: this.opts.baseUrl ?? '', token, fetch: this.opts.fetch });
+    try {
+      await api.pull(storeId, 0, 1);
+    } catch (err) {
+      if (err instanceof NodeApiError && (err.status === 401 || err.status === 403 || err.status === 400)) {
+        throw new SignInError(err.status === 401 ? 'The node does not know this token' : err.message);
+      }
+    }
   }
 
   private bind(token: string) {

@@ -170,3 +170,20 @@ test('online, a product with no stock is a yellow notice the cashier may go past
   expect(sales).toHaveLength(1);
   await context.close();
 });
+
+test('a token the node does not know is refused at sign-in and not stored', async () => {
+  const { storeId, devices } = await storeWithCatalogue(node.app, [{ name: 'Pan', price: 1, stock: 1 }]);
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${node.url}/pos`);
+  await page.getByTestId('store-id').fill(storeId);
+  await page.getByTestId('device-id').fill(devices[0]!.deviceId);
+  await page.getByTestId('token').fill('vxd_not-a-real-token-0000000000000000000000');
+  await page.getByTestId('sign-in').click();
+  await page.waitForFunction(() => document.getElementById('signin-error')?.textContent !== '');
+  expect(await page.locator('#signin-error').textContent()).toBe('The node does not know this token');
+  expect(await page.locator('#pos').isVisible()).toBe(false);
+  await page.reload();
+  expect(await page.getByTestId('store-id').isVisible()).toBe(true);
+  await context.close();
+});

@@ -21,6 +21,7 @@ import { healthRoutes } from './routes/health';
 import { fiscalRoutes } from './routes/fiscal';
 import { opsRoutes } from './routes/ops';
 import { explainRoutes } from './routes/explain';
+import { posRoutes } from './routes/pos';
 import { reconcileRoutes } from './routes/reconcile';
 import { storeQueryRoutes } from './routes/store-queries';
 import { storeRoutes } from './routes/stores';
@@ -116,5 +117,7 @@ export async function buildApp(deps: AppDeps) {
     temporal: deps.temporal,
     onEventsCommitted: deps.onEventsCommitted,
   });
+  // The POS page's static files (public; its API calls carry the device token).
+  await app.register(posRoutes, { dir: config.POS_DIR });
   return app;
 }

@@ -126,6 +126,8 @@ const envSchema = z.object({
   /** AlertDelivery: first retry after this, doubling up to the maximum, until the webhook answers 2xx. */
   ALERT_RETRY_INITIAL_MS: positiveInt(5000),
   ALERT_RETRY_MAX_MS: positiveInt(15 * 60_000),
+  /** Where the POS page's bundle is (scripts/build-pos.ts writes it), served at /pos. */
+  POS_DIR: z.string().min(1).default('dist/pos'),
   ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),
   ORPHAN_HEALER_BATCH: positiveInt(50),
   ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),

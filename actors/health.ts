@@ -10,6 +10,7 @@ import {
   unrelayedEvents,
   type Unrelayed,
 } from '../infra/repositories/consistency';
+import { countRangesByStatus } from '../infra/repositories/fiscal-sequence-ranges';
 import { latestSelfCheck } from '../infra/repositories/projection-self-checks';
 import { openDeadLettersOfStore } from '../infra/repositories/relay-dead-letters';
 import { withTimeout } from '../infra/timeout';
@@ -101,7 +102,7 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
   const unmeasured: string[] = [];
   const probe = deps.probe ?? ((p: PeerConfig) => defaultProbe(p, config.NODE_ID));
   const dayAgo = new Date(now - 86_400_000).toISOString();
-  const [relays, probes, gaps, stock, conflicts, fiscal, letters, failed, running, selfCheck] =
+  const [relays, probes, gaps, stock, conflicts, fiscal, letters, failed, running, selfCheck, ranges] =
     await Promise.all([
       relayReports(temporal, db, config),
       Promise.all(config.PEERS.map((p) => probe(p))),
@@ -119,6 +120,7 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
         `StoreId = '${storeId}' AND ExecutionStatus = 'Running' AND WorkflowType IN (${QUEUE_WORKFLOW_TYPES.map((t) => `'${t}'`).join(', ')})`,
       ),
       latestSelfCheck(db, storeId),
+      countRangesByStatus(db, storeId),
     ]);
   if (failed === null || running === null) unmeasured.push('workflows (Temporal visibility did not answer)');
 
@@ -319,7 +321,12 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
         : null,
     },
     conflicts: { ...conflicts, unresolved: 0 },
-    fiscal: { duplicateNumbers: fiscal.count },
+    fiscal: {
+      activeRanges: ranges.active ?? 0,
+      exhaustedRanges: ranges.exhausted ?? 0,
+      expiredRanges: ranges.expired ?? 0,
+      duplicateNumbers: fiscal.count,
+    },
     findings,
     unmeasured,
   };

@@ -75,7 +75,7 @@ export interface FederationHealthReport {
     selfCheck: { checked_at: string; events: number; differences: number } | null;
   };
   conflicts: { lastHour: number; last24h: number; unresolved: number; byStrategy: Record<string, number> };
-  fiscal: { duplicateNumbers: number };
+  fiscal: { activeRanges: number; exhaustedRanges: number; expiredRanges: number; duplicateNumbers: number };
   /** Business terms: what the numbers mean for the shop, worst first. */
   findings: Finding[];
   /** Parts that could not be measured (a worker down, Temporal unreachable): never silently zero. */

@@ -151,3 +151,14 @@ export function listRanges(db: Executor, storeId: string, seriesId: string): Pro
     .orderBy('range_start')
     .execute();
 }
+
+/** The store's device ranges per status (the health report's fiscal section). */
+export async function countRangesByStatus(db: Executor, storeId: string): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('fiscal_sequence_ranges')
+    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('store_id', '=', storeId)
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}

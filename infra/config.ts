@@ -121,6 +121,10 @@ const envSchema = z.object({
   /** A peer unreachable this long raises FEDERATION_OFFLINE. */
   FEDERATION_OFFLINE_AFTER_SECONDS: positiveInt(300),
   HEALTH_SNAPSHOT_RETENTION_DAYS: positiveInt(30),
+  /** Retention, pruned by the HealthMonitor: audit rows, resolved dead letters, closed alerts (the event log is kept). */
+  CONFLICT_AUDIT_RETENTION_DAYS: positiveInt(90),
+  DEAD_LETTER_RETENTION_DAYS: positiveInt(30),
+  ALERT_RETENTION_DAYS: positiveInt(90),
   /** ProjectionSelfCheck schedule: every store's read models rebuilt from its log and compared. */
   SELF_CHECK_INTERVAL_HOURS: positiveInt(24),
   /** AlertDelivery: first retry after this, doubling up to the maximum, until the webhook answers 2xx. */

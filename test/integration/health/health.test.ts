@@ -6,7 +6,8 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../../infra/config';
 import { connectTemporal } from '../../../infra/temporal/client';
 import { installTemporalRuntime } from '../../../infra/temporal/logging';
-import { listAlerts } from '../../../infra/repositories/alerts';
+import { listAlerts, raiseAlert } from '../../../infra/repositories/alerts';
+import { saveSnapshot } from '../../../infra/repositories/health-snapshots';
 import { setAlertWebhook } from '../../../infra/repositories/store-alert-settings';
 import { declareStore } from '../../../infra/repositories/stores';
 import { buildHealthReport } from '../../../actors/health';
@@ -99,7 +100,7 @@ async function storeWithSales(sales: number, opts: { stock?: number } = {}) {
 const monitorInput = (overrides: Partial<HealthMonitorInput> = {}): HealthMonitorInput => ({
   nodeId,
   offlineAfterSeconds: 300,
-  retentionDays: 30,
+  retention: { snapshots: 30, conflictAudit: 90, deadLetters: 30, alerts: 90 },
   retry: { initialMs: 200, maxMs: 400 },
   ...overrides,
 });
@@ -322,5 +323,82 @@ describe('projection self-check', () => {
     expect(r.consistency.selfCheck).toMatchObject({ differences: 2, events: events.length });
     expect(r.levels.selfCheckDifferences).toBe('warning');
     expect(r.findings.find((f) => f.metric === 'selfCheckDifferences')!.ids).toEqual({ tables: ['sales'] });
+  });
+});
+
+describe('retention', () => {
+  it('prunes what is past its period (audit rows, resolved dead letters, closed alerts, snapshots) and keeps the rest', async () => {
+    const storeId = randomUUID();
+    await declareStore(tdb.db, { id: storeId, name: 'Bodega' });
+    const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
+    const audit = (days: number) =>
+      tdb.db
+        .insertInto('conflict_audit_log')
+        .values({
+          store_id: storeId,
+          entity_type: 'product',
+          entity_id: randomUUID(),
+          field: 'price',
+          winner_event_id: randomUUID(),
+          loser_event_ids: [],
+          strategy: 'lww',
+          winner_payload: null,
+          loser_payloads: null,
+          details: null,
+          resolved_at: ago(days),
+        })
+        .execute();
+    await audit(100);
+    await audit(10);
+    const letter = (status: 'open' | 'resolved', days: number) =>
+      tdb.db
+        .insertInto('relay_dead_letters')
+        .values({
+          peer_id: 'cloud',
+          event_id: randomUUID(),
+          store_id: storeId,
+          node_seq: '1',
+          type: 'SaleCreated',
+          error_code: 'X',
+          error_message: 'x',
+          status,
+          resolved_at: status === 'resolved' ? ago(days) : null,
+        })
+        .execute();
+    await letter('resolved', 40);
+    await letter('open', 40);
+    const old = await raiseAlert(tdb.db, {
+      type: 'T1',
+      severity: 'P3',
+      store_id: storeId,
+      subject: 'old, acknowledged',
+    });
+    const open = await raiseAlert(tdb.db, {
+      type: 'T2',
+      severity: 'P3',
+      store_id: storeId,
+      subject: 'old, still open',
+    });
+    await tdb.db
+      .updateTable('alerts')
+      .set({ last_seen_at: ago(100) })
+      .where('id', 'in', [old.id, open.id])
+      .execute();
+    await tdb.db.updateTable('alerts').set({ status: 'acknowledged' }).where('id', '=', old.id).execute();
+    await saveSnapshot(tdb.db, { store_id: storeId, taken_at: ago(40), overall: 'healthy', report: {} });
+
+    const result = await runMonitor();
+    expect(result.pruned).toMatchObject({ conflictAudit: 1, deadLetters: 1, alerts: 1 });
+    expect(result.pruned.snapshots).toBeGreaterThanOrEqual(1);
+    const left = async (table: 'conflict_audit_log' | 'relay_dead_letters' | 'alerts') =>
+      (await tdb.db.selectFrom(table).select('store_id').where('store_id', '=', storeId).execute()).length;
+    expect(await left('conflict_audit_log')).toBe(1);
+    expect(await left('relay_dead_letters')).toBe(1);
+    expect((await listAlerts(tdb.db, { store_id: storeId })).map((a) => a.subject)).toContain(
+      'old, still open',
+    );
+    expect((await listAlerts(tdb.db, { store_id: storeId })).map((a) => a.subject)).not.toContain(
+      'old, acknowledged',
+    );
   });
 });

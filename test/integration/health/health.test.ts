@@ -11,6 +11,7 @@ import { saveSnapshot } from '../../../infra/repositories/health-snapshots';
 import { setAlertWebhook } from '../../../infra/repositories/store-alert-settings';
 import { declareStore } from '../../../infra/repositories/stores';
 import { buildHealthReport } from '../../../actors/health';
+import { ensureSchedules } from '../../../actors/schedules';
 import { connectWorker, createNodeWorker } from '../../../app/worker';
 import { healthMonitorWorkflow, type HealthMonitorInput } from '../../../workflows/health-monitor';
 import { alertWorkflowId } from '../../../workflows/ids';
@@ -402,3 +403,53 @@ describe('retention', () => {
     );
   });
 });
+
+describe('detection time', () => {
+  it('a gap made behind the node’s back is in the first snapshot after it, and alerted by that same tick', async () => {
+    const scheduled = { ...config, HEALTH_MONITOR_INTERVAL_SECONDS: 2 };
+    const ids = await ensureSchedules(client, scheduled);
+    try {
+      const { storeId, events } = await storeWithSales(1, { stock: 5 });
+      const snapshots = () =>
+        tdb.db
+          .selectFrom('health_snapshots')
+          .selectAll()
+          .where('store_id', '=', storeId)
+          .orderBy('taken_at')
+          .execute();
+      await waitUntil(async () => (await snapshots()).length > 0, 30_000);
+      const sale = events.find((e) => e.type === 'SaleCreated')!;
+      const madeAt = new Date();
+      await tdb.db
+        .deleteFrom('sales')
+        .where('store_id', '=', storeId)
+        .where('event_id', '=', sale.event_id)
+        .execute();
+      // The health endpoint sees it at once.
+      expect((await report(storeId)).metrics.projectionGapCount).toBe(1);
+      await waitUntil(async () => (await snapshots()).filter((s) => s.taken_at > madeAt).length >= 2, 30_000);
+      const after = (await snapshots()).filter((s) => s.taken_at > madeAt);
+      // The first tick after the gap measured it and raised the alert, before the next tick.
+      expect(
+        (after[0]!.report as { metrics: { projectionGapCount: number } }).metrics.projectionGapCount,
+      ).toBe(1);
+      const [alert] = await listAlerts(tdb.db, { store_id: storeId, type: 'PROJECTION_GAP_DETECTED' });
+      expect(alert).toBeDefined();
+      expect(alert!.created_at.getTime()).toBeLessThan(after[1]!.taken_at.getTime());
+    } finally {
+      for (const id of ids)
+        await client.schedule
+          .getHandle(id)
+          .delete()
+          .catch(() => undefined);
+    }
+  });
+});
+
+async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

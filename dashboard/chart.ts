@@ -65,7 +65,7 @@ export function renderChart(el: HTMLElement, snapshots: HistorySnapshot[], now =
         scale: 'level',
         splits: () => [0, 1, 2],
         values: (_u, splits) => splits.map((v) => LEVEL_NAMES[v] ?? ''),
-        size: 70,
+        size: 80,
       },
       { scale: 'count', side: 1, grid: { show: false } },
     ],

@@ -209,3 +209,29 @@ test('an operator signs in, sees the store critical with its findings, chart, re
   expect(await page.evaluate(() => Object.keys(sessionStorage))).not.toContain('velox-dashboard-secret');
   await context.close();
 });
+
+test('the page refreshes itself every 30 s: an alert raised meanwhile appears without a click', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // The page's clock is the test's: 30 s pass when the test says so, not on the wall.
+  await page.clock.install();
+  await page.goto(`${url}/dashboard`);
+  await signIn(page, ADMIN_SECRET);
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="overall"]')?.textContent === 'critical',
+  );
+  const later = await raiseAlert(app.t.db, {
+    type: 'FEDERATION_OFFLINE',
+    severity: 'P1',
+    store_id: storeId,
+    subject: 'node cloud has not answered for 5 minutes',
+  });
+  await page.clock.fastForward(29_000);
+  expect(await page.getByTestId(`ack-${later.id}`).count()).toBe(0);
+  await page.clock.fastForward(1_000);
+  await page.getByTestId(`ack-${later.id}`).waitFor();
+  expect(await page.getByTestId('alerts').textContent()).toContain(
+    'node cloud has not answered for 5 minutes',
+  );
+  await context.close();
+});

@@ -132,6 +132,8 @@ const envSchema = z.object({
   ALERT_RETRY_MAX_MS: positiveInt(15 * 60_000),
   /** Where the POS page's bundle is (scripts/build-pos.ts writes it), served at /pos. */
   POS_DIR: z.string().min(1).default('dist/pos'),
+  /** Where the dashboard's bundle is (scripts/build-dashboard.ts writes it), served at /dashboard. */
+  DASHBOARD_DIR: z.string().min(1).default('dist/dashboard'),
   ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),
   ORPHAN_HEALER_BATCH: positiveInt(50),
   ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),

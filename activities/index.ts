@@ -4,8 +4,10 @@ import type { Db } from '../infra/db';
 import { createOrphanHealerActivities } from './orphan-healer';
 import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';
+import { createErpActivities } from './erp';
 
 export type { OrphanHealInput, OrphanHealResult } from './orphan-healer';
+export type { ErpMaintenanceTask, RangeRepair } from './erp';
 
 /** What activities may close over. The worker builds this once from validated config. */
 export interface ActivityDeps {
@@ -23,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrphanHealerActivities(deps),
     ...createRelayActivities(deps),
     ...createReconcileActivities(deps),
+    ...createErpActivities(deps),
   };
 }
 

@@ -14,6 +14,7 @@ import type { WorkerCheck } from '../infra/temporal/worker-health';
 import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorsPlugin } from './plugins/errors';
+import { erpRoutes } from './routes/erp';
 import { federationRoutes } from './routes/federation';
 import { federationSyncRoutes } from './routes/federation-sync';
 import { opsRoutes } from './routes/ops';
@@ -65,8 +66,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(helmet, { global: true });
   await app.register(cors, {
     origin: config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
-    allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
-    exposedHeaders: ['x-request-id'],
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-api-key', 'x-correlation-id'],
+    exposedHeaders: ['x-request-id', 'x-correlation-id'],
   });
   await app.register(rateLimit, {
     global: true,
@@ -93,5 +94,6 @@ export async function buildApp(deps: AppDeps) {
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   await app.register(federationSyncRoutes, { db });
   await app.register(reconcileRoutes, { config, db, temporal: deps.temporal });
+  await app.register(erpRoutes, { config, db, metrics, temporal: deps.temporal, checkTemporal: deps.checkTemporal });
   return app;
 }

@@ -7,3 +7,8 @@ export { storeReconcileWorkflow } from './store-reconcile';
 export type { ReconcileProgress, StoreReconcileInput } from './store-reconcile';
 export { reconcileSweepWorkflow } from './reconcile-sweep';
 export type { ReconcileSweepInput, ReconcileSweepResult } from './reconcile-sweep';
+export { erpOrderDeliveryWorkflow } from './erp/order-delivery';
+export type { ErpOrderDeliveryInput, ErpCallback, DeliveryStatus } from './erp/order-delivery';
+export { vendorReconcileWorkflow, erpReconcileSweepWorkflow } from './erp/vendor-reconcile';
+export type { VendorReconcileInput, VendorReconcileSummary } from './erp/vendor-reconcile';
+export { erpMaintenanceWorkflow } from './erp/maintenance';

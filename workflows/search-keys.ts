@@ -3,3 +3,5 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 /** Typed keys of the node's custom search attributes (registered by ensureSearchAttributes). */
 export const StoreIdKey = defineSearchAttributeKey('StoreId', SearchAttributeType.KEYWORD);
 export const PeerIdKey = defineSearchAttributeKey('PeerId', SearchAttributeType.KEYWORD);
+/** The ERP vendor of an ErpOrderDelivery or VendorReconcile workflow. */
+export const ErpVendorIdKey = defineSearchAttributeKey('ErpVendorId', SearchAttributeType.KEYWORD);

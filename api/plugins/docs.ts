@@ -23,6 +23,7 @@ export const docsPlugin = fp(async (app: FastifyInstance, opts: { nodeId: string
         { name: 'stores', description: 'Stores and device registration (admin)' },
         { name: 'federation', description: 'Relay to peers, anti-entropy reconcile, dead letters' },
         { name: 'operations', description: 'Liveness and metrics' },
+        { name: 'erp', description: 'ERP bridge (docs/erp-bridge.md): agents, mappings, ingest, orders, dead letters, reconciliation' },
       ],
     },
     // Each operation names the roles its route accepts (`x-auth`, from `config.auth`), so a client,

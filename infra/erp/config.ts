@@ -42,7 +42,7 @@ export const erpEnvShape = {
   ERP_AGENT_TIMEOUT_MS: positiveInt(30_000),
   /** Order delivery: attempts and the first backoff (doubling: 1m, 2m, 4m, 8m). */
   ERP_ORDER_MAX_ATTEMPTS: positiveInt(5),
-  ERP_ORDER_BACKOFF_SECONDS: positiveInt(60),
+  ERP_ORDER_BACKOFF_SECONDS: z.coerce.number().positive().default(60),
   /** How long a delivered order waits for the agent's callback before the attempt counts as failed. */
   ERP_CALLBACK_TIMEOUT_SECONDS: positiveInt(3600),
   /** Circuit breaker per vendor and API type (the seed's opossum settings). */

@@ -25,6 +25,7 @@ import {
   type StockRecord,
 } from '../../domain/erp/schemas';
 import type { ErpReconcileEventType } from '../../infra/db/erp-schema';
+import { chunk } from '../../domain/chunk';
 import { Failure } from '../../domain/errors';
 import { agentFailure } from './failures';
 import { erpRuntime } from './runtime';
@@ -52,6 +53,8 @@ export interface ReconciliationRecord {
   summary: Record<string, unknown>;
   durationMs: number;
 }
+
+const WRITE_CHUNK = 500;
 
 const rangeQuery = (type: ReconcileType, r: KeyRange): Record<string, string> => ({
   type,
@@ -174,23 +177,24 @@ export function createErpReconcileActivities(deps: ActivityDeps) {
       const extra = [...local.keys()].filter((k) => !erp.has(k));
       out.extraHere = extra.length;
 
+      // A leaf the node knows little of may hold many of the ERP's records: written in chunks.
       if (input.type === 'stock') {
-        const written = await upsertStock(
-          db,
-          toWrite.map((w) => stockRow(input.vendorId, w.record as StockRecord, w.hash)),
-          true,
-        );
+        for (const part of chunk(toWrite, WRITE_CHUNK)) {
+          const rows = part.map((w) => stockRow(input.vendorId, w.record as StockRecord, w.hash));
+          out.fixed += (await upsertStock(db, rows, true)).size;
+        }
         // Physical stock: the ERP is the source of truth, so rows it does not have go too.
-        const removed = await deleteStockKeys(db, input.vendorId, extra);
-        out.fixed = written.size + removed;
+        out.fixed += await deleteStockKeys(db, input.vendorId, extra);
       } else {
-        const { rows, unmapped } = await itemRows(
-          mappings,
-          input.vendorId,
-          toWrite.map((w) => ({ index: w.index, record: w.record as ItemRecord, hash: w.hash })),
-        );
-        out.fixed = (await upsertItems(db, rows, true)).size;
-        for (const u of unmapped) out.unresolved.push({ key: toWrite[u.index]!.key, reason: u.reason });
+        for (const part of chunk(toWrite, WRITE_CHUNK)) {
+          const { rows, unmapped } = await itemRows(
+            mappings,
+            input.vendorId,
+            part.map((w) => ({ index: w.index, record: w.record as ItemRecord, hash: w.hash })),
+          );
+          out.fixed += (await upsertItems(db, rows, true)).size;
+          for (const u of unmapped) out.unresolved.push({ key: toWrite[u.index]!.key, reason: u.reason });
+        }
         // A catalogue entry the ERP no longer lists is reported, not deleted (orders may name it).
         for (const k of extra) out.unresolved.push({ key: k, reason: 'NOT_IN_ERP' });
       }

@@ -24,6 +24,8 @@ export class FakeErpAgent {
   /** Orders the ERP created, by idempotency key (what "the agent sees the order once" counts). */
   readonly orders = new Map<string, { erpReference: string; body: unknown }>();
   orderMode: OrderMode = 'complete';
+  /** Delay before answering a checksum (keeps a reconcile running while a test triggers another). */
+  checksumDelayMs = 0;
   /** Called once a create-order request has arrived (before the answer), e.g. to kill a worker. */
   onCreateOrder?: (req: SeenRequest) => void | Promise<void>;
   private server: Server | null = null;
@@ -92,6 +94,7 @@ export class FakeErpAgent {
         seen.query.type === 'stock' ? this.stock : this.items;
       const records = [...source.entries()].filter(([k]) => inRange(k, range));
       if (seen.path === '/sync/records') return send(200, { records: records.map(([, r]) => r) });
+      if (this.checksumDelayMs > 0) await new Promise((r) => setTimeout(r, this.checksumDelayMs));
       return send(200, rangeChecksum(records.map(([key, r]) => ({ key, hash: contentHash(r) }))));
     }
     send(404, { error: 'not found' });

@@ -106,7 +106,9 @@ export async function vendorReconcileWorkflow(input: VendorReconcileInput): Prom
       }
     }
   } catch (err) {
-    failure = err instanceof Error ? err.message : String(err);
+    let cause: unknown = err;
+    while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+    failure = cause instanceof Error ? cause.message : String(cause);
   }
 
   const all = Object.values(summary);

@@ -4,7 +4,7 @@ import type { Config } from '../../infra/config';
 import type { Db } from '../../infra/db';
 import { audit } from '../../infra/repositories/erp-audit-log';
 import { findAgent } from '../../infra/repositories/erp-agents';
-import { lockOpenDeadLetter, markRetried } from '../../infra/repositories/erp-dead-letters';
+import { getDeadLetter, lockOpenDeadLetter, markRetried } from '../../infra/repositories/erp-dead-letters';
 import { createOrder, setOrderErpReference } from '../../infra/repositories/erp-orders';
 import { createJob, getJob, markCompleted, type ErpSyncJob } from '../../infra/repositories/erp-sync-jobs';
 import type { CallbackBody } from '../../domain/erp/schemas';
@@ -63,10 +63,10 @@ export async function createOrderJob(
   config: OrderConfig,
   req: { vendorId: string; order: Record<string, unknown>; correlationId?: string },
 ) {
-  const temporal = requireClient(client);
   if (!(await findAgent(db, req.vendorId))) {
     throw new AppError(404, ApiError.agentNotFound, `no agent is registered for vendor ${req.vendorId}`);
   }
+  const temporal = requireClient(client);
   const { order, job } = await db.transaction().execute(async (trx) => {
     const o = await createOrder(trx, req.vendorId, req.order);
     const j = await createJob(trx, {
@@ -129,6 +129,10 @@ export async function retryDeadLetter(
   id: string,
   actor: string,
 ) {
+  const open = await getDeadLetter(db, id);
+  if (!open || open.resolved_at) {
+    throw new AppError(404, ApiError.deadLetterNotFound, `no unresolved dead letter ${id}`);
+  }
   const temporal = requireClient(client);
   const job = await db.transaction().execute(async (trx) => {
     const dl = await lockOpenDeadLetter(trx, id);

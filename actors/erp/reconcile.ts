@@ -16,10 +16,10 @@ export async function triggerVendorReconcile(
   config: Pick<Config, 'TEMPORAL_TASK_QUEUE' | 'ERP_RECONCILE_LEAF_SIZE' | 'ERP_AGENT_TIMEOUT_MS'>,
   vendorId: string,
 ) {
-  if (!client) throw new AppError(503, ApiError.temporalUnavailable, 'this process has no Temporal client');
   if (!(await findAgent(db, vendorId))) {
     throw new AppError(404, ApiError.agentNotFound, `no agent is registered for vendor ${vendorId}`);
   }
+  if (!client) throw new AppError(503, ApiError.temporalUnavailable, 'this process has no Temporal client');
   try {
     const handle = await client.workflow.start(vendorReconcileWorkflow, {
       ...vendorReconcileStartOptions(vendorId, 'api'),

@@ -28,6 +28,13 @@ export const erpRoutes: FastifyPluginAsync<Omit<ErpContext, 'mappings'>> = async
       ttlMs: opts.config.ERP_MAPPING_CACHE_TTL_MS,
     }),
   };
+  // OpenAPI: every ERP route takes a bearer token; admin routes also the seed's X-API-Key.
+  app.addHook('onRoute', (route) => {
+    const security: Record<string, string[]>[] = route.config?.apiKey
+      ? [{ bearer: [] }, { apiKey: [] }]
+      : [{ bearer: [] }];
+    route.schema = { ...route.schema, security };
+  });
   app.decorateRequest('correlationId', '');
   app.addHook('onRequest', async (request, reply) => {
     const given = request.headers['x-correlation-id'];

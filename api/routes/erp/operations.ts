@@ -320,7 +320,7 @@ export const erpOperationsRoutes: FastifyPluginAsyncZod<ErpContext> = async (app
         summary: 'Admin: mark a dead letter resolved by hand',
         params: idParams,
         body: z.strictObject({ resolution: pgText(2000).optional() }).optional(),
-        response: { 200: deadLetterSchema, ...errorResponses },
+        response: { 200: deadLetterSchema, 409: errorResponses[400], ...errorResponses },
       },
     },
     async (request) => {

@@ -94,6 +94,12 @@ export async function buildApp(deps: AppDeps) {
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   await app.register(federationSyncRoutes, { db });
   await app.register(reconcileRoutes, { config, db, temporal: deps.temporal });
-  await app.register(erpRoutes, { config, db, metrics, temporal: deps.temporal, checkTemporal: deps.checkTemporal });
+  await app.register(erpRoutes, {
+    config,
+    db,
+    metrics,
+    temporal: deps.temporal,
+    checkTemporal: deps.checkTemporal,
+  });
   return app;
 }

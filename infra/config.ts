@@ -168,7 +168,10 @@ function checkCredentials(c: z.infer<typeof envSchema>, ctx: z.RefinementCtx): v
     });
   }
   // An ERP agent's registration secret must not also be a node credential.
-  if (c.AGENT_SECRET !== undefined && (c.AGENT_SECRET === c.ADMIN_SECRET || c.AGENT_SECRET === c.API_SECRET)) {
+  if (
+    c.AGENT_SECRET !== undefined &&
+    (c.AGENT_SECRET === c.ADMIN_SECRET || c.AGENT_SECRET === c.API_SECRET)
+  ) {
     ctx.addIssue({
       code: 'custom',
       path: ['AGENT_SECRET'],

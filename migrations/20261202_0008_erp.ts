@@ -133,7 +133,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .addColumn('completed_at', 'timestamptz')
     .execute();
-  await sql`CREATE INDEX erp_sync_jobs_vendor_idx ON erp_sync_jobs (vendor_id, status, created_at DESC)`.execute(db);
+  await sql`CREATE INDEX erp_sync_jobs_vendor_idx ON erp_sync_jobs (vendor_id, status, created_at DESC)`.execute(
+    db,
+  );
   await sql`CREATE INDEX erp_sync_jobs_status_idx ON erp_sync_jobs (status, updated_at)`.execute(db);
   await sql`CREATE INDEX erp_sync_jobs_created_idx ON erp_sync_jobs (created_at DESC)`.execute(db);
   await sql`CREATE INDEX erp_sync_jobs_order_idx ON erp_sync_jobs (order_id)`.execute(db);
@@ -161,7 +163,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     db,
   );
   await sql`CREATE INDEX erp_dead_letters_job_idx ON erp_dead_letters (job_id)`.execute(db);
-  await sql`CREATE INDEX erp_dead_letters_vendor_idx ON erp_dead_letters (vendor_id, created_at DESC)`.execute(db);
+  await sql`CREATE INDEX erp_dead_letters_vendor_idx ON erp_dead_letters (vendor_id, created_at DESC)`.execute(
+    db,
+  );
 
   await db.schema
     .createTable('erp_reconciliation_events')
@@ -178,7 +182,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`CREATE INDEX erp_reconciliation_events_vendor_idx ON erp_reconciliation_events (vendor_id, created_at DESC)`.execute(
     db,
   );
-  await sql`CREATE INDEX erp_reconciliation_events_created_idx ON erp_reconciliation_events (created_at)`.execute(db);
+  await sql`CREATE INDEX erp_reconciliation_events_created_idx ON erp_reconciliation_events (created_at)`.execute(
+    db,
+  );
 
   // One row per vendor and API type: every worker reads and updates the same breaker (row lock).
   await db.schema

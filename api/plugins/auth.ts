@@ -85,7 +85,11 @@ export const authPlugin = fp(async (app: FastifyInstance, opts: { config: Config
     }
     const token = bearer(request);
     if (token === null) throw new AppError(401, ApiError.unauthorized, 'missing Authorization: Bearer token');
-    if (roles.includes('agent-registration') && config.AGENT_SECRET && secretsEqual(token, config.AGENT_SECRET)) {
+    if (
+      roles.includes('agent-registration') &&
+      config.AGENT_SECRET &&
+      secretsEqual(token, config.AGENT_SECRET)
+    ) {
       request.agentRegistration = true;
       return;
     }

@@ -52,7 +52,9 @@ export async function callAgent(c: AgentCall): Promise<unknown> {
       err instanceof Error && err.name === 'TimeoutError'
         ? `no answer within ${c.timeoutMs} ms`
         : err instanceof Error
-          ? (err.cause instanceof Error ? err.cause.message : err.message)
+          ? err.cause instanceof Error
+            ? err.cause.message
+            : err.message
           : String(err);
     c.log?.warn({ correlationId: c.correlationId, path: c.path, why }, 'erp agent unreachable');
     throw new AgentCallError('unavailable', `${c.method} ${c.path}: ${why}`);
@@ -64,7 +66,11 @@ export async function callAgent(c: AgentCall): Promise<unknown> {
   );
   if (!res.ok) {
     const kind: AgentFailureKind = res.status >= 500 || res.status === 429 ? 'unavailable' : 'refused';
-    throw new AgentCallError(kind, `${c.method} ${c.path}: HTTP ${res.status} ${text.slice(0, 200)}`, res.status);
+    throw new AgentCallError(
+      kind,
+      `${c.method} ${c.path}: HTTP ${res.status} ${text.slice(0, 200)}`,
+      res.status,
+    );
   }
   if (text === '') return {};
   try {

@@ -37,7 +37,11 @@ export async function registerAgent(
     });
   } catch (err) {
     if ((err as { code?: unknown }).code === '23505') {
-      throw new AppError(400, ApiError.validationFailed, 'authToken: choose another token (this one is in use)');
+      throw new AppError(
+        400,
+        ApiError.validationFailed,
+        'authToken: choose another token (this one is in use)',
+      );
     }
     throw err;
   }

@@ -13,7 +13,8 @@ export interface AlertSink {
   webhookUrl?: string;
 }
 
-export type ErpAlertType = 'agent_offline' | 'dlq_entries_found' | 'circuit_breaker_open' | 'reconciliation_drift';
+export type ErpAlertType =
+  'agent_offline' | 'dlq_entries_found' | 'circuit_breaker_open' | 'reconciliation_drift';
 
 export async function raiseErpAlert(
   db: Db,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
 import { Connection } from '@temporalio/client';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { buildApp } from '../../api/app';
 import type { Config } from '../../infra/config';
 import { createMetrics } from '../../infra/metrics';
@@ -33,7 +33,7 @@ export type ErpTestApp = Awaited<ReturnType<typeof buildApp>> & { t: TestDatabas
 /** The real API on a fresh database, with the ERP settings and (optionally) a Temporal client. */
 export async function createErpTestApp(
   overrides: Record<string, string> = {},
-  opts: { temporal?: Client; db?: TestDatabase } = {},
+  opts: { temporal?: Client; db?: TestDatabase; log?: Logger } = {},
 ): Promise<ErpTestApp> {
   const t = opts.db ?? (await createTestDatabase('erp'));
   const config = erpTestConfig({ ...overrides, DATABASE_URL: t.url });
@@ -41,7 +41,7 @@ export async function createErpTestApp(
   const app = await buildApp({
     config,
     db: t.db,
-    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    log: opts.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     metrics: createMetrics(),
     temporal: opts.temporal,
     checkTemporal: async () => {

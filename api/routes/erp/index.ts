@@ -39,7 +39,9 @@ export const erpRoutes: FastifyPluginAsync<Omit<ErpContext, 'mappings'>> = async
   app.addHook('onRequest', async (request, reply) => {
     const given = request.headers['x-correlation-id'];
     request.correlationId = typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
+    // Both handles: Fastify logs "request completed" through the reply's.
     request.log = request.log.child({ correlationId: request.correlationId });
+    reply.log = request.log;
     reply.header('x-correlation-id', request.correlationId);
   });
   await app.register(erpAgentRoutes, ctx);

@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { createErpTestApp, registerVendor, type ErpTestApp } from '../../support/erp';
 import { item, stockOf } from '../../support/erp-agent';
 
@@ -293,4 +295,40 @@ test('metrics count ingested records by kind and outcome', async () => {
   const res = await app.inject({ method: 'GET', url: '/metrics' });
   expect(res.body).toMatch(/velox_erp_ingest_records_total\{kind="items",status="processed"\} \d+/);
   expect(res.body).toMatch(/velox_erp_ingest_records_total\{kind="items",status="skipped"\} \d+/);
+});
+
+test("X-Correlation-ID: the caller's id is echoed and in every log line of the request; without one, one is made", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n').filter(Boolean))
+        lines.push(JSON.parse(l) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logged = await createErpTestApp({}, { log: pino({ level: 'info' }, sink) });
+  try {
+    const a = await registerVendor(logged);
+    const res = await logged.inject({
+      method: 'POST',
+      url: '/api/sync/items',
+      headers: { ...a.headers, 'x-correlation-id': 'erp-push-42' },
+      payload: { vendorId: a.vendorId, items: [item('C1')] },
+    });
+    expect(res.headers['x-correlation-id']).toBe('erp-push-42');
+    const ofRequest = lines.filter((l) => l.reqId === res.headers['x-request-id']);
+    expect(ofRequest.map((l) => l.msg)).toEqual(expect.arrayContaining(['erp ingest']));
+    expect(
+      ofRequest.filter((l) => l.msg !== 'incoming request').every((l) => l.correlationId === 'erp-push-42'),
+    ).toBe(true);
+    const made = await logged.inject({
+      method: 'POST',
+      url: '/api/sync/items',
+      headers: a.headers,
+      payload: { vendorId: a.vendorId, items: [] },
+    });
+    expect(made.headers['x-correlation-id']).toMatch(/^[0-9a-f-]{36}$/);
+  } finally {
+    await logged.close();
+  }
 });

@@ -493,7 +493,7 @@ export const erpOperationsRoutes: FastifyPluginAsyncZod<ErpContext> = async (app
       schema: {
         tags,
         summary: 'ERP bridge health: database, Temporal, agents (503 when the database is down)',
-        response: { 200: healthSchema, 503: healthSchema },
+        response: { 200: healthSchema, ...errorResponses, 503: healthSchema },
       },
     },
     async (_request, reply) => {

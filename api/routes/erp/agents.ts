@@ -93,11 +93,13 @@ export const erpAgentRoutes: FastifyPluginAsyncZod<ErpContext> = async (app, ctx
     return view(agent);
   };
   const remove = async (vendorId: string, actor: string) => {
-    if (!(await deleteAgent(db, vendorId))) {
+    const agent = await findAgent(db, vendorId);
+    if (!agent || !(await deleteAgent(db, vendorId))) {
       throw new AppError(404, ApiError.agentNotFound, `no agent is registered for vendor ${vendorId}`);
     }
     app.auth.forgetAgent(vendorId);
     await audit(db, { actor, action: 'agent.deregister', target_type: 'agent', target_id: vendorId });
+    return view(agent);
   };
 
   for (const prefix of ['/api/agents', '/api/admin/agents']) {
@@ -133,15 +135,12 @@ export const erpAgentRoutes: FastifyPluginAsyncZod<ErpContext> = async (app, ctx
         config: routes.admin,
         schema: {
           tags,
-          summary: 'Admin: deregister an agent',
+          summary: 'Admin: deregister an agent (answers the agent as it was)',
           params: vendorParams,
-          response: { 204: z.null(), ...errorResponses },
+          response: { 200: agentViewSchema, ...errorResponses },
         },
       },
-      async (request, reply) => {
-        await remove(request.params.vendorId, adminActor(request));
-        return reply.status(204).send(null);
-      },
+      async (request) => remove(request.params.vendorId, adminActor(request)),
     );
   }
 

@@ -12,6 +12,9 @@ import { createSelfCheckActivities } from './self-check';
 export type { OrphanHealInput, OrphanHealResult } from './orphan-healer';
 export type { SelfCheckResult } from './self-check';
 export type { RetentionDays } from './health';
+import { createErpActivities } from './erp';
+
+export type { ErpMaintenanceTask, RangeRepair } from './erp';
 
 /** What activities may close over. The worker builds this once from validated config. */
 export interface ActivityDeps {
@@ -34,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createHealthActivities(deps),
     ...createSelfCheckActivities(deps),
     ...createFiscalActivities(deps),
+    ...createErpActivities(deps),
   };
 }
 

@@ -15,6 +15,7 @@ import type { WorkerCheck } from '../infra/temporal/worker-health';
 import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorsPlugin } from './plugins/errors';
+import { erpRoutes } from './routes/erp';
 import { federationRoutes } from './routes/federation';
 import { federationSyncRoutes } from './routes/federation-sync';
 import { healthRoutes } from './routes/health';
@@ -74,8 +75,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(helmet, { global: true });
   await app.register(cors, {
     origin: config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
-    allowedHeaders: ['authorization', 'content-type', 'x-request-id'],
-    exposedHeaders: ['x-request-id'],
+    allowedHeaders: ['authorization', 'content-type', 'x-request-id', 'x-api-key', 'x-correlation-id'],
+    exposedHeaders: ['x-request-id', 'x-correlation-id'],
   });
   await app.register(rateLimit, {
     global: true,
@@ -122,5 +123,12 @@ export async function buildApp(deps: AppDeps) {
   await app.register(posRoutes, { dir: config.POS_DIR });
   // The operators' dashboard (public files; its API calls carry the admin secret as a bearer).
   await app.register(dashboardRoutes, { dir: config.DASHBOARD_DIR });
+  await app.register(erpRoutes, {
+    config,
+    db,
+    metrics,
+    temporal: deps.temporal,
+    checkTemporal: deps.checkTemporal,
+  });
   return app;
 }

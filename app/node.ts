@@ -11,6 +11,7 @@ import { ensureSearchAttributes } from '../infra/temporal/search-attributes';
 import { createRelayNudger, ensureRelays } from '../actors/relay';
 import { ensureSchedules } from '../actors/schedules';
 import { createFiscalExhaustionSignaller } from '../actors/fiscal';
+import { ensureErpSchedules } from '../actors/erp/schedules';
 import { connectWorker, createNodeWorker } from './worker';
 import { taskQueuePollerCheck, workerStateCheck } from '../infra/temporal/worker-health';
 
@@ -87,6 +88,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
       });
       checkWorker = workerStateCheck(worker, config.TEMPORAL_TASK_QUEUE);
       await ensureSchedules(temporal.client, config, log);
+      if (config.ERP_SCHEDULES_ENABLED) await ensureErpSchedules(temporal.client, config);
       await ensureRelays(temporal.client, config, log);
       log.info(
         { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },

@@ -40,6 +40,12 @@ export const ApiError = {
   fiscalNoBlock: 'FISCAL_NO_BLOCK',
   fiscalNotHome: 'FISCAL_NOT_HOME',
   fiscalSeriesNotFound: 'FISCAL_SERIES_NOT_FOUND',
+  agentNotFound: 'AGENT_NOT_FOUND',
+  agentRegistrationDisabled: 'AGENT_REGISTRATION_DISABLED',
+  mappingNotFound: 'MAPPING_NOT_FOUND',
+  jobNotFound: 'JOB_NOT_FOUND',
+  deadLetterResolved: 'DEAD_LETTER_RESOLVED',
+  tooManyItems: 'TOO_MANY_ITEMS',
   databaseUnavailable: 'DATABASE_UNAVAILABLE',
   databaseBusy: 'DB_BUSY',
   internal: 'INTERNAL',
@@ -71,6 +77,14 @@ export const Failure = {
   peerRefused: 'PEER_REFUSED',
   unknownPeer: 'UNKNOWN_PEER',
   invalidInput: 'INVALID_INPUT',
+  /** An ERP agent unreachable, timing out or answering 5xx/429: retried. */
+  erpAgentUnavailable: 'ERP_AGENT_UNAVAILABLE',
+  /** The vendor's breaker is open: the call was not made; retried after the backoff. */
+  circuitOpen: 'CIRCUIT_OPEN',
+  /** The agent refused the request (4xx) or answered outside the contract: counted, not retried at once. */
+  erpAgentRefused: 'ERP_AGENT_REFUSED',
+  /** No active agent is registered for the vendor. */
+  agentNotRegistered: 'AGENT_NOT_REGISTERED',
 } as const;
 export type FailureType = (typeof Failure)[keyof typeof Failure];
 

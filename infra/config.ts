@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { issueDetails } from '../domain/errors';
+import { erpEnvShape } from './erp/config';
 
 const peerSchema = z.object({
   id: z
@@ -186,6 +187,7 @@ const envSchema = z.object({
     .default('api,worker')
     .transform((s) => new Set(s.split(',').map((r) => r.trim())))
     .pipe(z.set(z.enum(['api', 'worker'])).min(1)),
+  ...erpEnvShape,
 });
 
 /** Settings that are valid one by one but ambiguous together. */
@@ -197,6 +199,17 @@ function checkCredentials(c: z.infer<typeof envSchema>, ctx: z.RefinementCtx): v
       code: 'custom',
       path: ['ADMIN_SECRET'],
       message: `must not start with "${DEVICE_TOKEN_PREFIX}" (reserved for device tokens)`,
+    });
+  }
+  // An ERP agent's registration secret must not also be a node credential.
+  if (
+    c.AGENT_SECRET !== undefined &&
+    (c.AGENT_SECRET === c.ADMIN_SECRET || c.AGENT_SECRET === c.API_SECRET)
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['AGENT_SECRET'],
+      message: 'must differ from ADMIN_SECRET and API_SECRET (agents would be admins)',
     });
   }
   const byToken = new Map<string, string>();

@@ -35,6 +35,25 @@ export function createMetrics() {
       help: 'Events refused with EVENT_ID_CONFLICT: a known event_id with a different payload',
       registers: [registry],
     }),
+    erpIngestRecords: new Counter({
+      name: 'velox_erp_ingest_records_total',
+      help: 'ERP records pushed by agents, by kind (items, stock, warehouses) and outcome (processed, skipped, failed)',
+      labelNames: ['kind', 'status'] as const,
+      registers: [registry],
+    }),
+    erpIngestDuration: new Histogram({
+      name: 'velox_erp_ingest_duration_seconds',
+      help: 'Time to validate, map and upsert one ERP ingest request',
+      labelNames: ['kind'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    erpOrderJobs: new Counter({
+      name: 'velox_erp_order_jobs_total',
+      help: 'Order jobs created for ERP agents, and agent callbacks received by status',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
     conflictsResolved: new Counter({
       name: 'velox_conflicts_resolved_total',
       help: 'Concurrent writes resolved automatically and written to conflict_audit_log',

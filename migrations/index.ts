@@ -5,6 +5,7 @@ import * as federation from './20261125_0003_federation';
 import * as storeKeys from './20261201_0004_store_keys';
 import * as alerts from './20261201_0005_alerts';
 import * as fiscal from './20261202_0006_fiscal';
+import * as erp from './20261202_0008_erp';
 import * as queries from './20261202_0009_queries';
 import * as health from './20261202_0010_health';
 
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   '20261201_0004_store_keys': storeKeys,
   '20261201_0005_alerts': alerts,
   '20261202_0006_fiscal': fiscal,
+  '20261202_0008_erp': erp,
   '20261202_0009_queries': queries,
   '20261202_0010_health': health,
 };

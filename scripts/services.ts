@@ -34,7 +34,7 @@ const PG_USER = 'velox';
 const PG_PASSWORD = 'velox';
 const PG_DB = 'velox';
 const TEMPORAL_NAMESPACES = ['default', 'velox-test-a', 'velox-test-b', 'velox-test-c', 'velox-test-d'];
-const TEMPORAL_SEARCH_ATTRIBUTES = ['StoreId=Keyword', 'PeerId=Keyword', 'DeviceId=Keyword'];
+const TEMPORAL_SEARCH_ATTRIBUTES = ['StoreId=Keyword', 'PeerId=Keyword', 'DeviceId=Keyword', 'ErpVendorId=Keyword'];
 
 export interface ServiceEndpoints {
   databaseUrl: string;

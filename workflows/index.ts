@@ -15,3 +15,8 @@ export { projectionSelfCheckWorkflow } from './self-check';
 export type { SelfCheckInput, SelfCheckSummary } from './self-check';
 export { fiscalRangeWorkflow } from './fiscal-range';
 export type { FiscalRangeInput, FiscalRangeEnd, FiscalRangeStatus } from './fiscal-range';
+export { erpOrderDeliveryWorkflow } from './erp/order-delivery';
+export type { ErpOrderDeliveryInput, ErpCallback, DeliveryStatus } from './erp/order-delivery';
+export { vendorReconcileWorkflow, erpReconcileSweepWorkflow } from './erp/vendor-reconcile';
+export type { VendorReconcileInput, VendorReconcileSummary } from './erp/vendor-reconcile';
+export { erpMaintenanceWorkflow } from './erp/maintenance';

@@ -46,3 +46,29 @@ export const reconcileStep = {
     nonRetryableErrorTypes: [Failure.peerRefused, Failure.unknownPeer, Failure.invalidInput],
   },
 } as const satisfies ActivityOptions;
+
+/**
+ * One attempt of a call to an ERP agent (order delivery): no Temporal retries, because the workflow
+ * counts attempts and backs off itself (its failed callbacks count too); the budget is the agent's
+ * request timeout plus the breaker's two short transactions.
+ */
+export function erpAgentAttempt(agentTimeoutMs: number): ActivityOptions {
+  return { startToCloseTimeout: agentTimeoutMs + 10_000, retry: { maximumAttempts: 1 } };
+}
+
+/**
+ * A reconciliation step against an ERP agent (a checksum, a range's records): retried a few times
+ * while the agent is unavailable; a refusal or an open breaker ends the run (the next one tries again).
+ */
+export function erpReconcileStep(agentTimeoutMs: number): ActivityOptions {
+  return {
+    startToCloseTimeout: agentTimeoutMs + 30_000,
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '15 seconds',
+      maximumAttempts: 4,
+      nonRetryableErrorTypes: [Failure.erpAgentRefused, Failure.circuitOpen, Failure.agentNotRegistered],
+    },
+  };
+}

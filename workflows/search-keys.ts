@@ -4,3 +4,5 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 export const StoreIdKey = defineSearchAttributeKey('StoreId', SearchAttributeType.KEYWORD);
 export const PeerIdKey = defineSearchAttributeKey('PeerId', SearchAttributeType.KEYWORD);
 export const DeviceIdKey = defineSearchAttributeKey('DeviceId', SearchAttributeType.KEYWORD);
+/** The ERP vendor of an ErpOrderDelivery or VendorReconcile workflow. */
+export const ErpVendorIdKey = defineSearchAttributeKey('ErpVendorId', SearchAttributeType.KEYWORD);

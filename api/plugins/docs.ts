@@ -17,7 +17,12 @@ export const docsPlugin = fp(async (app: FastifyInstance, opts: { nodeId: string
           'secret, a peer token, or a device token from POST /stores/{store_id}/devices. Errors are ' +
           '`{"error":{"code","message","details"}}`.',
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
       tags: [
         { name: 'sync', description: 'Event push, change feed and conflict audit' },
         { name: 'stores', description: 'Stores and device registration (admin)' },
@@ -27,6 +32,11 @@ export const docsPlugin = fp(async (app: FastifyInstance, opts: { nodeId: string
         },
         { name: 'federation', description: 'Relay to peers, anti-entropy reconcile, dead letters' },
         { name: 'operations', description: 'Liveness and metrics' },
+        {
+          name: 'erp',
+          description:
+            'ERP bridge (docs/erp-bridge.md): agents, mappings, ingest, orders, dead letters, reconciliation',
+        },
       ],
     },
     // Each operation names the roles its route accepts (`x-auth`, from `config.auth`), so a client,

@@ -72,7 +72,7 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
       const code = FASTIFY_CODES[err.code] ?? ApiError.badRequest;
       const message =
         code === ApiError.payloadTooLarge
-          ? `request body exceeds the limit of ${app.initialConfig.bodyLimit} bytes`
+          ? `request body exceeds the limit of ${request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit} bytes`
           : err.message;
       return reply.status(err.statusCode).send({ error: { code, message } });
     }

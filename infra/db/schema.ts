@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Selectable } from 'kysely';
+import type { ErpTables } from './erp-schema';
 
 /** numeric columns come back from pg as strings (exact); we write numbers or strings. */
 type Numeric = ColumnType<string, number | string, number | string>;
@@ -329,7 +330,7 @@ export interface FiscalNumbersTable {
   out_of_range: boolean;
 }
 
-export interface Database {
+export interface Database extends ErpTables {
   stores: StoresTable;
   devices: DevicesTable;
   events: EventsTable;

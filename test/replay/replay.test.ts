@@ -43,6 +43,8 @@ test('every recorded history replays against the current workflows', async () =>
       'reconcile-sweep-continue-as-new',
       'fiscal-range-exhausted',
       'fiscal-range-expired',
+      'erp-order-delivery',
+      'vendor-reconcile',
     ]),
   );
 

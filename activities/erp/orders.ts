@@ -1,0 +1,136 @@
+import { ApplicationFailure } from '@temporalio/activity';
+import type { ActivityDeps } from '..';
+import { callAgent, AgentCallError } from '../../infra/erp/agent-client';
+import { throughBreaker } from '../../infra/erp/breaker';
+import { findAgent } from '../../infra/repositories/erp-agents';
+import { insertDeadLetter, openDeadLetterOfJob } from '../../infra/repositories/erp-dead-letters';
+import { setOrderErpReference } from '../../infra/repositories/erp-orders';
+import {
+  getJob,
+  markAttempt,
+  markAttemptFailed,
+  markCompleted,
+  markFailed,
+} from '../../infra/repositories/erp-sync-jobs';
+import { createOrderAnswerSchema } from '../../domain/erp/schemas';
+import { Failure } from '../../domain/errors';
+import { agentFailure } from './failures';
+import { erpRuntime } from './runtime';
+
+export interface DeliverOrderInput {
+  jobId: string;
+  attempt: number;
+  timeoutMs: number;
+}
+
+export type DeliverOrderAnswer = { status: 'accepted' } | { status: 'completed'; erpReference: string };
+
+/** The order-delivery steps of ErpOrderDelivery (each idempotent: a retried step changes nothing twice). */
+export function createErpOrderActivities(deps: ActivityDeps) {
+  const { db } = deps;
+  const rt = erpRuntime(deps);
+  return {
+    /**
+     * One attempt: POST the order to the agent's /sync/create-order through the vendor's `orders`
+     * breaker, with the job id as Idempotency-Key (a repeat after a lost answer or a killed worker is
+     * the same order to the agent).
+     */
+    async erpDeliverOrder(input: DeliverOrderInput): Promise<DeliverOrderAnswer> {
+      const job = await getJob(db, input.jobId);
+      if (!job)
+        throw ApplicationFailure.create({
+          type: Failure.invalidInput,
+          message: `no job ${input.jobId}`,
+          nonRetryable: true,
+        });
+      if (job.status === 'completed') return { status: 'completed', erpReference: job.erp_reference ?? '' };
+      const agent = await findAgent(db, job.vendor_id);
+      if (!agent || !agent.is_active) {
+        throw ApplicationFailure.create({
+          type: Failure.agentNotRegistered,
+          message: `no active agent is registered for vendor ${job.vendor_id}`,
+        });
+      }
+      await markAttempt(db, job.id, input.attempt);
+      const log = deps.log.child({
+        correlationId: job.correlation_id,
+        jobId: job.id,
+        vendorId: job.vendor_id,
+      });
+      try {
+        const raw = await throughBreaker(rt.breaker(log), job.vendor_id, 'orders', () =>
+          callAgent({
+            baseUrl: agent.agent_url,
+            method: 'POST',
+            path: '/sync/create-order',
+            body: { jobId: job.id, orderId: job.order_id, vendorId: job.vendor_id, order: job.payload },
+            token: rt.callToken,
+            correlationId: job.correlation_id,
+            idempotencyKey: job.id,
+            timeoutMs: input.timeoutMs,
+            log,
+          }).then((answer) => {
+            const parsed = createOrderAnswerSchema.safeParse(answer);
+            if (!parsed.success)
+              throw new AgentCallError('refused', '/sync/create-order: answer outside the contract');
+            if (parsed.data.status === 'failed' || parsed.data.accepted === false) {
+              throw new AgentCallError(
+                'refused',
+                `/sync/create-order: ${parsed.data.error ?? 'refused by the agent'}`,
+              );
+            }
+            return parsed.data;
+          }),
+        );
+        log.info({ attempt: input.attempt }, 'order delivered to the erp agent');
+        return raw.status === 'completed' && raw.erpReference
+          ? { status: 'completed', erpReference: raw.erpReference }
+          : { status: 'accepted' };
+      } catch (err) {
+        log.warn(
+          { attempt: input.attempt, err: err instanceof Error ? err.message : String(err) },
+          'order delivery failed',
+        );
+        throw agentFailure(err);
+      }
+    },
+
+    async erpRecordAttemptFailure(input: { jobId: string; error: string }): Promise<void> {
+      await markAttemptFailed(db, input.jobId, input.error);
+    },
+
+    /** The job and its order get the ERP's reference, in one transaction; false when already done. */
+    async erpCompleteJob(input: { jobId: string; erpReference: string }): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        const job = await getJob(trx, input.jobId);
+        if (!job) return false;
+        const changed = await markCompleted(trx, job.id, input.erpReference);
+        if (changed && job.order_id) await setOrderErpReference(trx, job.order_id, input.erpReference);
+        return changed;
+      });
+    },
+
+    /** Every attempt failed: the job is failed and a dead letter keeps its own copy of the payload. */
+    async erpDeadLetter(input: { jobId: string; error: string; attempts: number }): Promise<string | null> {
+      return db.transaction().execute(async (trx) => {
+        const job = await getJob(trx, input.jobId);
+        if (!job || job.status === 'completed') return null;
+        await markFailed(trx, job.id, input.error);
+        const existing = await openDeadLetterOfJob(trx, job.id);
+        if (existing) return existing.id;
+        const dl = await insertDeadLetter(trx, {
+          job_id: job.id,
+          vendor_id: job.vendor_id,
+          payload: { jobType: job.job_type, orderId: job.order_id, payload: job.payload },
+          error: input.error,
+          attempts: input.attempts,
+        });
+        deps.log.warn(
+          { jobId: job.id, vendorId: job.vendor_id, deadLetterId: dl.id, correlationId: job.correlation_id },
+          'erp job dead-lettered',
+        );
+        return dl.id;
+      });
+    },
+  };
+}

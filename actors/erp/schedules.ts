@@ -1,0 +1,85 @@
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptions,
+} from '@temporalio/client';
+import type { Config } from '../../infra/config';
+import { ERP_MAINTENANCE_TASKS, type ErpMaintenanceTask } from '../../activities/erp';
+import { erpScheduleId } from '../../workflows/erp/ids';
+import { erpMaintenanceWorkflow } from '../../workflows/erp/maintenance';
+import { erpReconcileSweepWorkflow } from '../../workflows/erp/vendor-reconcile';
+
+type ErpScheduleConfig = Pick<
+  Config,
+  'NODE_ID' | 'TEMPORAL_TASK_QUEUE' | 'ERP_RECONCILE_LEAF_SIZE' | 'ERP_AGENT_TIMEOUT_MS'
+>;
+
+/** The seed's six periodic tasks (REQ-10) as calendar or interval specs, UTC. */
+const WHEN: Record<ErpMaintenanceTask, ScheduleOptions['spec']> = {
+  'agent-health': { intervals: [{ every: '5 minutes' }] },
+  'dlq-alerts': { intervals: [{ every: '15 minutes' }] },
+  'expired-jobs': { cronExpressions: ['0 2 * * *'] },
+  'archive-reconciliation': { cronExpressions: ['0 3 * * 0'] },
+  'resolved-dlq': { cronExpressions: ['0 4 * * 6'] },
+};
+
+const policies = {
+  // A run still going when the next tick comes: that tick is dropped.
+  overlap: ScheduleOverlapPolicy.SKIP,
+  catchupWindow: '1 minute',
+  pauseOnFailure: false,
+} as const;
+
+export function erpScheduleDefinitions(config: ErpScheduleConfig): ScheduleOptions[] {
+  const drift: ScheduleOptions = {
+    scheduleId: erpScheduleId(config.NODE_ID, 'drift-detection'),
+    spec: { cronExpressions: ['0 * * * *'] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: erpReconcileSweepWorkflow,
+      workflowId: erpScheduleId(config.NODE_ID, 'drift-detection'),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{ leafSize: config.ERP_RECONCILE_LEAF_SIZE, agentTimeoutMs: config.ERP_AGENT_TIMEOUT_MS }],
+    },
+    policies,
+    memo: {
+      description: 'ERP drift detection: VendorReconcile for every active vendor',
+      node: config.NODE_ID,
+    },
+  };
+  const tasks = ERP_MAINTENANCE_TASKS.map((task): ScheduleOptions => ({
+    scheduleId: erpScheduleId(config.NODE_ID, task),
+    spec: WHEN[task],
+    action: {
+      type: 'startWorkflow',
+      workflowType: erpMaintenanceWorkflow,
+      workflowId: erpScheduleId(config.NODE_ID, task),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{ task }],
+    },
+    policies,
+    memo: { description: `ERP maintenance: ${task}`, node: config.NODE_ID },
+  }));
+  return [drift, ...tasks];
+}
+
+/** Creates the ERP schedules or brings them up to date (idempotent; paused ones stay paused). */
+export async function ensureErpSchedules(client: Client, config: ErpScheduleConfig): Promise<string[]> {
+  const ids: string[] = [];
+  for (const definition of erpScheduleDefinitions(config)) {
+    try {
+      await client.schedule.create(definition);
+    } catch (err) {
+      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+      await client.schedule.getHandle(definition.scheduleId).update((previous) => ({
+        ...previous,
+        spec: definition.spec,
+        action: definition.action,
+        policies: definition.policies,
+      }));
+    }
+    ids.push(definition.scheduleId);
+  }
+  return ids;
+}

@@ -1,0 +1,166 @@
+import { createMappingResolver } from '../../../infra/erp/mappings';
+import { apiKey, createErpTestApp, newVendor, type ErpTestApp } from '../../support/erp';
+
+// REQ-4: admin CRUD with soft delete and bulk seed, and resolution through the LRU cache that every
+// write clears (the API's own resolver is exercised by the ingest tests).
+
+let app: ErpTestApp;
+beforeAll(async () => {
+  app = await createErpTestApp();
+});
+afterAll(() => app.close());
+
+const create = (payload: Record<string, unknown>) =>
+  app.inject({ method: 'POST', url: '/api/admin/mappings', headers: apiKey, payload });
+
+test('create, list filtered by vendor and type, update, soft delete', async () => {
+  const vendorId = newVendor();
+  const kg = await create({
+    vendorId,
+    mappingType: 'unit',
+    erpCode: 'KG',
+    restoCode: 'kilogram',
+    restoLabel: 'Kilogramme',
+  });
+  expect(kg.statusCode).toBe(201);
+  await create({ vendorId, mappingType: 'vat', erpCode: 'V21', restoCode: 'vat-21' });
+  const id = kg.json<{ id: string }>().id;
+
+  const units = await app.inject({
+    method: 'GET',
+    url: `/api/admin/mappings?vendorId=${vendorId}&type=unit`,
+    headers: apiKey,
+  });
+  expect(units.json()).toMatchObject({
+    data: [{ erpCode: 'KG', restoCode: 'kilogram' }],
+    meta: { total: 1, page: 1, limit: 50, totalPages: 1 },
+  });
+
+  const put = await app.inject({
+    method: 'PUT',
+    url: `/api/admin/mappings/${id}`,
+    headers: apiKey,
+    payload: { restoCode: 'kg' },
+  });
+  expect(put.json()).toMatchObject({ restoCode: 'kg', isActive: true });
+
+  const del = await app.inject({ method: 'DELETE', url: `/api/admin/mappings/${id}`, headers: apiKey });
+  expect(del.statusCode).toBe(200);
+  expect(del.json()).toMatchObject({ isActive: false });
+  const active = await app.inject({
+    method: 'GET',
+    url: `/api/admin/mappings?vendorId=${vendorId}`,
+    headers: apiKey,
+  });
+  expect(active.json<{ data: { erpCode: string }[] }>().data.map((m) => m.erpCode)).toEqual(['V21']);
+  const all = await app.inject({
+    method: 'GET',
+    url: `/api/admin/mappings?vendorId=${vendorId}&includeInactive=true`,
+    headers: apiKey,
+  });
+  expect(all.json<{ meta: { total: number } }>().meta.total).toBe(2);
+
+  expect(
+    (
+      await app.inject({
+        method: 'DELETE',
+        url: `/api/admin/mappings/${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`,
+        headers: apiKey,
+      })
+    ).statusCode,
+  ).toBe(404);
+});
+
+test('bulk seed upserts: a second seed overwrites and reactivates', async () => {
+  const vendorId = newVendor();
+  const seed = (restoCode: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/api/admin/mappings/seed',
+      headers: apiKey,
+      payload: {
+        mappings: Array.from({ length: 300 }, (_, i) => ({
+          vendorId,
+          mappingType: 'family',
+          erpCode: `F${i}`,
+          restoCode: `${restoCode}-${i}`,
+        })),
+      },
+    });
+  expect((await seed('a')).json()).toEqual({ upserted: 300 });
+  expect((await seed('b')).json()).toEqual({ upserted: 300 });
+  const list = await app.inject({
+    method: 'GET',
+    url: `/api/admin/mappings?vendorId=${vendorId}&limit=100&page=3`,
+    headers: apiKey,
+  });
+  const body = list.json<{ data: { restoCode: string }[]; meta: { total: number; totalPages: number } }>();
+  expect(body.meta).toMatchObject({ total: 300, totalPages: 3 });
+  expect(body.data.every((m) => m.restoCode.startsWith('b-'))).toBe(true);
+});
+
+test('resolve: a miss reads the database once and is cached; invalidate makes the next read see a write', async () => {
+  const vendorId = newVendor();
+  await create({ vendorId, mappingType: 'unit', erpCode: 'PC', restoCode: 'piece', restoLabel: 'Pièce' });
+  const resolver = createMappingResolver(app.t.db, { max: 10_000, ttlMs: 5 * 60_000 });
+
+  expect(await resolver.resolve(vendorId, 'unit', 'PC')).toEqual({ restoCode: 'piece', restoLabel: 'Pièce' });
+  expect(await resolver.resolve(vendorId, 'unit', 'BOX')).toBeNull();
+  expect(resolver.size).toBe(2);
+
+  // A change behind the cache's back is not seen until the cache is cleared (what every write does).
+  await app.t.db
+    .updateTable('erp_code_mappings')
+    .set({ resto_code: 'unit' })
+    .where('vendor_id', '=', vendorId)
+    .execute();
+  expect(await resolver.resolve(vendorId, 'unit', 'PC')).toEqual({ restoCode: 'piece', restoLabel: 'Pièce' });
+  resolver.invalidate();
+  expect(await resolver.resolve(vendorId, 'unit', 'PC')).toEqual({ restoCode: 'unit', restoLabel: 'Pièce' });
+});
+
+test('resolve: entries expire after the TTL and the cache holds at most max entries (LRU)', async () => {
+  const vendorId = newVendor();
+  await create({ vendorId, mappingType: 'vat', erpCode: 'V5', restoCode: 'vat-5' });
+  const resolver = createMappingResolver(app.t.db, { max: 3, ttlMs: 200 });
+  expect(await resolver.resolve(vendorId, 'vat', 'V5')).toMatchObject({ restoCode: 'vat-5' });
+  await app.t.db
+    .updateTable('erp_code_mappings')
+    .set({ resto_code: 'vat-5b' })
+    .where('vendor_id', '=', vendorId)
+    .execute();
+  await new Promise((r) => setTimeout(r, 300));
+  expect(await resolver.resolve(vendorId, 'vat', 'V5')).toMatchObject({ restoCode: 'vat-5b' });
+
+  for (const code of ['A', 'B', 'C', 'D']) await resolver.resolve(vendorId, 'unit', code);
+  expect(resolver.size).toBe(3);
+});
+
+test('a write through the admin API clears the API cache: an unmapped unit becomes mapped at once', async () => {
+  const reg = await app.inject({
+    method: 'POST',
+    url: '/api/agents/register',
+    headers: { authorization: `Bearer ${app.config.AGENT_SECRET}` },
+    payload: {
+      vendorId: newVendor(),
+      agentUrl: 'http://127.0.0.1:9',
+      authToken: 'agent-token-cache-test-0001',
+    },
+  });
+  const vendorId = reg.json<{ vendorId: string }>().vendorId;
+  const headers = { authorization: 'Bearer agent-token-cache-test-0001' };
+  await create({ vendorId, mappingType: 'vat', erpCode: 'V21', restoCode: 'vat-21' });
+  const push = () =>
+    app.inject({
+      method: 'POST',
+      url: '/api/sync/items',
+      headers,
+      payload: {
+        vendorId,
+        items: [{ sku: 'S1', name: 'Salt', unit: 'BAG', vat: 'V21', updatedAt: new Date().toISOString() }],
+      },
+    });
+  expect((await push()).json()).toMatchObject({ failed: 1, results: [{ reason: 'UNMAPPED_UNIT' }] });
+  await create({ vendorId, mappingType: 'unit', erpCode: 'BAG', restoCode: 'bag' });
+  expect((await push()).json()).toMatchObject({ processed: 1 });
+});

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
+import { createEscrowActivities } from './escrow';
 import { createOrphanHealerActivities } from './orphan-healer';
 import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';
 
 export type { OrphanHealInput, OrphanHealResult } from './orphan-healer';
+export type { OversellPassResult, ReleaseInput, ReleaseOutcome } from './escrow';
 
 /** What activities may close over. The worker builds this once from validated config. */
 export interface ActivityDeps {
@@ -23,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrphanHealerActivities(deps),
     ...createRelayActivities(deps),
     ...createReconcileActivities(deps),
+    ...createEscrowActivities(deps),
   };
 }
 

@@ -6,10 +6,15 @@ import {
   type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
 import { orphanHealerWorkflow } from '../workflows/orphan-healer';
+import { oversellDetectorWorkflow } from '../workflows/oversell-detector';
 import { reconcileSweepWorkflow } from '../workflows/reconcile-sweep';
 import type { Config } from '../infra/config';
 import type { Log } from '../infra/log';
-import { orphanHealerScheduleId, reconcileSweepScheduleId } from '../workflows/ids';
+import {
+  orphanHealerScheduleId,
+  oversellDetectorScheduleId,
+  reconcileSweepScheduleId,
+} from '../workflows/ids';
 
 type ScheduleConfig = Pick<
   Config,
@@ -21,6 +26,7 @@ type ScheduleConfig = Pick<
   | 'RECONCILE_SWEEP_INTERVAL_SECONDS'
   | 'RECONCILE_CHUNK_SIZE'
   | 'RECONCILE_SWEEP_CONCURRENCY'
+  | 'OVERSELL_DETECTOR_INTERVAL_SECONDS'
 >;
 
 /** The node's schedules, as they should be for this config. */
@@ -79,7 +85,27 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
       node: config.NODE_ID,
     },
   };
-  return [orphanHealer, reconcileSweep];
+  const oversellDetector: ScheduleOptions<
+    ScheduleOptionsStartWorkflowAction<typeof oversellDetectorWorkflow>
+  > = {
+    scheduleId: oversellDetectorScheduleId(config.NODE_ID),
+    spec: { intervals: [{ every: `${config.OVERSELL_DETECTOR_INTERVAL_SECONDS} seconds` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: oversellDetectorWorkflow,
+      workflowId: oversellDetectorScheduleId(config.NODE_ID),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
+    memo: {
+      description:
+        'Raises OVERSELLING_DETECTED for every product below zero in a warehouse (once per product and ' +
+        'warehouse per hour)',
+      node: config.NODE_ID,
+    },
+  };
+  return [orphanHealer, reconcileSweep, oversellDetector];
 }
 
 /** Schedule names of the node before their ids carried the node id. */

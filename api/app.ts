@@ -14,6 +14,7 @@ import type { WorkerCheck } from '../infra/temporal/worker-health';
 import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorsPlugin } from './plugins/errors';
+import { escrowRoutes } from './routes/escrow';
 import { federationRoutes } from './routes/federation';
 import { federationSyncRoutes } from './routes/federation-sync';
 import { opsRoutes } from './routes/ops';
@@ -93,5 +94,11 @@ export async function buildApp(deps: AppDeps) {
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   await app.register(federationSyncRoutes, { db });
   await app.register(reconcileRoutes, { config, db, temporal: deps.temporal });
+  await app.register(escrowRoutes, {
+    config,
+    db,
+    temporal: deps.temporal,
+    onEventsCommitted: deps.onEventsCommitted,
+  });
   return app;
 }

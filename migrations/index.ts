@@ -4,6 +4,7 @@ import * as projections from './20261124_0002_projections';
 import * as federation from './20261125_0003_federation';
 import * as storeKeys from './20261201_0004_store_keys';
 import * as alerts from './20261201_0005_alerts';
+import * as escrow from './20261202_0007_escrow';
 
 /** Every migration, keyed by its timestamped name; the Migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '20261125_0003_federation': federation,
   '20261201_0004_store_keys': storeKeys,
   '20261201_0005_alerts': alerts,
+  '20261202_0007_escrow': escrow,
 };

@@ -27,6 +27,12 @@ export const orphanHealerScheduleId = (nodeId: string): string => `${nodeId}:orp
 /** The ReconcileSweep schedule; also the id of the workflows it starts (the server appends a timestamp). */
 export const reconcileSweepScheduleId = (nodeId: string): string => `${nodeId}:reconcile-sweep`;
 
+/** The EscrowGrant of one quota (grant ids are uuids made by the granting node). */
+export const escrowGrantWorkflowId = (grantId: string): string => `escrow:${grantId}`;
+
+/** The OversellDetector schedule; also the id of the workflows it starts (the server appends a timestamp). */
+export const oversellDetectorScheduleId = (nodeId: string): string => `${nodeId}:oversell-detector`;
+
 /**
  * The node a relay, reconcile or schedule id belongs to, or undefined when the id does not say (an
  * id from before ids carried the node id).
@@ -39,4 +45,4 @@ export function nodeOfActorId(id: string): string | undefined {
   return undefined;
 }
 
-const SCHEDULE_NAMES = new Set(['orphan-healer', 'reconcile-sweep']);
+const SCHEDULE_NAMES = new Set(['orphan-healer', 'reconcile-sweep', 'oversell-detector']);

@@ -7,3 +7,6 @@ export { storeReconcileWorkflow } from './store-reconcile';
 export type { ReconcileProgress, StoreReconcileInput } from './store-reconcile';
 export { reconcileSweepWorkflow } from './reconcile-sweep';
 export type { ReconcileSweepInput, ReconcileSweepResult } from './reconcile-sweep';
+export { escrowGrantWorkflow } from './escrow-grant';
+export type { EscrowGrantInput, EscrowGrantState } from './escrow-grant';
+export { oversellDetectorWorkflow } from './oversell-detector';

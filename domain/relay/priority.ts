@@ -21,6 +21,12 @@ export const RELAY_PRIORITY: Readonly<Record<EventType, number>> = {
   DebtPaymentAdded: 6,
   SaleVoided: 7,
   CashLedgerEntryCreated: 8,
+  // Escrow rights before the grants they pay for, grants before what consumes or releases them
+  // (only for tidiness: the escrow projections converge in any order).
+  EscrowRightsMoved: 5,
+  EscrowGranted: 6,
+  EscrowConsumed: 7,
+  EscrowReleased: 8,
 };
 
 export const DEFAULT_RELAY_PRIORITY = 10;

@@ -6,6 +6,7 @@ import { temporal } from '@temporalio/proto';
 export const SEARCH_ATTRIBUTES = {
   StoreId: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
   PeerId: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  DeviceId: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
 } as const;
 
 /**

@@ -45,7 +45,7 @@ const grantBody = z.object({
         expires_at: isoDate.optional().describe('default: now + ESCROW_DEFAULT_TTL_SECONDS'),
       }),
     )
-    .min(1)
+    // Empty is an empty answer (not a 400), so a device naming another store is told 403 first.
     .max(200),
 });
 

@@ -5,7 +5,11 @@ import { loadConfig, type Config } from '../../infra/config';
 import { hashPayload } from '../../domain/events/hash';
 import { connectTemporal } from '../../infra/temporal/client';
 import { installTemporalRuntime } from '../../infra/temporal/logging';
-import { orphanHealerScheduleId, reconcileSweepScheduleId } from '../../workflows/ids';
+import {
+  orphanHealerScheduleId,
+  oversellDetectorScheduleId,
+  reconcileSweepScheduleId,
+} from '../../workflows/ids';
 import { ensureSchedules } from '../../actors/schedules';
 import { connectWorker, createNodeWorker } from '../../app/worker';
 import { createTestDatabase, serverUrl, type TestDatabase } from '../support/db';
@@ -59,7 +63,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const id of [orphanHealerScheduleId(nodeId), reconcileSweepScheduleId(nodeId)]) {
+  for (const id of [
+    orphanHealerScheduleId(nodeId),
+    reconcileSweepScheduleId(nodeId),
+    oversellDetectorScheduleId(nodeId),
+  ]) {
     await client?.schedule
       .getHandle(id)
       .delete()
@@ -123,7 +131,11 @@ test('the schedule (overlap SKIP) heals orphans on its own, and a later ensureSc
   const orphanIds = await insertOrphans(6);
 
   const ids = await ensureSchedules(client, config);
-  expect(ids).toEqual([`${nodeId}:orphan-healer`, `${nodeId}:reconcile-sweep`]);
+  expect(ids).toEqual([
+    `${nodeId}:orphan-healer`,
+    `${nodeId}:reconcile-sweep`,
+    `${nodeId}:oversell-detector`,
+  ]);
 
   await waitFor(async () => {
     const rows = await tdb.db

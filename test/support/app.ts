@@ -37,7 +37,7 @@ export async function createTestApp(
     checkWorker = () => Promise.resolve(),
     withDb = (db) => db,
     ...deps
-  }: { checkWorker?: WorkerCheck; withDb?: (db: Db) => Db } & Pick<AppDeps, 'onRoute'> = {},
+  }: { checkWorker?: WorkerCheck; withDb?: (db: Db) => Db } & Pick<AppDeps, 'onRoute' | 'temporal'> = {},
 ): Promise<TestApp> {
   const t = await createTestDatabase('api');
   const config = testConfig({ ...overrides, DATABASE_URL: t.url });

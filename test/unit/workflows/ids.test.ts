@@ -2,6 +2,7 @@ import {
   legacyReconcileWorkflowId,
   nodeOfActorId,
   orphanHealerScheduleId,
+  oversellDetectorScheduleId,
   reconcileSweepScheduleId,
   reconcileWorkflowId,
   relayWorkflowId,
@@ -15,11 +16,13 @@ test('every id carries the node id, and says whose it is', () => {
   expect(reconcileWorkflowId('shop-1', store, 'cloud')).toBe(`reconcile:shop-1:${store}:cloud`);
   expect(orphanHealerScheduleId('shop-1')).toBe('shop-1:orphan-healer');
   expect(reconcileSweepScheduleId('shop-1')).toBe('shop-1:reconcile-sweep');
+  expect(oversellDetectorScheduleId('shop-1')).toBe('shop-1:oversell-detector');
   for (const id of [
     relayWorkflowId('shop-1', 'cloud'),
     reconcileWorkflowId('shop-1', store, 'cloud'),
     orphanHealerScheduleId('shop-1'),
     reconcileSweepScheduleId('shop-1'),
+    oversellDetectorScheduleId('shop-1'),
   ]) {
     expect(nodeOfActorId(id)).toBe('shop-1');
   }

@@ -138,7 +138,15 @@ export async function checkStock(
   }
   const oversold = [...touched.values()]
     .map((o) => ({ ...o, stock_after: round3(o.stock_after) }))
-    .filter((o) => o.stock_after < 0);
+    .filter((o) => o.stock_after < 0)
+    // raiseAlert locks each dedup key until commit: in one order, so concurrent pushes cannot deadlock.
+    .sort((x, y) => {
+      const [kx, ky] = [
+        oversellDedupKey(x.store_id, x.warehouse_id, x.product_id),
+        oversellDedupKey(y.store_id, y.warehouse_id, y.product_id),
+      ];
+      return kx < ky ? -1 : kx > ky ? 1 : 0;
+    });
   for (const o of oversold) {
     const name = (await productInfo(trx, o.store_id, [o.product_id])).get(o.product_id)?.name ?? null;
     const product = name ? `${name} (${o.product_id})` : o.product_id;

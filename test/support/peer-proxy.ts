@@ -19,6 +19,8 @@ export class PeerProxy {
   readonly pushes: ObservedPush[] = [];
   /** Which pushes get a 500 instead of reaching the node (none by default). */
   failPush: (eventIds: string[]) => boolean = () => false;
+  /** While true, every connection is dropped: the peer is unreachable (a network partition). */
+  down = false;
   private server: Server | null = null;
   private port = 0;
 
@@ -46,6 +48,10 @@ export class PeerProxy {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.down) {
+      res.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);

@@ -27,7 +27,7 @@ import {
   type ProjectionSink,
 } from '../projections';
 import type { Trx } from '../projections/types';
-import { checkStock, consumeQuotas } from '../projections/sale-intake';
+import { intakeSales } from '../projections/sale-intake';
 import { nodeEvents } from './node-events';
 
 export interface IngestOptions {
@@ -438,13 +438,8 @@ async function saleIntake(
   const opts = fresh[0]!.opts;
   const fromPeer = new Set(fresh.filter((p) => p.opts.source === 'system-federation').map((p) => p.id));
   const run = async () => {
-    const drafts = await consumeQuotas(trx, opts.nodeId, sales);
-    await checkStock(
-      trx,
-      sales.filter((e) => !fromPeer.has(e.event_id)),
-      sink,
-      log,
-    );
+    const checked = sales.filter((e) => !fromPeer.has(e.event_id));
+    const drafts = await intakeSales(trx, opts.nodeId, sales, checked, sink, log);
     return nodeEvents(trx, opts.nodeId, drafts);
   };
   let made: SyncEvent[];

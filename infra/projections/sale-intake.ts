@@ -1,8 +1,15 @@
+import { sql } from 'kysely';
 import type { Log } from '../log';
 import { raiseAlert } from '../repositories/alerts';
-import { openQuotasFor, type OpenQuota } from '../repositories/escrow-quotas';
+import {
+  openQuotasFor,
+  openQuotasOf,
+  openQuotasSql,
+  type OpenQuota,
+  type QuotaKey,
+} from '../repositories/escrow-quotas';
 import { productInfo } from '../repositories/products';
-import { stockLevels } from '../repositories/warehouse-stock';
+import { stockLevelsSql, type StockLevel } from '../repositories/warehouse-stock';
 import type { NodeEventDraft } from '../eventlog/node-events';
 import { warehouseOf } from './stock';
 import { lockEntities, type ProjectionEvent, type ProjectionSink, type Trx } from './types';
@@ -22,6 +29,58 @@ export const escrowLockKey = (storeId: string, productId: string) => `${storeId}
 const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 type Sale = ProjectionEvent<'SaleCreated'>;
+type OpenQuotaJson = Omit<OpenQuota, 'remaining'> & { remaining: string };
+
+export interface Oversold {
+  store_id: string;
+  warehouse_id: string;
+  product_id: string;
+  stock_after: number;
+  sale_event_ids: string[];
+}
+
+/**
+ * Both steps for a push's new sales (`checked`: those not relayed by a peer). One statement reads the
+ * open quotas of the sales' devices and the stock the checked lines take from; each step goes on
+ * only if it has something to do, so a push without escrow or overselling costs that one statement.
+ * Returns the EscrowConsumed events to append.
+ */
+export async function intakeSales(
+  trx: Trx,
+  nodeId: string,
+  sales: Sale[],
+  checked: Sale[],
+  sink: ProjectionSink,
+  log: Log,
+): Promise<NodeEventDraft[]> {
+  if (sales.length === 0) return [];
+  const keys = quotaKeysOf(sales);
+  const touched = touchedBy(checked);
+  const stockSql = touched.size > 0 ? stockLevelsSql([...touched.values()]) : sql`SELECT NULL WHERE false`;
+  const r = await sql<{ quotas: OpenQuotaJson[]; stock: StockLevel[] }>`
+    WITH q AS (${openQuotasSql(nodeId, keys)}), s AS (${stockSql})
+    SELECT (SELECT coalesce(json_agg(q), '[]'::json) FROM q) AS quotas,
+      (SELECT coalesce(json_agg(s), '[]'::json) FROM s) AS stock`.execute(trx);
+  const { quotas, stock } = r.rows[0]!;
+  const drafts = openQuotasOf(quotas).length > 0 ? await consumeQuotas(trx, nodeId, sales, keys) : [];
+  if (touched.size > 0) await checkStock(trx, touched, stock, sink, log);
+  return drafts;
+}
+
+function quotaKeysOf(sales: Sale[]): QuotaKey[] {
+  const keys = new Map<string, QuotaKey>();
+  for (const e of sales) {
+    const device_id = e.device_id.toLowerCase();
+    for (const item of e.payload.items) {
+      keys.set(`${e.store_id}|${device_id}|${item.product_id}`, {
+        store_id: e.store_id,
+        device_id,
+        product_id: item.product_id,
+      });
+    }
+  }
+  return [...keys.values()];
+}
 
 /**
  * The quotas this node granted to a sale's device are consumed by the sale's lines, soonest expiry
@@ -29,27 +88,21 @@ type Sale = ProjectionEvent<'SaleCreated'>;
  * caller to append), so peers account for it without deciding it again. Only the granting node
  * consumes its quotas — whether the sale reached it from the device or from a peer — and never
  * after it released them, so consumed + released never exceeds what was granted. Serialised with
- * grants and releases by the product's escrow lock, taken only when there is a quota to consume.
+ * grants and releases by the products' escrow locks, taken only when the device holds a quota of
+ * this node (a push without escrow takes none).
  */
-export async function consumeQuotas(trx: Trx, nodeId: string, sales: Sale[]): Promise<NodeEventDraft[]> {
-  const lines = sales.flatMap((e) =>
-    e.payload.items.map((item, i) => ({
-      sale: e,
-      store_id: e.store_id,
-      device_id: e.device_id.toLowerCase(),
-      product_id: item.product_id,
-      line_no: i + 1,
-      qty: item.qty,
-    })),
-  );
-  const keys = [...new Map(lines.map((l) => [`${l.store_id}|${l.device_id}|${l.product_id}`, l])).values()];
-  const candidates = await openQuotasFor(trx, nodeId, keys);
-  if (candidates.length === 0) return [];
+async function consumeQuotas(
+  trx: Trx,
+  nodeId: string,
+  sales: Sale[],
+  keys: QuotaKey[],
+): Promise<NodeEventDraft[]> {
   await lockEntities(
     trx,
     'escrow',
-    [...new Set(candidates.map((q) => escrowLockKey(q.store_id, q.product_id)))].sort(),
+    [...new Set(keys.map((k) => escrowLockKey(k.store_id, k.product_id)))].sort(),
   );
+  // Read again under the locks: a grant or a release may have committed since the first read.
   const open = await openQuotasFor(trx, nodeId, keys);
   const byKey = new Map<string, OpenQuota[]>();
   for (const q of open) {
@@ -61,25 +114,26 @@ export async function consumeQuotas(trx: Trx, nodeId: string, sales: Sale[]): Pr
   );
   const drafts: NodeEventDraft[] = [];
   for (const sale of ordered) {
+    const device = sale.device_id.toLowerCase();
     const taken: { grant_id: string; line_no: number; product_id: string; qty: number }[] = [];
-    for (const l of lines.filter((x) => x.sale === sale)) {
-      let want = l.qty;
-      for (const q of byKey.get(`${l.store_id}|${l.device_id}|${l.product_id}`) ?? []) {
+    sale.payload.items.forEach((item, i) => {
+      let want = item.qty;
+      for (const q of byKey.get(`${sale.store_id}|${device}|${item.product_id}`) ?? []) {
         if (want <= 0) break;
         const qty = round3(Math.min(want, q.remaining));
         if (qty <= 0) continue;
         q.remaining = round3(q.remaining - qty);
         want = round3(want - qty);
-        taken.push({ grant_id: q.grant_id, line_no: l.line_no, product_id: l.product_id, qty });
+        taken.push({ grant_id: q.grant_id, line_no: i + 1, product_id: item.product_id, qty });
       }
-    }
+    });
     if (taken.length === 0) continue;
     drafts.push({
       store_id: sale.store_id,
       type: 'EscrowConsumed',
       payload: {
         node_id: nodeId,
-        device_id: sale.device_id.toLowerCase(),
+        device_id: device,
         sale_id: sale.payload.sale_id,
         sale_event_id: sale.event_id,
         lines: taken,
@@ -89,28 +143,8 @@ export async function consumeQuotas(trx: Trx, nodeId: string, sales: Sale[]): Pr
   return drafts;
 }
 
-export interface Oversold {
-  store_id: string;
-  warehouse_id: string;
-  product_id: string;
-  stock_after: number;
-  sale_event_ids: string[];
-}
-
-/**
- * The soft stock check (seed 003, deliverable 13): the stock each sale line leaves, counting this
- * batch's movements not yet applied (`sink.stock`). Below zero is overselling: logged and raised as
- * an OVERSELLING_DETECTED alert (one per product and warehouse per hour), and the sale stays — a
- * sale is never refused. Callers pass only sales that did not come from a peer: the peer's node
- * checked them where they entered.
- */
-export async function checkStock(
-  trx: Trx,
-  sales: Sale[],
-  sink: ProjectionSink,
-  log: Log,
-): Promise<Oversold[]> {
-  if (sales.length === 0) return [];
+/** The (store, warehouse, product) rows the sales' lines take stock from, with their sales. */
+function touchedBy(sales: Sale[]): Map<string, Oversold> {
   const touched = new Map<string, Oversold>();
   for (const e of sales) {
     for (const item of e.payload.items) {
@@ -127,14 +161,31 @@ export async function checkStock(
       touched.set(k, o);
     }
   }
+  return touched;
+}
+
+/**
+ * The soft stock check (seed 003, deliverable 13): the stock each sale line leaves — the committed
+ * level plus this batch's movements not yet applied (`sink.stock`). Below zero is overselling:
+ * logged and raised as an OVERSELLING_DETECTED alert (one per product and warehouse per hour), and
+ * the sale stays — a sale is never refused. Only sales that did not come from a peer are checked:
+ * the peer's node checked them where they entered. Concurrent pushes do not see each other's
+ * uncommitted sales; the oversell detector catches what slips through that way within minutes.
+ */
+async function checkStock(
+  trx: Trx,
+  touched: Map<string, Oversold>,
+  levels: StockLevel[],
+  sink: ProjectionSink,
+  log: Log,
+): Promise<Oversold[]> {
   for (const d of sink.stock) {
     const o = touched.get(`${d.store_id}|${d.warehouse_id}|${d.product_id}`);
     if (o) o.stock_after += Number(d.qty);
   }
-  for (const level of await stockLevels(trx, [...touched.values()])) {
-    touched.get(`${level.store_id}|${level.warehouse_id}|${level.product_id}`)!.stock_after += Number(
-      level.stock,
-    );
+  for (const level of levels) {
+    const o = touched.get(`${level.store_id}|${level.warehouse_id}|${level.product_id}`);
+    if (o) o.stock_after += Number(level.stock);
   }
   const oversold = [...touched.values()]
     .map((o) => ({ ...o, stock_after: round3(o.stock_after) }))

@@ -91,21 +91,35 @@ export interface OpenQuota {
  * has left: the ones a sale of that device may consume, soonest expiry first. Lock the products
  * (escrow lock) first when the answer decides a write.
  */
-export async function openQuotasFor(
-  trx: Executor,
-  nodeId: string,
-  keys: { store_id: string; device_id: string; product_id: string }[],
-): Promise<OpenQuota[]> {
+export async function openQuotasFor(trx: Executor, nodeId: string, keys: QuotaKey[]): Promise<OpenQuota[]> {
   if (keys.length === 0) return [];
-  const r = await sql<OpenQuota & { remaining: string }>`
+  const r = await sql<OpenQuota & { remaining: string }>`${openQuotasSql(nodeId, keys)}`.execute(trx);
+  return openQuotasOf(r.rows);
+}
+
+export interface QuotaKey {
+  store_id: string;
+  device_id: string;
+  product_id: string;
+}
+
+/** openQuotasFor as a query to compose (the push path reads it with the stock in one round trip). */
+export function openQuotasSql(nodeId: string, keys: QuotaKey[]) {
+  return sql`
     SELECT q.store_id::text, q.grant_id::text, q.device_id, q.product_id::text,
       ${remainingSql('q')}::text AS remaining
     FROM escrow_quotas q
     JOIN ${recordset({ store_id: 'uuid', device_id: 'text', product_id: 'uuid' }, keys, 'k')}
       ON (q.store_id, q.device_id, q.product_id) = (k.store_id, k.device_id, k.product_id)
     WHERE q.node_id = ${nodeId} AND NOT ${releasedSql('q')}
-    ORDER BY q.expires_at, q.grant_id`.execute(trx);
-  return r.rows.map((q) => ({ ...q, remaining: Number(q.remaining) })).filter((q) => q.remaining > 0);
+    ORDER BY q.expires_at, q.grant_id`;
+}
+
+/** Rows of openQuotasSql as OpenQuota, the empty ones left out. */
+export function openQuotasOf(
+  rows: (Omit<OpenQuota, 'remaining'> & { remaining: string | number })[],
+): OpenQuota[] {
+  return rows.map((q) => ({ ...q, remaining: Number(q.remaining) })).filter((q) => q.remaining > 0);
 }
 
 /** One quota with what it has consumed, or undefined. */

@@ -62,13 +62,15 @@ export interface StockLevel {
 /** Current stock of these (store, warehouse, product) rows (absent rows are not returned). */
 export async function stockLevels(db: Executor, keys: ProjectionSink['prune']): Promise<StockLevel[]> {
   if (keys.length === 0) return [];
-  const r = await sql<StockLevel>`
+  return (await sql<StockLevel>`${stockLevelsSql(keys)}`.execute(db)).rows;
+}
+
+/** stockLevels as a query to compose. */
+export function stockLevelsSql(keys: ProjectionSink['prune']) {
+  return sql`
     SELECT ws.store_id::text, ws.warehouse_id::text, ws.product_id::text, ws.stock::text
     FROM warehouse_stock ws JOIN ${recordset(KEY_COLUMNS, keys, 'k')}
-      ON (ws.store_id, ws.warehouse_id, ws.product_id) = (k.store_id, k.warehouse_id, k.product_id)`.execute(
-    db,
-  );
-  return r.rows;
+      ON (ws.store_id, ws.warehouse_id, ws.product_id) = (k.store_id, k.warehouse_id, k.product_id)`;
 }
 
 export interface NegativeStock extends StockLevel {

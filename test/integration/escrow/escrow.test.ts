@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { ScheduleOverlapPolicy, type Client, type Connection } from '@temporalio/client';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { sql } from 'kysely';
+import pino from 'pino';
+import { syncEventSchema } from '../../../domain/events/schemas';
+import { ingestEvents } from '../../../infra/eventlog/ingest';
 import { ensureSchedules } from '../../../actors/schedules';
 import { createEscrowActivities } from '../../../activities/escrow';
 import { connectWorker, createNodeWorker } from '../../../app/worker';
@@ -414,6 +417,26 @@ describe('soft server stock check (deliverable 13)', () => {
     const after = await oversellAlerts(d!.storeId);
     expect(after).toHaveLength(1);
     expect(after[0]!.occurrences).toBe(2);
+  });
+
+  test('the overselling is logged as a warning naming the product and the sale', async () => {
+    const [d] = await newStore();
+    const product = await stockUp(d!, 1, 'Café Madrid');
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const oversell = syncEventSchema.parse(sale(d!, product, 2));
+    const result = await ingestEvents(app.t.db, [oversell], { nodeId, source: 'device' }, log);
+    expect(result.accepted).toEqual([oversell.event_id]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: 'overselling detected: sale accepted, stock below zero',
+        product_id: product,
+        product_name: 'Café Madrid',
+        stock_after: -1,
+        sale_event_ids: [oversell.event_id],
+      }),
+    );
   });
 
   test('a sale relayed by a peer (system-federation) is not checked', async () => {

@@ -102,7 +102,7 @@ export const escrowRoutes: FastifyPluginAsyncZod<EscrowRoutesOptions> = async (a
         summary:
           'Reserve stock quotas for a device before it goes offline (one EscrowGrant workflow per quota)',
         description:
-          `Per item: at most ${config.ESCROW_DEVICE_SHARE * 100} % of the stock not held by other devices ` +
+          `Per item: at most ${Math.round(config.ESCROW_DEVICE_SHARE * 1000) / 10} % of the stock not held by other devices ` +
           '(counting what this device holds), never more than the unreserved remainder, and never more than ' +
           "this node's escrow rights (asked of the peers first when short), in whole units; a partial grant when " +
           `short. Expiry: \`expires_at\`, or ${config.ESCROW_DEFAULT_TTL_SECONDS} s; at most ` +

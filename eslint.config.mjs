@@ -62,6 +62,21 @@ export default tseslint.config(
       `${layer}/ may not depend on this: layers point inward (docs/architecture.md)`,
     ),
   ),
+  // The PWA runs in the browser: of the node it may use the domain's types only, and no Node built-ins.
+  layerRule(
+    ['pwa/**/*.ts'],
+    [
+      ...LAYERS.slice(1).flatMap((l) => [`**/${l}`, `**/${l}/**`]),
+      'node:*',
+      'pg',
+      'kysely',
+      '@temporalio/*',
+      'fastify',
+      'fastify-*',
+      'pino',
+    ],
+    'pwa/ runs in the browser: it may import domain/ types, nothing else of the node',
+  ),
   // Migrations never import the app: they must keep working when the code around them changes.
   layerRule(
     ['migrations/**/*.ts'],

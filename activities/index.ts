@@ -2,18 +2,25 @@ import type { Logger } from 'pino';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
 import { createEscrowActivities } from './escrow';
+import type { FederationHealthReport } from '../domain/health/report';
+import { createHealthActivities } from './health';
+import { createFiscalActivities } from './fiscal';
 import { createOrphanHealerActivities } from './orphan-healer';
 import { createReconcileActivities } from './reconcile';
 import { createRelayActivities } from './relay';
+import { createSelfCheckActivities } from './self-check';
 
 export type { OrphanHealInput, OrphanHealResult } from './orphan-healer';
 export type { OversellPassResult, ReleaseInput, ReleaseOutcome } from './escrow';
+export type { SelfCheckResult } from './self-check';
 
 /** What activities may close over. The worker builds this once from validated config. */
 export interface ActivityDeps {
   db: Db;
   log: Logger;
   config: Config;
+  /** Builds a store's health report (actors/health.ts, handed in by the composition root). */
+  healthReport?: (storeId: string) => Promise<FederationHealthReport>;
 }
 
 /**
@@ -26,6 +33,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createRelayActivities(deps),
     ...createReconcileActivities(deps),
     ...createEscrowActivities(deps),
+    ...createHealthActivities(deps),
+    ...createSelfCheckActivities(deps),
+    ...createFiscalActivities(deps),
   };
 }
 

@@ -8,12 +8,16 @@ import {
 import { orphanHealerWorkflow } from '../workflows/orphan-healer';
 import { oversellDetectorWorkflow } from '../workflows/oversell-detector';
 import { reconcileSweepWorkflow } from '../workflows/reconcile-sweep';
+import { healthMonitorWorkflow } from '../workflows/health-monitor';
+import { projectionSelfCheckWorkflow } from '../workflows/self-check';
 import type { Config } from '../infra/config';
 import type { Log } from '../infra/log';
 import {
+  healthMonitorScheduleId,
   orphanHealerScheduleId,
   oversellDetectorScheduleId,
   reconcileSweepScheduleId,
+  selfCheckScheduleId,
 } from '../workflows/ids';
 
 type ScheduleConfig = Pick<
@@ -26,6 +30,12 @@ type ScheduleConfig = Pick<
   | 'RECONCILE_SWEEP_INTERVAL_SECONDS'
   | 'RECONCILE_CHUNK_SIZE'
   | 'RECONCILE_SWEEP_CONCURRENCY'
+  | 'HEALTH_MONITOR_INTERVAL_SECONDS'
+  | 'FEDERATION_OFFLINE_AFTER_SECONDS'
+  | 'HEALTH_SNAPSHOT_RETENTION_DAYS'
+  | 'ALERT_RETRY_INITIAL_MS'
+  | 'ALERT_RETRY_MAX_MS'
+  | 'SELF_CHECK_INTERVAL_HOURS'
   | 'OVERSELL_DETECTOR_INTERVAL_SECONDS'
 >;
 
@@ -85,6 +95,48 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
       node: config.NODE_ID,
     },
   };
+  const healthMonitor: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof healthMonitorWorkflow>> = {
+    scheduleId: healthMonitorScheduleId(config.NODE_ID),
+    spec: { intervals: [{ every: `${config.HEALTH_MONITOR_INTERVAL_SECONDS} seconds` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: healthMonitorWorkflow,
+      workflowId: healthMonitorScheduleId(config.NODE_ID),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [
+        {
+          nodeId: config.NODE_ID,
+          offlineAfterSeconds: config.FEDERATION_OFFLINE_AFTER_SECONDS,
+          retentionDays: config.HEALTH_SNAPSHOT_RETENTION_DAYS,
+          retry: { initialMs: config.ALERT_RETRY_INITIAL_MS, maxMs: config.ALERT_RETRY_MAX_MS },
+        },
+      ],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
+    memo: {
+      description:
+        "Saves every store's health snapshot, raises alerts on health transitions and starts their webhook deliveries " +
+        `(every ${config.HEALTH_MONITOR_INTERVAL_SECONDS} s)`,
+      node: config.NODE_ID,
+    },
+  };
+  const selfCheck: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof projectionSelfCheckWorkflow>> = {
+    scheduleId: selfCheckScheduleId(config.NODE_ID),
+    spec: { intervals: [{ every: `${config.SELF_CHECK_INTERVAL_HOURS} hours` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: projectionSelfCheckWorkflow,
+      workflowId: selfCheckScheduleId(config.NODE_ID),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [{}],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false },
+    memo: {
+      description:
+        "Rebuilds every store's read models from its event log in a scratch schema and compares them",
+      node: config.NODE_ID,
+    },
+  };
   const oversellDetector: ScheduleOptions<
     ScheduleOptionsStartWorkflowAction<typeof oversellDetectorWorkflow>
   > = {
@@ -105,7 +157,7 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
       node: config.NODE_ID,
     },
   };
-  return [orphanHealer, reconcileSweep, oversellDetector];
+  return [orphanHealer, reconcileSweep, healthMonitor, selfCheck, oversellDetector];
 }
 
 /** Schedule names of the node before their ids carried the node id. */

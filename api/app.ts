@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { hashToken } from '../domain/auth/tokens';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
+import type { PushDeps } from '../infra/eventlog/push';
 import type { Metrics } from '../infra/metrics';
 import type { WorkerCheck } from '../infra/temporal/worker-health';
 import { authPlugin } from './plugins/auth';
@@ -17,8 +18,13 @@ import { errorsPlugin } from './plugins/errors';
 import { escrowRoutes } from './routes/escrow';
 import { federationRoutes } from './routes/federation';
 import { federationSyncRoutes } from './routes/federation-sync';
+import { healthRoutes } from './routes/health';
+import { fiscalRoutes } from './routes/fiscal';
 import { opsRoutes } from './routes/ops';
+import { explainRoutes } from './routes/explain';
+import { posRoutes } from './routes/pos';
 import { reconcileRoutes } from './routes/reconcile';
+import { storeQueryRoutes } from './routes/store-queries';
 import { storeRoutes } from './routes/stores';
 import { syncRoutes } from './routes/sync';
 
@@ -33,6 +39,8 @@ export interface AppDeps {
   /** The Temporal client in this node's namespace (federation routes start, signal and query actors). */
   temporal?: Client;
   onEventsCommitted?: (storeIds: string[]) => void;
+  /** Called after a push commits sales that used a device range's last number. */
+  onFiscalExhausted?: PushDeps['onFiscalExhausted'];
   /** Sees every route as it is registered (the auth matrix test builds its matrix from them). */
   onRoute?: (route: RouteOptions) => void;
 }
@@ -90,7 +98,15 @@ export async function buildApp(deps: AppDeps) {
     checkWorker: deps.checkWorker,
   });
   await app.register(storeRoutes, { db });
-  await app.register(syncRoutes, { config, db, metrics, onEventsCommitted: deps.onEventsCommitted });
+  await app.register(storeQueryRoutes, { config, db });
+  await app.register(explainRoutes, { config, db });
+  await app.register(syncRoutes, {
+    config,
+    db,
+    metrics,
+    onEventsCommitted: deps.onEventsCommitted,
+    onFiscalExhausted: deps.onFiscalExhausted,
+  });
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   await app.register(federationSyncRoutes, { db });
   await app.register(reconcileRoutes, { config, db, temporal: deps.temporal });
@@ -100,5 +116,15 @@ export async function buildApp(deps: AppDeps) {
     temporal: deps.temporal,
     onEventsCommitted: deps.onEventsCommitted,
   });
+  await app.register(healthRoutes, { config, db, temporal: deps.temporal });
+  await app.register(fiscalRoutes, {
+    config,
+    db,
+    log: deps.log,
+    temporal: deps.temporal,
+    onEventsCommitted: deps.onEventsCommitted,
+  });
+  // The POS page's static files (public; its API calls carry the device token).
+  await app.register(posRoutes, { dir: config.POS_DIR });
   return app;
 }

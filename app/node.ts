@@ -10,6 +10,7 @@ import { assertNamespaceIsOurs } from '../actors/namespace-guard';
 import { ensureSearchAttributes } from '../infra/temporal/search-attributes';
 import { createRelayNudger, ensureRelays } from '../actors/relay';
 import { ensureSchedules } from '../actors/schedules';
+import { createFiscalExhaustionSignaller } from '../actors/fiscal';
 import { connectWorker, createNodeWorker } from './worker';
 import { taskQueuePollerCheck, workerStateCheck } from '../infra/temporal/worker-health';
 
@@ -102,6 +103,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
         temporal: temporal.client,
         onEventsCommitted:
           config.PEERS.length > 0 ? createRelayNudger(temporal.client, config, log) : undefined,
+        onFiscalExhausted: createFiscalExhaustionSignaller(temporal.client, config, log),
         checkTemporal: async () => {
           await temporal.connection.healthService.check({});
         },

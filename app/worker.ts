@@ -1,6 +1,8 @@
+import { Context } from '@temporalio/activity';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
+import { buildHealthReport } from '../actors/health';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
 import { PinoTemporalLogger } from '../infra/temporal/logging';
@@ -35,7 +37,14 @@ export async function createNodeWorker({
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowBundle: workflowBundle ?? (await bundleNodeWorkflows(log)),
-    activities: createActivities({ db, log, config }),
+    activities: createActivities({
+      db,
+      log,
+      config,
+      // The report asks the relay actors and Temporal's visibility: through the worker's own client.
+      healthReport: (storeId) =>
+        buildHealthReport({ db, config, temporal: Context.current().client }, storeId),
+    }),
     // A healing pass is one short transaction: let it commit rather than cancel it mid-way.
     shutdownGraceTime: '10 seconds',
   });

@@ -25,6 +25,8 @@ export const ApiError = {
   peerUnavailable: 'PEER_UNAVAILABLE',
   eventNotFound: 'EVENT_NOT_FOUND',
   deadLetterNotFound: 'DEAD_LETTER_NOT_FOUND',
+  productNotFound: 'PRODUCT_NOT_FOUND',
+  debtNotFound: 'DEBT_NOT_FOUND',
   noPeers: 'NO_PEERS',
   lockHeld: 'LOCK_HELD',
   reconcileFailed: 'RECONCILE_FAILED',
@@ -32,6 +34,12 @@ export const ApiError = {
   relayNotRunning: 'RELAY_NOT_RUNNING',
   invalidRelaySettings: 'INVALID_RELAY_SETTINGS',
   relayUnavailable: 'RELAY_UNAVAILABLE',
+  fiscalSeriesExists: 'FISCAL_SERIES_EXISTS',
+  fiscalSeriesExhausted: 'FISCAL_SERIES_EXHAUSTED',
+  fiscalSeriesExpired: 'FISCAL_SERIES_EXPIRED',
+  fiscalNoBlock: 'FISCAL_NO_BLOCK',
+  fiscalNotHome: 'FISCAL_NOT_HOME',
+  fiscalSeriesNotFound: 'FISCAL_SERIES_NOT_FOUND',
   databaseUnavailable: 'DATABASE_UNAVAILABLE',
   databaseBusy: 'DB_BUSY',
   internal: 'INTERNAL',
@@ -49,6 +57,7 @@ export const Rejection = {
   storeMismatch: 'STORE_MISMATCH',
   deviceMismatch: 'DEVICE_MISMATCH',
   eventIdConflict: 'EVENT_ID_CONFLICT',
+  nodeMadeEvent: 'NODE_MADE_EVENT',
 } as const;
 export type RejectionCode = (typeof Rejection)[keyof typeof Rejection];
 export const REJECTION_CODES = Object.values(Rejection);

@@ -116,6 +116,18 @@ const envSchema = z.object({
     }),
   /** Serve the OpenAPI UI and document at /docs. */
   DOCS_ENABLED: flag(true),
+  /** HealthMonitor: one snapshot per store per tick; alerts on transitions; history kept this long. */
+  HEALTH_MONITOR_INTERVAL_SECONDS: positiveInt(300),
+  /** A peer unreachable this long raises FEDERATION_OFFLINE. */
+  FEDERATION_OFFLINE_AFTER_SECONDS: positiveInt(300),
+  HEALTH_SNAPSHOT_RETENTION_DAYS: positiveInt(30),
+  /** ProjectionSelfCheck schedule: every store's read models rebuilt from its log and compared. */
+  SELF_CHECK_INTERVAL_HOURS: positiveInt(24),
+  /** AlertDelivery: first retry after this, doubling up to the maximum, until the webhook answers 2xx. */
+  ALERT_RETRY_INITIAL_MS: positiveInt(5000),
+  ALERT_RETRY_MAX_MS: positiveInt(15 * 60_000),
+  /** Where the POS page's bundle is (scripts/build-pos.ts writes it), served at /pos. */
+  POS_DIR: z.string().min(1).default('dist/pos'),
   ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),
   ORPHAN_HEALER_BATCH: positiveInt(50),
   ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),
@@ -153,6 +165,22 @@ const envSchema = z.object({
   ESCROW_DEVICE_SHARE: z.coerce.number().gt(0).max(1).default(0.3),
   /** The oversell detector's schedule: negative stock per product and warehouse, this often. */
   OVERSELL_DETECTOR_INTERVAL_SECONDS: positiveInt(300),
+  /** Fiscal ranges (docs/fiscal.md): a device range's life, its default and largest size. */
+  FISCAL_RANGE_TTL_SECONDS: positiveInt(24 * 3600),
+  FISCAL_RANGE_DEFAULT_SIZE: positiveInt(50),
+  FISCAL_RANGE_MAX_SIZE: positiveInt(1000),
+  /** Numbers per block a series' home node grants a node, and the free count that asks for the next. */
+  FISCAL_BLOCK_SIZE: positiveInt(1000),
+  FISCAL_BLOCK_LOW_WATER: z.coerce.number().int().min(0).default(200),
+  /**
+   * Home node of a series first seen in a reservation; empty = the smallest id among this node and
+   * its peers. Set it to the same node on every node when not every node peers with every other.
+   */
+  FISCAL_HOME_NODE: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]*$/)
+    .default('')
+    .transform((s) => s || null),
   /** Which roles this process runs: the HTTP API, the Temporal worker, or both (npm start). */
   ROLES: z
     .string()

@@ -5,6 +5,9 @@ import * as federation from './20261125_0003_federation';
 import * as storeKeys from './20261201_0004_store_keys';
 import * as alerts from './20261201_0005_alerts';
 import * as escrow from './20261202_0007_escrow';
+import * as fiscal from './20261202_0006_fiscal';
+import * as queries from './20261202_0009_queries';
+import * as health from './20261202_0010_health';
 
 /** Every migration, keyed by its timestamped name; the Migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +17,7 @@ export const migrations: Record<string, Migration> = {
   '20261201_0004_store_keys': storeKeys,
   '20261201_0005_alerts': alerts,
   '20261202_0007_escrow': escrow,
+  '20261202_0006_fiscal': fiscal,
+  '20261202_0009_queries': queries,
+  '20261202_0010_health': health,
 };

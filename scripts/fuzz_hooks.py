@@ -19,6 +19,10 @@ STORE_ID = os.environ["FUZZ_STORE_ID"]
 DEVICE_ID = os.environ.get("FUZZ_DEVICE_ID", "")
 PEER_ID = os.environ.get("FUZZ_PEER_ID", "")
 DEAD_LETTER_ID = os.environ.get("FUZZ_DEAD_LETTER_ID", "")
+PRODUCT_ID = os.environ.get("FUZZ_PRODUCT_ID", "")
+DEBT_ID = os.environ.get("FUZZ_DEBT_ID", "")
+# The day of the seeded sale, so GET /stores/{store_id}/sales lists rows.
+SALES_DAY = os.environ.get("FUZZ_SALES_DAY", "")
 LOG = os.environ["FUZZ_LOG"]
 # A share of valid cases keeps its generated ids: unknown stores and devices are worth a try too.
 AIM = float(os.environ.get("FUZZ_AIM", "0.75"))
@@ -51,8 +55,14 @@ def map_case(context, case):
             case.path_parameters["peer_id"] = PEER_ID
         if path.startswith("/admin/dead-letters/") and DEAD_LETTER_ID:
             case.path_parameters["id"] = DEAD_LETTER_ID
+        if "product_id" in case.path_parameters and PRODUCT_ID:
+            case.path_parameters["product_id"] = PRODUCT_ID
+        if "debt_id" in case.path_parameters and DEBT_ID:
+            case.path_parameters["debt_id"] = DEBT_ID
     if isinstance(case.query, dict) and "store_id" in case.query:
         case.query["store_id"] = STORE_ID
+    if isinstance(case.query, dict) and "day" in case.query and SALES_DAY:
+        case.query["day"] = SALES_DAY
     body = case.body
     if isinstance(body, dict):
         if "store_id" in body and path != "/stores":

@@ -34,7 +34,7 @@ const PG_USER = 'velox';
 const PG_PASSWORD = 'velox';
 const PG_DB = 'velox';
 const TEMPORAL_NAMESPACES = ['default', 'velox-test-a', 'velox-test-b', 'velox-test-c', 'velox-test-d'];
-const TEMPORAL_SEARCH_ATTRIBUTES = ['StoreId=Keyword', 'PeerId=Keyword'];
+const TEMPORAL_SEARCH_ATTRIBUTES = ['StoreId=Keyword', 'PeerId=Keyword', 'DeviceId=Keyword'];
 
 export interface ServiceEndpoints {
   databaseUrl: string;
@@ -392,7 +392,7 @@ function pgRunning(owner: Ids | undefined, layout: PgPlacement): boolean {
 
 // ---------------------------------------------------------------- Temporal
 
-function temporalCli(): string {
+export function temporalCli(): string {
   if (process.env.TEMPORAL_CLI) return process.env.TEMPORAL_CLI;
   const recorded = path.join(ROOT, '.tools/temporal-path');
   if (fs.existsSync(recorded)) return fs.readFileSync(recorded, 'utf8').trim();

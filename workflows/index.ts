@@ -10,3 +10,11 @@ export type { ReconcileSweepInput, ReconcileSweepResult } from './reconcile-swee
 export { escrowGrantWorkflow } from './escrow-grant';
 export type { EscrowGrantInput, EscrowGrantState } from './escrow-grant';
 export { oversellDetectorWorkflow } from './oversell-detector';
+export { healthMonitorWorkflow } from './health-monitor';
+export type { HealthMonitorInput, HealthMonitorResult } from './health-monitor';
+export { alertDeliveryWorkflow } from './alert-delivery';
+export type { AlertDeliveryInput, AlertRetry } from './alert-delivery';
+export { projectionSelfCheckWorkflow } from './self-check';
+export type { SelfCheckInput, SelfCheckSummary } from './self-check';
+export { fiscalRangeWorkflow } from './fiscal-range';
+export type { FiscalRangeInput, FiscalRangeEnd, FiscalRangeStatus } from './fiscal-range';

@@ -21,6 +21,10 @@ export const docsPlugin = fp(async (app: FastifyInstance, opts: { nodeId: string
       tags: [
         { name: 'sync', description: 'Event push, change feed and conflict audit' },
         { name: 'stores', description: 'Stores and device registration (admin)' },
+        {
+          name: 'queries',
+          description: "A store's read models, its snapshot, and why a number is what it is",
+        },
         { name: 'federation', description: 'Relay to peers, anti-entropy reconcile, dead letters' },
         { name: 'operations', description: 'Liveness and metrics' },
       ],

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Config } from '../../infra/config';
 import type { Db } from '../../infra/db';
 import { createIngestQueue } from '../../infra/eventlog/coalescer';
-import { receivePush } from '../../infra/eventlog/push';
+import { receivePush, type PushDeps } from '../../infra/eventlog/push';
 import type { Metrics } from '../../infra/metrics';
 import { listConflicts } from '../../infra/repositories/conflict-audit-log';
 import { readFeed } from '../../infra/repositories/events';
@@ -24,6 +24,7 @@ export interface SyncRoutesOptions {
   metrics: Metrics;
   /** Called after a push commits new events (wakes the relay actors); must not throw. */
   onEventsCommitted?: (storeIds: string[]) => void;
+  onFiscalExhausted?: PushDeps['onFiscalExhausted'];
 }
 
 export const syncRoutes: FastifyPluginAsyncZod<SyncRoutesOptions> = async (app, opts) => {

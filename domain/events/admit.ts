@@ -1,7 +1,7 @@
 import type { Principal } from '../auth/token-resolver';
 import { Rejection } from '../errors';
 import { decodeEvent, type EventLimits, type EventRejection } from './decode';
-import type { SyncEvent } from './schemas';
+import { NODE_MADE_TYPES, type SyncEvent } from './schemas';
 
 export interface Admitted {
   /** The events that go on to the log, in request order. */
@@ -43,6 +43,14 @@ export function admitEvents(
         event_id: e.event_id,
         code: Rejection.deviceMismatch,
         message: `events.${index}.device_id: a device may only push its own events`,
+      });
+    }
+    if (principal.kind !== 'peer' && NODE_MADE_TYPES.has(e.type)) {
+      return rejected.push({
+        index,
+        event_id: e.event_id,
+        code: Rejection.nodeMadeEvent,
+        message: `events.${index}.type: ${e.type} is made by nodes only`,
       });
     }
     if (principal.kind !== 'peer') {

@@ -21,6 +21,8 @@ const quantity = z.number().finite().min(-1e12).max(1e12);
 const timestamp = z.iso.datetime({ offset: true }).refine(inStorableYears, {
   message: 'must be a date-time in years 0001-9999',
 });
+/** The same date-time rule, for requests that carry one outside an event (fiscal series). */
+export const timestampSchema = timestamp;
 function inStorableYears(s: string): boolean {
   const t = Date.parse(s);
   return Number.isFinite(t) && t >= Date.UTC(1, 0, 1) && t < Date.UTC(10000, 0, 1) - 14 * 3_600_000;
@@ -29,6 +31,8 @@ function inStorableYears(s: string): boolean {
 const date = z.iso.date().refine((s) => inStorableYears(`${s}T12:00:00Z`), {
   message: 'must be a date in years 0001-9999',
 });
+
+const fiscalNumber = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 
 const saleItem = z.looseObject({
   product_id: id,
@@ -185,7 +189,55 @@ export const payloadSchemas = {
     to_node: nodeId,
     qty: escrowQty,
   }),
+  // Node-made fiscal events (docs/fiscal.md): made by the node that decides, relayed like any other,
+  // so every node knows every series, block and range. Devices and admins may not push them.
+  FiscalSeriesDeclared: z.looseObject({
+    series_id: id,
+    prefix: text(20),
+    first_number: fiscalNumber,
+    last_number: fiscalNumber.nullable(),
+    valid_until: timestamp.nullable(),
+    home_node: text(100).min(1),
+    implicit: z.boolean(),
+  }),
+  FiscalBlockGranted: z.looseObject({
+    block_id: id,
+    series_id: id,
+    node_id: text(100).min(1),
+    block_start: fiscalNumber,
+    block_end: fiscalNumber,
+    granted_by: text(100).min(1),
+  }),
+  FiscalRangeGranted: z.looseObject({
+    range_id: id,
+    series_id: id,
+    device_id: text(100).min(1),
+    node_id: text(100).min(1),
+    block_id: id,
+    range_start: fiscalNumber,
+    range_end: fiscalNumber,
+    expires_at: timestamp,
+  }),
+  FiscalRangeClosed: z.looseObject({
+    range_id: id,
+    series_id: id,
+    device_id: text(100).min(1),
+    status: z.enum(['exhausted', 'expired']),
+  }),
 } as const;
+
+/** Event types only a node makes: refused from devices and admins (a device cannot grant itself numbers). */
+export const NODE_MADE_TYPES: ReadonlySet<string> = new Set([
+  'FiscalSeriesDeclared',
+  'FiscalBlockGranted',
+  'FiscalRangeGranted',
+  'FiscalRangeClosed',
+  // A device must not grant itself stock, consume or release quotas, or move rights (docs/escrow.md).
+  'EscrowGranted',
+  'EscrowConsumed',
+  'EscrowReleased',
+  'EscrowRightsMoved',
+]);
 
 function debtPayment() {
   return z
@@ -251,6 +303,10 @@ export const syncEventSchema = z.discriminatedUnion('type', [
   eventSchema('EscrowConsumed'),
   eventSchema('EscrowReleased'),
   eventSchema('EscrowRightsMoved'),
+  eventSchema('FiscalSeriesDeclared'),
+  eventSchema('FiscalBlockGranted'),
+  eventSchema('FiscalRangeGranted'),
+  eventSchema('FiscalRangeClosed'),
 ]);
 export type SyncEvent = z.infer<typeof syncEventSchema>;
 

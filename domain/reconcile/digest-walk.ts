@@ -232,6 +232,10 @@ const ENTITY_OF: Partial<Record<EventType, Entity>> = {
   ProductUpdated: 'products',
   CustomerCreated: 'customers',
   CustomerUpdated: 'customers',
+  FiscalSeriesDeclared: 'other',
+  FiscalBlockGranted: 'other',
+  FiscalRangeGranted: 'other',
+  FiscalRangeClosed: 'other',
 };
 
 /** The result entity an event type counts under (node-made and unknown types: `other`). */

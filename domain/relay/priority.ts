@@ -27,6 +27,12 @@ export const RELAY_PRIORITY: Readonly<Record<EventType, number>> = {
   EscrowGranted: 6,
   EscrowConsumed: 7,
   EscrowReleased: 8,
+  // A range's numbers are checked against its grant: series, blocks and grants before sales (a sale
+  // that lands first is flagged out of range until the grant clears it; same rows, one step more).
+  FiscalSeriesDeclared: 3,
+  FiscalBlockGranted: 3,
+  FiscalRangeGranted: 4,
+  FiscalRangeClosed: 8,
 };
 
 export const DEFAULT_RELAY_PRIORITY = 10;

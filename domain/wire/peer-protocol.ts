@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { REJECTION_CODES } from '../errors';
-import { idSchema, syncEventSchema } from '../events/schemas';
+import { whyUnstorable } from '../events/decode';
+import { idSchema, syncEventSchema, timestampSchema } from '../events/schemas';
 import {
   isDayKey,
   MAX_BUCKETS_PER_REQUEST,
@@ -22,6 +23,7 @@ import {
 //   events  GET  /sync/federation/events     ids and payload hashes inside hour or prefix buckets
 //   fetch   POST /sync/federation/events/fetch  events by id, as stored, in causal order
 //   escrowRights POST /sync/federation/escrow/rights  escrow rights of a product moved to the asking node
+//   fiscal  POST /sync/federation/fiscal/blocks  the series' home node grants the caller a number block
 
 export const PeerPath = {
   push: '/sync/push',
@@ -30,6 +32,7 @@ export const PeerPath = {
   events: '/sync/federation/events',
   fetch: '/sync/federation/events/fetch',
   escrowRights: '/sync/federation/escrow/rights',
+  fiscalBlock: '/sync/federation/fiscal/blocks',
   health: '/healthz',
 } as const;
 
@@ -282,3 +285,41 @@ export interface TrafficCounter {
 export function newTraffic(): TrafficCounter {
   return { requests: 0, bytesSent: 0, bytesReceived: 0 };
 }
+
+// ---------------------------------------------------------------------------------------------
+// fiscal blocks (docs/fiscal.md)
+
+const fiscalNumber = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** A series as the asking node knows it: the home node declares it so if it has not heard of it yet. */
+export const fiscalSeriesWireSchema = z.object({
+  prefix: z
+    .string()
+    .max(20)
+    .refine((s) => whyUnstorable(s) === null, 'must be storable text'),
+  first_number: fiscalNumber,
+  last_number: fiscalNumber.nullable(),
+  valid_until: timestampSchema.nullable(),
+  home_node: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/),
+  implicit: z.boolean(),
+});
+
+export const fiscalBlockRequestSchema = z.object({
+  store_id: idSchema,
+  series_id: idSchema,
+  size: z.number().int().min(1).max(1_000_000),
+  series: fiscalSeriesWireSchema,
+});
+export type FiscalBlockRequest = z.infer<typeof fiscalBlockRequestSchema>;
+
+export const fiscalBlockResponseSchema = z.object({
+  block: z.object({
+    block_id: z.string(),
+    node_id: z.string(),
+    block_start: z.number().int(),
+    block_end: z.number().int(),
+  }),
+  /** The grant (and the series' declaration) as stored on the home node: the asker ingests them. */
+  events: z.array(wireEventSchema),
+});
+export type FiscalBlockResponse = z.infer<typeof fiscalBlockResponseSchema>;

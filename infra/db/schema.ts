@@ -296,6 +296,85 @@ export interface EscrowRightsMovesTable {
   qty: Numeric;
 }
 
+export type OverallHealth = 'healthy' | 'degraded' | 'critical';
+
+export interface HealthSnapshotsTable {
+  store_id: string;
+  taken_at: Timestamp;
+  overall: OverallHealth;
+  report: Json<unknown>;
+}
+
+export interface ProjectionSelfChecksTable {
+  store_id: string;
+  checked_at: Timestamp;
+  events: BigIntCol;
+  differences: number;
+  duration_ms: number;
+  details: Json<unknown>;
+}
+
+export interface StoreAlertSettingsTable {
+  store_id: string;
+  webhook_url: string | null;
+  updated_at: Generated<Date>;
+}
+
+export interface FiscalSeriesTable {
+  store_id: string;
+  series_id: string;
+  prefix: string;
+  first_number: BigIntCol;
+  last_number: BigIntCol | null;
+  valid_until: NullableTimestamp;
+  home_node: string;
+  implicit: boolean;
+  declared_at: Timestamp;
+  event_id: string;
+}
+
+export interface FiscalBlocksTable {
+  store_id: string;
+  block_id: string;
+  series_id: string;
+  node_id: string;
+  block_start: BigIntCol;
+  block_end: BigIntCol;
+  granted_by: string;
+  granted_at: Timestamp;
+  event_id: string;
+}
+
+export type FiscalRangeStatus = 'active' | 'exhausted' | 'expired';
+
+/** Range columns are null while only the range's end has arrived (from a peer). */
+export interface FiscalSequenceRangesTable {
+  store_id: string;
+  range_id: string;
+  series_id: string;
+  device_id: string;
+  node_id: string | null;
+  block_id: string | null;
+  range_start: BigIntCol | null;
+  range_end: BigIntCol | null;
+  granted_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
+  grant_event_id: string | null;
+  status: FiscalRangeStatus;
+  closed_at: NullableTimestamp;
+  close_event_id: string | null;
+}
+
+export interface FiscalNumbersTable {
+  store_id: string;
+  series_id: string;
+  fiscal_number: BigIntCol;
+  sale_id: string;
+  event_id: string;
+  device_id: string;
+  out_of_range: boolean;
+}
+
 export interface Database {
   stores: StoresTable;
   devices: DevicesTable;
@@ -319,6 +398,13 @@ export interface Database {
   escrow_consumptions: EscrowConsumptionsTable;
   escrow_releases: EscrowReleasesTable;
   escrow_rights_moves: EscrowRightsMovesTable;
+  health_snapshots: HealthSnapshotsTable;
+  store_alert_settings: StoreAlertSettingsTable;
+  projection_self_checks: ProjectionSelfChecksTable;
+  fiscal_series: FiscalSeriesTable;
+  fiscal_blocks: FiscalBlocksTable;
+  fiscal_sequence_ranges: FiscalSequenceRangesTable;
+  fiscal_numbers: FiscalNumbersTable;
 }
 
 export type EventRow = Selectable<EventsTable>;
@@ -342,4 +428,12 @@ export const PROJECTION_TABLES = [
   'escrow_consumptions',
   'escrow_releases',
   'escrow_rights_moves',
+] as const satisfies ReadonlyArray<keyof Database>;
+
+/** The fiscal read models (infra/projections/fiscal.ts): convergent like the tables above. */
+export const FISCAL_TABLES = [
+  'fiscal_series',
+  'fiscal_blocks',
+  'fiscal_sequence_ranges',
+  'fiscal_numbers',
 ] as const satisfies ReadonlyArray<keyof Database>;

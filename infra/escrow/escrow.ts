@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db';
 import type { Log } from '../log';
-import { ingestInTransactionOf, type IngestOptions } from '../eventlog/ingest';
+import { ingestInTransaction, type IngestOptions } from '../eventlog/ingest';
 import { nodeEvents, type NodeEventDraft } from '../eventlog/node-events';
 import { toWireEvent } from '../peers/peer-client';
 import { lockEntities, type Trx } from '../projections/types';
@@ -210,7 +210,7 @@ export async function grantEscrow(
         expires_at: g.expires_at,
       },
     }));
-    await ingestInTransactionOf(trx, await nodeEvents(trx, s.nodeId, drafts), ingestOpts(s.nodeId), log);
+    await ingestInTransaction(trx, await nodeEvents(trx, s.nodeId, drafts), ingestOpts(s.nodeId), log);
     for (const g of out) {
       await hooks.startWorkflow?.({
         storeId,
@@ -268,7 +268,7 @@ export async function releaseGrant(
         },
       },
     ]);
-    await ingestInTransactionOf(trx, events, ingestOpts(nodeId), log);
+    await ingestInTransaction(trx, events, ingestOpts(nodeId), log);
     return { found: true, released: true, qty_released: rest, qty_consumed: consumed };
   });
 }
@@ -304,7 +304,7 @@ export async function moveRights(
         },
       },
     ]);
-    await ingestInTransactionOf(trx, events, ingestOpts(nodeId), log);
+    await ingestInTransaction(trx, events, ingestOpts(nodeId), log);
     const [stored] = await fetchEvents(trx, storeId, [events[0]!.event_id]);
     return { moved, event: toWireEvent(stored!) };
   });

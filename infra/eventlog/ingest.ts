@@ -22,6 +22,7 @@ import {
   pruneStock,
   stockUpsertSql,
   writeConflictAudit,
+  type ExhaustedRange,
   type ProjectionEvent,
   type ProjectionFailure,
   type ProjectionSink,
@@ -60,6 +61,8 @@ export interface IngestResult {
   conflictsAudited: number;
   /** Distinct stores that received new events (the relay is nudged for them). */
   stores: string[];
+  /** Device ranges whose last number these events used (their workflows are told after the commit). */
+  fiscalExhausted: ExhaustedRange[];
 }
 
 /** One push: its events (decoded) and who handed them over. */
@@ -96,6 +99,7 @@ const emptyResult = (): IngestResult => ({
   projectionFailures: [],
   conflictsAudited: 0,
   stores: [],
+  fiscalExhausted: [],
 });
 
 /**
@@ -126,18 +130,8 @@ export async function ingestPushes(db: Db, pushes: PushInput[], log: Log): Promi
   const seen = new Map<string, Prepared>();
   pushes.forEach(({ events, opts }, push) => {
     events.forEach((event, index) => {
-      const id = event.event_id.toLowerCase();
-      const prepared: Prepared = {
-        event,
-        push,
-        index,
-        pos: unique.length,
-        opts,
-        id,
-        hash: hashPayload(event.payload),
-        createdAt: new Date(event.created_at),
-        originNode: event.origin_node ?? opts.nodeId,
-      };
+      const prepared = prepare(event, push, index, unique.length, opts);
+      const id = prepared.id;
       const first = seen.get(id);
       if (first) {
         if (sameEvent(first, identityOf(prepared))) results[push]!.duplicates.push(event.event_id);
@@ -155,7 +149,7 @@ export async function ingestPushes(db: Db, pushes: PushInput[], log: Log): Promi
   let careful = false;
   for (let attempt = 1; ; attempt++) {
     try {
-      const outcome = await db.transaction().execute((trx) => ingestInTransaction(trx, unique, log, careful));
+      const outcome = await db.transaction().execute((trx) => ingestBatch(trx, unique, log, careful));
       return results.map((r, push) => {
         const o = outcome[push] ?? emptyResult();
         return {
@@ -181,31 +175,42 @@ export async function ingestPushes(db: Db, pushes: PushInput[], log: Log): Promi
   }
 }
 
-/**
- * Appends events inside the caller's transaction (the events a node makes itself, decided under the
- * caller's locks: escrow grants, releases, rights moves), projected like any other, with savepoints
- * around the projection so a failure marks the event instead of aborting the caller. Deadlocks and
- * serialization failures go up to the caller, whose transaction must be retried whole.
- */
-export async function ingestInTransactionOf(
-  trx: Trx,
-  events: SyncEvent[],
-  opts: IngestOptions,
-  log: Log,
-): Promise<IngestResult> {
-  const batch: Prepared[] = events.map((event, index) => ({
+function prepare(event: SyncEvent, push: number, index: number, pos: number, opts: IngestOptions): Prepared {
+  return {
     event,
-    push: 0,
+    push,
     index,
-    pos: index,
+    pos,
     opts,
     id: event.event_id.toLowerCase(),
     hash: hashPayload(event.payload),
     createdAt: new Date(event.created_at),
     originNode: event.origin_node ?? opts.nodeId,
-  }));
+  };
+}
+
+/**
+ * Appends events a node made (fiscal ranges, say) inside the caller's transaction, so they commit
+ * with the decision they record: the same stamping, projection and log append as a push. Projection
+ * failures are isolated per event (savepoints). The caller retries its transaction on lock conflicts.
+ */
+export async function ingestInTransaction(
+  trx: Trx,
+  events: SyncEvent[],
+  opts: IngestOptions,
+  log: Log,
+): Promise<IngestResult> {
+  const seen = new Set<string>();
+  const batch = events
+    .map((e, i) => prepare(e, 0, i, i, opts))
+    .filter((p) => !seen.has(p.id) && seen.add(p.id));
   if (batch.length === 0) return emptyResult();
-  return (await ingestInTransaction(trx, batch, log, true))[0]!;
+  const result = (await ingestBatch(trx, batch, log, true))[0] ?? emptyResult();
+  // A decision whose event did not project would be invisible to the next decision: fail it whole.
+  if (result.projectionFailures.length > 0) {
+    throw new Error(`node event not projected: ${result.projectionFailures[0]!.error}`);
+  }
+  return result;
 }
 
 /** A projection failed in the fast path: redo the request with savepoints to isolate the event. */
@@ -250,12 +255,7 @@ function sameEvent(p: Prepared, known: KnownEvent): boolean {
 /** Events relayed by a peer keep the stamp their origin gave them; the others are stamped here. */
 const stampedHere = (p: Prepared) => !(p.opts.source === 'system-federation' && p.event.hlc);
 
-async function ingestInTransaction(
-  trx: Trx,
-  batch: Prepared[],
-  log: Log,
-  careful: boolean,
-): Promise<IngestResult[]> {
+async function ingestBatch(trx: Trx, batch: Prepared[], log: Log, careful: boolean): Promise<IngestResult[]> {
   const pushes = Math.max(...batch.map((p) => p.push)) + 1;
   const out = Array.from({ length: pushes }, emptyResult);
   // The causal floors: one probe per distinct (store, device, seq) the batch's clocks name (a batch
@@ -375,6 +375,10 @@ async function ingestInTransaction(
   }
 
   await pruneStock(trx, sink.prune);
+  // Told by whichever push of the transaction commits them (each range once).
+  out[0]!.fiscalExhausted = [
+    ...new Map(sink.fiscalExhausted.map((r) => [`${r.store_id}:${r.range_id}`, r])).values(),
+  ];
   const conflictsAudited = await writeConflictAudit(trx, sink.conflicts, log);
   const seqOf = new Map(inserted.rows.map((r) => [r.event_id, Number(r.node_seq)]));
   const pushOf = new Map(fresh.map((p) => [p.id, p]));

@@ -8,6 +8,7 @@ import type { Principal } from '../../domain/auth/token-resolver';
 import { admitEvents } from '../../domain/events/admit';
 import type { EventLimits } from '../../domain/events/decode';
 import type { PushResponse } from '../../domain/wire/peer-protocol';
+import type { ExhaustedRange } from '../projections';
 import type { IngestQueue } from './coalescer';
 
 export type PushConfig = Pick<
@@ -29,6 +30,8 @@ export interface PushDeps {
   ingest: IngestQueue;
   /** Called after a push commits new events (wakes the relay actors); must not throw. */
   onEventsCommitted?: (storeIds: string[]) => void;
+  /** Called after a push commits sales that used a device range's last number; must not throw. */
+  onFiscalExhausted?: (ranges: ExhaustedRange[]) => void;
 }
 
 export function eventLimits(config: PushConfig): EventLimits {
@@ -101,6 +104,7 @@ export async function receivePush(
     );
   }
   if (result.stores.length > 0) deps.onEventsCommitted?.(result.stores);
+  if (result.fiscalExhausted.length > 0) deps.onFiscalExhausted?.(result.fiscalExhausted);
   metrics.pushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   metrics.pushRequests.inc({ source: principal.kind, status: '200' });
   return {

@@ -7,6 +7,7 @@ import {
   errorBodySchema,
   escrowRightsResponseSchema,
   fetchResponseSchema,
+  fiscalBlockResponseSchema,
   leavesResponseSchema,
   newTraffic,
   PeerPath,
@@ -14,6 +15,8 @@ import {
   type DigestLevel,
   type DigestResponse,
   type EscrowRightsResponse,
+  type FiscalBlockRequest,
+  type FiscalBlockResponse,
   type PushResponse,
   type TrafficCounter,
   type WireEvent,
@@ -138,6 +141,11 @@ export class PeerClient {
     return this.request('POST', PeerPath.escrowRights, escrowRightsResponseSchema, {
       body: { store_id: storeId, product_id: productId, qty },
     });
+  }
+
+  /** Asks the series' home node for a block of fiscal numbers for this node. */
+  fiscalBlock(request: FiscalBlockRequest): Promise<FiscalBlockResponse> {
+    return this.request('POST', PeerPath.fiscalBlock, fiscalBlockResponseSchema, { body: request });
   }
 
   /** A GET of any route of the peer, its answer parsed with `schema`. */

@@ -7,6 +7,7 @@ import { insertConflicts } from '../repositories/conflict-audit-log';
 import { projectCashLedger } from './cash-ledger';
 import { projectDebts } from './debts';
 import { projectEscrow } from './escrow';
+import { projectFiscal } from './fiscal';
 import { projectRegisters } from './registers';
 import { projectSales } from './sales';
 import { recordMovements, stockMovementsOf } from './stock';
@@ -19,7 +20,7 @@ import {
   type Trx,
 } from './types';
 
-export type { ConflictRecord, ProjectionEvent, ProjectionSink } from './types';
+export type { ConflictRecord, ExhaustedRange, ProjectionEvent, ProjectionSink } from './types';
 export { newSink } from './types';
 export { applyStock, pruneStock, stockUpsertSql } from './stock';
 
@@ -42,6 +43,7 @@ export async function projectEvents(
   await projectDebts(trx, events);
   await projectCashLedger(trx, events);
   await projectEscrow(trx, events);
+  await projectFiscal(trx, events, sink);
 }
 
 export interface ProjectionFailure {

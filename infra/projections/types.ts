@@ -52,10 +52,19 @@ export interface ProjectionSink {
   stock: StockDelta[];
   /** Stock rows whose movements were removed: deleted after the deltas if no movement is left. */
   prune: Omit<StockDelta, 'qty'>[];
+  /** Device ranges whose last number was used (their FiscalRange workflow is signalled after commit). */
+  fiscalExhausted: ExhaustedRange[];
+}
+
+export interface ExhaustedRange {
+  store_id: string;
+  range_id: string;
+  /** The node that granted it (its workflow runs there). */
+  node_id: string | null;
 }
 
 export function newSink(): ProjectionSink {
-  return { conflicts: [], stock: [], prune: [] };
+  return { conflicts: [], stock: [], prune: [], fiscalExhausted: [] };
 }
 
 /** Adds what a nested pass (a released savepoint) left to the enclosing sink. */
@@ -63,6 +72,7 @@ export function mergeSink(into: ProjectionSink, from: ProjectionSink): void {
   into.conflicts.push(...from.conflicts);
   into.stock.push(...from.stock);
   into.prune.push(...from.prune);
+  into.fiscalExhausted.push(...from.fiscalExhausted);
 }
 
 export function ofType<T extends EventType>(events: ProjectionEvent[], ...types: T[]): ProjectionEvent<T>[] {

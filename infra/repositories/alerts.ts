@@ -106,3 +106,30 @@ export async function setAlertStatus(
     .executeTakeFirst();
   return r.numUpdatedRows > 0n;
 }
+
+/** Open alerts of stores that have a webhook, not yet delivered, raised in the last day (oldest first). */
+export async function undeliveredAlerts(
+  db: Executor,
+  limit: number,
+): Promise<{ id: string; store_id: string }[]> {
+  const rows = await db
+    .selectFrom('alerts as a')
+    .innerJoin('store_alert_settings as s', 's.store_id', 'a.store_id')
+    .select(['a.id', 'a.store_id'])
+    .where('a.delivered_at', 'is', null)
+    .where('a.status', '=', 'open')
+    .where('s.webhook_url', 'is not', null)
+    .where('a.created_at', '>', new Date(Date.now() - 86_400_000))
+    .orderBy('a.id')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ id: r.id, store_id: r.store_id! }));
+}
+
+export function findAlert(db: Executor, id: string): Promise<Alert | undefined> {
+  return db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function markDelivered(db: Executor, id: string): Promise<void> {
+  await db.updateTable('alerts').set({ delivered_at: new Date() }).where('id', '=', id).execute();
+}

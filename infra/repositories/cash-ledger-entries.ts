@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { Db } from '../db';
 import type { CashLedgerEntriesTable } from '../db/schema';
 import type { Trx } from '../projections/types';
 import { columnList, excludedSet, recordset, type ColumnMap } from './recordset';
@@ -27,4 +28,17 @@ export async function upsertCashLedgerEntries(trx: Trx, rows: CashLedgerRow[]): 
     SELECT ${cols} FROM ${recordset(CASH_LEDGER_COLUMNS, rows)}
     ON CONFLICT (store_id, id) DO UPDATE SET ${excludedSet(updated)}
     WHERE excluded.event_id < cash_ledger_entries.event_id`.execute(trx);
+}
+
+/** The ledger entries of these sessions of the store, oldest first. */
+export function entriesOfSessions(db: Db | Trx, storeId: string, sessionIds: string[]) {
+  if (sessionIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('cash_ledger_entries')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('session_id', '=', sql<string>`ANY(${sessionIds}::uuid[])`)
+    .orderBy('occurred_at')
+    .orderBy('id')
+    .execute();
 }

@@ -45,3 +45,16 @@ export function listConflicts(db: Db, storeId: string, range: { from?: Date; to?
   if (range.to) q = q.where('resolved_at', '<', range.to);
   return q.orderBy('resolved_at', 'desc').orderBy('id').limit(range.limit).execute();
 }
+
+/** The audit's rows about one entity of the store, oldest first. */
+export function conflictsOfEntity(db: Db | Trx, storeId: string, entityType: string, entityId: string) {
+  return db
+    .selectFrom('conflict_audit_log')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('entity_type', '=', entityType)
+    .where('entity_id', '=', entityId)
+    .orderBy('resolved_at')
+    .orderBy('id')
+    .execute();
+}

@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import type { Db } from '../db';
 import type { DebtPaymentsTable } from '../db/schema';
 import type { Trx } from '../projections/types';
 import { columnList, excludedSet, recordset, storeKeys, type ColumnMap, type StoreKey } from './recordset';
@@ -46,4 +47,17 @@ export function paidPerDebtSql(debts: string) {
     FROM ${sql.table(debts)} l
     LEFT JOIN debt_payments dp ON (dp.store_id, dp.debt_id) = (l.store_id, l.id)
     GROUP BY l.store_id, l.id, l.total_amount`;
+}
+
+/** The payments on these debts of the store, oldest first. */
+export function paymentsOfDebts(db: Db | Trx, storeId: string, debtIds: string[]) {
+  if (debtIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('debt_payments')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('debt_id', '=', sql<string>`ANY(${debtIds}::uuid[])`)
+    .orderBy('paid_at')
+    .orderBy('id')
+    .execute();
 }

@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import type { Db } from '../db';
 import type { DebtsTable } from '../db/schema';
 import type { Trx } from '../projections/types';
 import { columnList, excludedSet, recordset, storeKeys, type ColumnMap, type StoreKey } from './recordset';
@@ -52,4 +53,30 @@ export async function recomputeDebts(
       status = CASE WHEN paid.paid >= paid.total_amount THEN 'paid'
                     WHEN paid.paid > 0 THEN 'partial' ELSE 'pending' END
     FROM paid WHERE (d.store_id, d.id) = (paid.store_id, paid.id)`.execute(trx);
+}
+
+/**
+ * A store's debts by id, after the id `after` (keyset pagination); `status` keeps one status,
+ * `unpaid` the debts with something left to pay. All of them without a limit.
+ */
+export function listDebts(
+  db: Db | Trx,
+  storeId: string,
+  page: { after?: string; limit?: number; status?: string; unpaid?: boolean } = {},
+) {
+  let q = db.selectFrom('debts').selectAll().where('store_id', '=', storeId);
+  if (page.after !== undefined) q = q.where('id', '>', page.after);
+  if (page.status !== undefined) q = q.where('status', '=', page.status);
+  if (page.unpaid) q = q.where('status', '<>', 'paid');
+  q = q.orderBy('id');
+  return page.limit === undefined ? q.execute() : q.limit(page.limit).execute();
+}
+
+export function findDebt(db: Db | Trx, storeId: string, id: string) {
+  return db
+    .selectFrom('debts')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('id', '=', id)
+    .executeTakeFirst();
 }

@@ -1,6 +1,8 @@
+import { sql } from 'kysely';
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db';
 import type { Device } from '../db/schema';
+import type { Trx } from '../projections/types';
 import { hashToken, newDeviceToken } from '../../domain/auth/tokens';
 
 /** A device as the API shows it: never its token hash. */
@@ -94,4 +96,23 @@ export async function rotateDeviceToken(db: Db, storeId: string, deviceId: strin
     .where('store_id', '=', storeId)
     .executeTakeFirst();
   return existing ? { status: 'revoked', device: existing } : { status: 'not_found' };
+}
+
+/** The names of these devices of the store, lowercase id → name (devices registered on this node only). */
+export async function deviceNames(
+  db: Db | Trx,
+  storeId: string,
+  ids: string[],
+): Promise<Map<string, string>> {
+  const uuids = [...new Set(ids.map((id) => id.toLowerCase()))].filter((id) =>
+    /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id),
+  );
+  if (uuids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('devices')
+    .select(['id', 'name'])
+    .where('store_id', '=', storeId)
+    .where('id', '=', sql<string>`ANY(${uuids}::uuid[])`)
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.name]));
 }

@@ -299,3 +299,65 @@ export async function typesOf(db: Db, storeId: string, eventIds: string[]): Prom
     .execute();
   return new Map(rows.map((r) => [r.event_id, r.type]));
 }
+
+/**
+ * The store's feed position: the highest node_seq of its events (0 before the first). Inside a
+ * snapshot transaction it is exactly what that snapshot holds: node_seq is handed out under the feed
+ * lock, held until commit, so the events a snapshot sees are those at or below it.
+ */
+export async function feedPosition(db: Executor, storeId: string): Promise<number> {
+  const row = await db
+    .selectFrom('events')
+    .select(sql<string | null>`max(node_seq)`.as('n'))
+    .where('store_id', '=', storeId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n ?? 0);
+}
+
+/** The envelopes of these events of the store (what explain shows of each), by id. */
+export async function eventMetaOf(db: Executor, storeId: string, eventIds: string[]) {
+  if (eventIds.length === 0) return new Map<string, EventMeta>();
+  const rows = await db
+    .selectFrom('events')
+    .select([
+      'event_id',
+      'type',
+      'device_id',
+      'origin_node',
+      'source',
+      'source_peer',
+      'hlc',
+      'created_at',
+      'node_seq',
+      'payload',
+    ])
+    .where('store_id', '=', storeId)
+    .where('event_id', '=', sql<string>`ANY(${eventIds}::uuid[])`)
+    .execute();
+  return new Map(rows.map((r) => [r.event_id, r]));
+}
+export type EventMeta = Pick<
+  EventRow,
+  | 'event_id'
+  | 'type'
+  | 'device_id'
+  | 'origin_node'
+  | 'source'
+  | 'source_peer'
+  | 'hlc'
+  | 'created_at'
+  | 'node_seq'
+  | 'payload'
+>;
+
+/** Every ProductCreated and ProductUpdated of one product of the store (index events_product_writes_idx). */
+export function productWrites(db: Executor, storeId: string, productId: string) {
+  return db
+    .selectFrom('events')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('type', 'in', ['ProductCreated', 'ProductUpdated'])
+    .where(sql<string>`lower(payload->>'product_id')`, '=', productId)
+    .orderBy('node_seq')
+    .execute();
+}

@@ -102,3 +102,15 @@ export function recordDeadLetterAttempt(
     .returningAll()
     .executeTakeFirstOrThrow();
 }
+
+/** Open relay dead letters of the store, per peer. */
+export async function openDeadLettersOfStore(db: Executor, storeId: string): Promise<Map<string, number>> {
+  const rows = await db
+    .selectFrom('relay_dead_letters')
+    .select(['peer_id', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('store_id', '=', storeId)
+    .where('status', '=', 'open')
+    .groupBy('peer_id')
+    .execute();
+  return new Map(rows.map((r) => [r.peer_id, Number(r.n)]));
+}

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { Db } from '../db';
 import type { SaleItemsTable } from '../db/schema';
 import type { Trx } from '../projections/types';
 import { columnList, recordset, storeKeys, type ColumnMap, type StoreKey } from './recordset';
@@ -36,4 +37,17 @@ export async function deleteSaleItems(trx: Trx, sales: StoreKey[]): Promise<void
   await sql`
     DELETE FROM sale_items si USING ${storeKeys(sales)}
     WHERE (si.store_id, si.sale_id) = (k.store_id, k.id)`.execute(trx);
+}
+
+/** The lines of these sales of the store, by sale and line. */
+export function linesOfSales(db: Db | Trx, storeId: string, saleIds: string[]) {
+  if (saleIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('sale_items')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('sale_id', '=', sql<string>`ANY(${saleIds}::uuid[])`)
+    .orderBy('sale_id')
+    .orderBy('line_no')
+    .execute();
 }

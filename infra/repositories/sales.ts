@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely';
+import type { Db } from '../db';
 import type { SalesTable } from '../db/schema';
 import type { Trx } from '../projections/types';
 import { columnList, recordset, storeKeys, type ColumnMap, type StoreKey } from './recordset';
@@ -59,4 +60,39 @@ export function markVoidedSql(winners: string) {
     FROM ${sql.table(winners)} w
     WHERE (s.store_id, s.id) = (w.store_id, w.sale_id) AND s.void_event_id IS DISTINCT FROM w.event_id
     RETURNING s.store_id, s.id, s.event_id, s.warehouse_id, s.voided_at`;
+}
+
+/**
+ * A store's sales sold in [from, to), by (sold_at, id), after the sale `after` (keyset pagination:
+ * the page goes on from that sale's position, so the cursor is just its id).
+ */
+export function listSalesBetween(
+  db: Db | Trx,
+  storeId: string,
+  range: { from: Date; to: Date; after?: string; limit: number },
+) {
+  let q = db
+    .selectFrom('sales')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('sold_at', '>=', range.from)
+    .where('sold_at', '<', range.to);
+  if (range.after !== undefined) {
+    const after = range.after;
+    q = q.where(
+      sql<boolean>`(sold_at, id) > (SELECT a.sold_at, a.id FROM sales a WHERE a.store_id = ${storeId} AND a.id = ${after})`,
+    );
+  }
+  return q.orderBy('sold_at').orderBy('id').limit(range.limit).execute();
+}
+
+/** The store's sales with these ids. */
+export function findSales(db: Db | Trx, storeId: string, ids: string[]) {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('sales')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('id', '=', sql<string>`ANY(${ids}::uuid[])`)
+    .execute();
 }

@@ -99,3 +99,33 @@ export async function stockShareOf(
     WHERE m.store_id = ${storeId} AND m.product_id = ${productId} AND e.origin_node = ${nodeId}`.execute(db);
   return Number(r.rows[0]!.share);
 }
+
+/**
+ * The movements of one stock row, newest first (at most `limit`), and the count and sum of the older
+ * ones left out: the row's stock is the sum of both (read them in one snapshot transaction).
+ */
+export async function movementsOf(
+  db: Db | Trx,
+  key: { store_id: string; warehouse_id: string; product_id: string },
+  limit: number,
+) {
+  const of = db
+    .selectFrom('stock_movements')
+    .where('store_id', '=', key.store_id)
+    .where('warehouse_id', '=', key.warehouse_id)
+    .where('product_id', '=', key.product_id);
+  const shown = await of
+    .selectAll()
+    .orderBy('occurred_at', 'desc')
+    .orderBy('event_id')
+    .orderBy('line_no')
+    .limit(limit)
+    .execute();
+  const rest = await sql<{ n: string; qty: string }>`
+    SELECT count(*) AS n, coalesce(sum(o.qty_delta), 0)::text AS qty FROM (
+      SELECT qty_delta FROM stock_movements
+      WHERE store_id = ${key.store_id} AND warehouse_id = ${key.warehouse_id} AND product_id = ${key.product_id}
+      ORDER BY occurred_at DESC, event_id, line_no OFFSET ${limit}
+    ) o`.execute(db);
+  return { shown, omitted: { count: Number(rest.rows[0]!.n), qty: rest.rows[0]!.qty } };
+}

@@ -88,3 +88,41 @@ export async function negativeStock(db: Executor, limit = 1000): Promise<Negativ
     LIMIT ${limit}`.execute(db);
   return r.rows;
 }
+
+/**
+ * A store's stock rows by (warehouse, product), after the key `after` (keyset pagination); all of
+ * them without a limit.
+ */
+export function listStock(
+  db: Db | Trx,
+  storeId: string,
+  page: { after?: { warehouse_id: string; product_id: string }; limit?: number } = {},
+) {
+  let q = db
+    .selectFrom('warehouse_stock')
+    .select(['warehouse_id', 'product_id', 'stock'])
+    .where('store_id', '=', storeId);
+  if (page.after !== undefined) {
+    const { warehouse_id, product_id } = page.after;
+    q = q.where(sql<boolean>`(warehouse_id, product_id) > (${warehouse_id}::uuid, ${product_id}::uuid)`);
+  }
+  q = q.orderBy('warehouse_id').orderBy('product_id');
+  return page.limit === undefined ? q.execute() : q.limit(page.limit).execute();
+}
+
+/** One stock row's value; '0' when the row does not exist (no movement). */
+export async function stockOf(
+  db: Db | Trx,
+  storeId: string,
+  warehouseId: string,
+  productId: string,
+): Promise<string> {
+  const row = await db
+    .selectFrom('warehouse_stock')
+    .select('stock')
+    .where('store_id', '=', storeId)
+    .where('warehouse_id', '=', warehouseId)
+    .where('product_id', '=', productId)
+    .executeTakeFirst();
+  return row?.stock ?? '0';
+}

@@ -2,7 +2,7 @@ import type { Connection } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 
-/** Custom search attributes the node sets on its workflows, so the UI can filter by store or peer. */
+/** Custom search attributes the node sets on its workflows, so the UI can filter by store, peer or device. */
 export const SEARCH_ATTRIBUTES = {
   StoreId: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
   PeerId: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

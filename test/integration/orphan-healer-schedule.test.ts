@@ -6,6 +6,7 @@ import { hashPayload } from '../../domain/events/hash';
 import { connectTemporal } from '../../infra/temporal/client';
 import { installTemporalRuntime } from '../../infra/temporal/logging';
 import {
+  healthMonitorScheduleId,
   orphanHealerScheduleId,
   oversellDetectorScheduleId,
   reconcileSweepScheduleId,
@@ -67,6 +68,7 @@ afterAll(async () => {
     orphanHealerScheduleId(nodeId),
     reconcileSweepScheduleId(nodeId),
     oversellDetectorScheduleId(nodeId),
+    healthMonitorScheduleId(nodeId),
   ]) {
     await client?.schedule
       .getHandle(id)
@@ -134,6 +136,8 @@ test('the schedule (overlap SKIP) heals orphans on its own, and a later ensureSc
   expect(ids).toEqual([
     `${nodeId}:orphan-healer`,
     `${nodeId}:reconcile-sweep`,
+    `${nodeId}:health-snapshot`,
+    `${nodeId}:projection-self-check`,
     `${nodeId}:oversell-detector`,
   ]);
 

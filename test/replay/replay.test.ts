@@ -42,6 +42,8 @@ test('every recorded history replays against the current workflows', async () =>
       'store-reconcile-continue-as-new',
       'reconcile-sweep-continue-as-new',
       'escrow-grant',
+      'fiscal-range-exhausted',
+      'fiscal-range-expired',
     ]),
   );
 

@@ -37,7 +37,10 @@ export async function createTestApp(
     checkWorker = () => Promise.resolve(),
     withDb = (db) => db,
     ...deps
-  }: { checkWorker?: WorkerCheck; withDb?: (db: Db) => Db } & Pick<AppDeps, 'onRoute' | 'temporal'> = {},
+  }: { checkWorker?: WorkerCheck; withDb?: (db: Db) => Db } & Pick<
+    AppDeps,
+    'onRoute' | 'temporal' | 'onEventsCommitted' | 'onFiscalExhausted'
+  > = {},
 ): Promise<TestApp> {
   const t = await createTestDatabase('api');
   const config = testConfig({ ...overrides, DATABASE_URL: t.url });

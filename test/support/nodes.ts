@@ -159,6 +159,8 @@ export class TestNode {
 export interface NetworkOptions {
   /** Extra environment for every node (intervals, relay settings…). */
   env?: Record<string, string>;
+  /** The URL node `from` is given for peer `to` (a proxy in between, say); the node's own by default. */
+  peerUrl?: (from: string, to: string, url: string) => Promise<string>;
 }
 
 /** Nodes that list each other as peers, each pair with its own shared token. */
@@ -172,13 +174,15 @@ export async function createTestNetwork(
   for (const [i, id] of ids.entries()) {
     const database = await createTestDatabase(`node_${id}`);
     const namespace = await createNamespace(`velox-test-${id}`);
-    const peers = ids
-      .filter((other) => other !== id)
-      .map((other) => ({
+    const peers = [];
+    for (const other of ids.filter((o) => o !== id)) {
+      const url = `http://127.0.0.1:${ports[ids.indexOf(other)]}`;
+      peers.push({
         id: other,
-        url: `http://127.0.0.1:${ports[ids.indexOf(other)]}`,
+        url: opts.peerUrl ? await opts.peerUrl(id, other, url) : url,
         token: token(id, other),
-      }));
+      });
+    }
     nodes[id] = new TestNode(id, ports[i]!, namespace, database, {
       NODE_ID: id,
       PORT: String(ports[i]),

@@ -19,8 +19,8 @@ export class PeerProxy {
   readonly pushes: ObservedPush[] = [];
   /** Which pushes get a 500 instead of reaching the node (none by default). */
   failPush: (eventIds: string[]) => boolean = () => false;
-  /** While true, every connection is dropped: the peer is unreachable (a network partition). */
-  down = false;
+  /** A network partition: while set, every request is dropped before it reaches the node. */
+  cut = false;
   private server: Server | null = null;
   private port = 0;
 
@@ -48,7 +48,7 @@ export class PeerProxy {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (this.down) {
+    if (this.cut) {
       res.destroy();
       return;
     }

@@ -12,7 +12,8 @@ import { admin, createTestApp, storeWithDevice, type TestApp } from '../../suppo
 
 type Caller = 'none' | 'bogus' | 'other-store device' | Role;
 const CALLERS: Caller[] = ['none', 'bogus', 'other-store device', 'device', 'peer', 'admin'];
-const PUBLIC_PATH = /^\/(healthz|metrics|docs)(\/|$)/;
+// The POS page's static files are public too (api/routes/pos.ts): its API calls carry the device token.
+const PUBLIC_PATH = /^\/(healthz|metrics|docs|pos)(\/|$)/;
 // CORS preflight (@fastify/cors) carries no credentials by design.
 const isPublic = (r: { method: string; url: string }) =>
   PUBLIC_PATH.test(r.url) || (r.method === 'OPTIONS' && r.url === '*');
@@ -164,7 +165,7 @@ function expected(route: Route, caller: Caller): 401 | 403 | 'authorized' {
   return 'authorized';
 }
 
-test('the route table is the one the matrix covers: every route but /healthz, /metrics, /docs needs a token', () => {
+test('the route table is the one the matrix covers: every route but /healthz, /metrics, /docs and the POS page (/pos) needs a token', () => {
   expect(routes.length).toBeGreaterThan(10);
   const unprotected = routes.filter((r) => !r.auth && !isPublic(r)).map((r) => `${r.method} ${r.url}`);
   expect(unprotected).toEqual([]);

@@ -167,8 +167,8 @@ test('partitioned nodes granting escrow for one product never grant more than th
   expect(await rights(a, storeId, product)).toMatchObject({ rights: STOCK - 40, reserved: 10 });
 
   // The cut: neither node reaches the other (relays and rights requests fail alike).
-  proxies.a!.down = true;
-  proxies.b!.down = true;
+  proxies.a!.cut = true;
+  proxies.b!.cut = true;
   const during = { a: 0, b: 0 };
   for (let round = 0; round < 3; round++) {
     await Promise.all(
@@ -190,8 +190,8 @@ test('partitioned nodes granting escrow for one product never grant more than th
   expect(viewA.stock - viewA.reserved).toBeGreaterThan(0);
   expect(viewB.stock - viewB.reserved).toBeGreaterThan(0);
 
-  proxies.a!.down = false;
-  proxies.b!.down = false;
+  proxies.a!.cut = false;
+  proxies.b!.cut = false;
   await eventually('relays caught up after the heal', lagZero, Boolean, 90_000);
   await eventually(
     'both nodes know every grant',

@@ -1,4 +1,6 @@
 import {
+  alertWorkflowId,
+  healthMonitorScheduleId,
   legacyReconcileWorkflowId,
   nodeOfActorId,
   orphanHealerScheduleId,
@@ -17,7 +19,11 @@ test('every id carries the node id, and says whose it is', () => {
   expect(orphanHealerScheduleId('shop-1')).toBe('shop-1:orphan-healer');
   expect(reconcileSweepScheduleId('shop-1')).toBe('shop-1:reconcile-sweep');
   expect(oversellDetectorScheduleId('shop-1')).toBe('shop-1:oversell-detector');
+  expect(healthMonitorScheduleId('shop-1')).toBe('shop-1:health-snapshot');
+  expect(alertWorkflowId('shop-1', '42')).toBe('alert:shop-1:42');
   for (const id of [
+    healthMonitorScheduleId('shop-1'),
+    alertWorkflowId('shop-1', '42'),
     relayWorkflowId('shop-1', 'cloud'),
     reconcileWorkflowId('shop-1', store, 'cloud'),
     orphanHealerScheduleId('shop-1'),

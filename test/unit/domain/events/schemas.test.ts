@@ -118,6 +118,74 @@ const cases: Record<EventType, Case> = {
     bad: { move_id: id(11), product_id: id(2), from_node: 'cloud', qty: 4 },
     path: ['to_node'],
   },
+  FiscalSeriesDeclared: {
+    good: {
+      series_id: id(9),
+      prefix: 'FV',
+      first_number: 1,
+      last_number: 5000,
+      valid_until: AT,
+      home_node: 'cloud',
+      implicit: false,
+    },
+    bad: {
+      series_id: id(9),
+      prefix: 'FV',
+      first_number: 0,
+      last_number: null,
+      valid_until: null,
+      home_node: 'cloud',
+      implicit: false,
+    },
+    path: ['first_number'],
+  },
+  FiscalBlockGranted: {
+    good: {
+      block_id: id(10),
+      series_id: id(9),
+      node_id: 'shop',
+      block_start: 1,
+      block_end: 1000,
+      granted_by: 'cloud',
+    },
+    bad: {
+      block_id: id(10),
+      series_id: id(9),
+      node_id: 'shop',
+      block_start: 1.5,
+      block_end: 1000,
+      granted_by: 'cloud',
+    },
+    path: ['block_start'],
+  },
+  FiscalRangeGranted: {
+    good: {
+      range_id: id(11),
+      series_id: id(9),
+      device_id: id(12),
+      node_id: 'shop',
+      block_id: id(10),
+      range_start: 1,
+      range_end: 50,
+      expires_at: AT,
+    },
+    bad: {
+      range_id: id(11),
+      series_id: id(9),
+      device_id: id(12),
+      node_id: 'shop',
+      block_id: id(10),
+      range_start: 1,
+      range_end: 50,
+      expires_at: 'tomorrow',
+    },
+    path: ['expires_at'],
+  },
+  FiscalRangeClosed: {
+    good: { range_id: id(11), series_id: id(9), device_id: id(12), status: 'expired' },
+    bad: { range_id: id(11), series_id: id(9), device_id: id(12), status: 'lost' },
+    path: ['status'],
+  },
 };
 
 function envelope(type: EventType, payload: Record<string, unknown>) {
@@ -134,8 +202,8 @@ function envelope(type: EventType, payload: Record<string, unknown>) {
 }
 
 describe('event payload schemas', () => {
-  it('cover exactly the 19 event types (15 from devices, 4 escrow events nodes make)', () => {
-    expect(EVENT_TYPES).toHaveLength(19);
+  it('cover exactly the 23 event types (15 from devices, 4 node-made fiscal and 4 escrow ones)', () => {
+    expect(EVENT_TYPES).toHaveLength(23);
     expect([...EVENT_TYPES].sort()).toEqual(Object.keys(cases).sort());
   });
 

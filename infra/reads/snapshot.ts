@@ -1,0 +1,54 @@
+import type { SnapshotOut } from '../../domain/wire/store-queries';
+import type { Db } from '../db';
+import { listCustomers } from '../repositories/customers';
+import { feedPosition } from '../repositories/events';
+import { listProducts } from '../repositories/products';
+import { listStock } from '../repositories/warehouse-stock';
+import { customerOut, openCashSessions, productOut, stockOut, unpaidDebts } from './store-queries';
+
+export interface SnapshotOptions {
+  /**
+   * Runs inside the snapshot transaction right after the feed position is read, before the rows
+   * (tests commit events there to show they are neither in the rows nor lost to the feed).
+   */
+  afterPosition?: () => Promise<void>;
+}
+
+/**
+ * Everything a device caches, and the feed position it corresponds to, read in one REPEATABLE READ
+ * transaction: its single database snapshot holds exactly the events at or below the position
+ * (node_seq is handed out in commit order, infra/repositories/events.ts feedPosition) and the rows
+ * they projected (an event and its projection commit together). A device that loads it and then
+ * pulls from the position (`GET /sync/pull?since=`) sees every later event once: none is in both, none in neither.
+ */
+export function readSnapshot(
+  db: Db,
+  storeId: string,
+  nodeId: string,
+  opts: SnapshotOptions = {},
+): Promise<SnapshotOut> {
+  return db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      const position = await feedPosition(trx, storeId);
+      await opts.afterPosition?.();
+      const products = await listProducts(trx, storeId);
+      const stock = await listStock(trx, storeId);
+      const customers = await listCustomers(trx, storeId);
+      const debts = await unpaidDebts(trx, storeId);
+      const sessions = await openCashSessions(trx, storeId);
+      return {
+        store_id: storeId,
+        node_id: nodeId,
+        position,
+        taken_at: new Date().toISOString(),
+        products: products.map(productOut),
+        stock: stock.map(stockOut),
+        customers: customers.map(customerOut),
+        debts,
+        cash_sessions: sessions,
+      };
+    });
+}

@@ -1,0 +1,175 @@
+import { sql, type Transaction } from 'kysely';
+import type { Db } from '../db';
+import type { Database } from '../db/schema';
+
+// Read-only checks that compare one store's tables with each other (the event log with its
+// projections, stock with its movements): what the health report measures. Each query is bounded
+// to one store and names the rows an operator needs; every table keeps its own writes in its own
+// repository module.
+
+type Executor = Db | Transaction<Database>;
+
+export interface ProjectionGaps {
+  sales: number;
+  debts: number;
+  debtPayments: number;
+  sessions: number;
+  /** Events whose projection failed or has not run yet (the orphan healer's work). */
+  unprojected: number;
+  /** A few of the events behind the counts, oldest first. */
+  examples: { event_id: string; type: string; device_id: string; received_at: Date }[];
+}
+
+/** Events of the store that their read model does not show. */
+export async function projectionGaps(db: Executor, storeId: string): Promise<ProjectionGaps> {
+  const gaps = sql`
+    SELECT e.event_id, e.type, e.device_id, e.received_at FROM events e
+    WHERE e.store_id = ${storeId} AND (
+      (e.type = 'SaleCreated'
+        AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.store_id = e.store_id AND s.event_id = e.event_id))
+      OR (e.type = 'DebtCreated'
+        AND NOT EXISTS (SELECT 1 FROM debts d WHERE d.store_id = e.store_id AND d.event_id = e.event_id))
+      OR (e.type IN ('DebtPaymentRecorded', 'DebtPaymentAdded')
+        AND NOT EXISTS (SELECT 1 FROM debt_payments p WHERE p.store_id = e.store_id AND p.event_id = e.event_id))
+      OR (e.type = 'CashSessionOpened'
+        AND NOT EXISTS (SELECT 1 FROM cash_sessions c WHERE c.store_id = e.store_id
+          AND c.id = lower(e.payload->>'session_id')::uuid)))`;
+  const [counts, examples, unprojected] = await Promise.all([
+    sql<{ type: string; n: string }>`SELECT type, count(*) AS n FROM (${gaps}) g GROUP BY type`.execute(db),
+    sql<ProjectionGaps['examples'][number]>`SELECT * FROM (${gaps}) g ORDER BY received_at LIMIT 10`.execute(
+      db,
+    ),
+    sql<{ n: string }>`
+      SELECT count(*) AS n FROM events
+      WHERE store_id = ${storeId} AND projection_status <> 'processed'`.execute(db),
+  ]);
+  const n = (...types: string[]) =>
+    counts.rows.filter((r) => types.includes(r.type)).reduce((sum, r) => sum + Number(r.n), 0);
+  return {
+    sales: n('SaleCreated'),
+    debts: n('DebtCreated'),
+    debtPayments: n('DebtPaymentRecorded', 'DebtPaymentAdded'),
+    sessions: n('CashSessionOpened'),
+    unprojected: Number(unprojected.rows[0]!.n),
+    examples: examples.rows,
+  };
+}
+
+export interface StockCheck {
+  /** Product and warehouse pairs whose stock is not the sum of their movements. */
+  divergent: { product_id: string; warehouse_id: string; stock: string; movements: string }[];
+  /** Pairs below zero, most negative first. */
+  negative: { product_id: string; warehouse_id: string; stock: string }[];
+}
+
+const STOCK_EXAMPLES = 50;
+
+/** Stock against its movements, and stock below zero, for one store. */
+export async function stockCheck(
+  db: Executor,
+  storeId: string,
+): Promise<StockCheck & { divergentCount: number; negativeCount: number }> {
+  const [divergent, negative] = await Promise.all([
+    sql<StockCheck['divergent'][number] & { total: string }>`
+      WITH m AS (
+        SELECT warehouse_id, product_id, sum(qty_delta) AS movements FROM stock_movements
+        WHERE store_id = ${storeId} GROUP BY warehouse_id, product_id)
+      SELECT coalesce(w.product_id, m.product_id)::text AS product_id,
+             coalesce(w.warehouse_id, m.warehouse_id)::text AS warehouse_id,
+             coalesce(w.stock, 0)::text AS stock, coalesce(m.movements, 0)::text AS movements,
+             count(*) OVER ()::text AS total
+      FROM (SELECT * FROM warehouse_stock WHERE store_id = ${storeId}) w
+      FULL JOIN m ON m.warehouse_id = w.warehouse_id AND m.product_id = w.product_id
+      WHERE coalesce(w.stock, 0) <> coalesce(m.movements, 0)
+      ORDER BY 1, 2 LIMIT ${STOCK_EXAMPLES}`.execute(db),
+    sql<StockCheck['negative'][number] & { total: string }>`
+      SELECT product_id::text, warehouse_id::text, stock::text, count(*) OVER ()::text AS total
+      FROM warehouse_stock WHERE store_id = ${storeId} AND stock < 0
+      ORDER BY stock, product_id LIMIT ${STOCK_EXAMPLES}`.execute(db),
+  ]);
+  const strip = <T extends { total: string }>(rows: T[]) => rows.map(({ total: _t, ...r }) => r);
+  return {
+    divergent: strip(divergent.rows),
+    negative: strip(negative.rows),
+    divergentCount: Number(divergent.rows[0]?.total ?? 0),
+    negativeCount: Number(negative.rows[0]?.total ?? 0),
+  };
+}
+
+export interface ConflictCounts {
+  lastHour: number;
+  last24h: number;
+  byStrategy: Record<string, number>;
+}
+
+/** Conflict audit rows of the store: the last hour (the rate metric) and the last day by strategy. */
+export async function conflictCounts(db: Executor, storeId: string): Promise<ConflictCounts> {
+  const rows = await sql<{ strategy: string; day: string; hour: string }>`
+    SELECT strategy, count(*) AS day, count(*) FILTER (WHERE resolved_at > now() - interval '1 hour') AS hour
+    FROM conflict_audit_log
+    WHERE store_id = ${storeId} AND resolved_at > now() - interval '24 hours'
+    GROUP BY strategy`.execute(db);
+  const byStrategy: Record<string, number> = {};
+  let lastHour = 0;
+  let last24h = 0;
+  for (const r of rows.rows) {
+    byStrategy[r.strategy] = Number(r.day);
+    last24h += Number(r.day);
+    lastHour += Number(r.hour);
+  }
+  return { lastHour, last24h, byStrategy };
+}
+
+export interface Unrelayed {
+  device_id: string;
+  type: string;
+  count: number;
+  oldest_received_at: Date;
+}
+
+/**
+ * Events of the store committed after a relay's cursor (not yet on that peer), by device and type:
+ * "7 sales from POS 2 (oldest 14 min) are not yet on node cloud". Events that came from the peer
+ * itself are not owed to it.
+ */
+export async function unrelayedEvents(
+  db: Executor,
+  storeId: string,
+  peerId: string,
+  cursor: number,
+): Promise<Unrelayed[]> {
+  const r = await sql<{ device_id: string; type: string; n: string; oldest: Date }>`
+    SELECT device_id, type, count(*) AS n, min(received_at) AS oldest FROM events
+    WHERE store_id = ${storeId} AND node_seq > ${cursor} AND source_peer IS DISTINCT FROM ${peerId}
+    GROUP BY device_id, type ORDER BY min(received_at) LIMIT 100`.execute(db);
+  return r.rows.map((x) => ({
+    device_id: x.device_id,
+    type: x.type,
+    count: Number(x.n),
+    oldest_received_at: x.oldest,
+  }));
+}
+
+export interface FiscalDuplicate {
+  invoice_series_id: string;
+  fiscal_number: string;
+  sale_ids: string[];
+}
+
+/** Fiscal numbers that more than one sale of the store carries in the same series. */
+export async function fiscalDuplicates(
+  db: Executor,
+  storeId: string,
+): Promise<{ count: number; examples: FiscalDuplicate[] }> {
+  const r = await sql<FiscalDuplicate & { total: string }>`
+    SELECT invoice_series_id::text, fiscal_number::text, array_agg(id::text ORDER BY id) AS sale_ids,
+           count(*) OVER ()::text AS total
+    FROM sales
+    WHERE store_id = ${storeId} AND fiscal_number IS NOT NULL AND invoice_series_id IS NOT NULL
+    GROUP BY invoice_series_id, fiscal_number HAVING count(*) > 1
+    ORDER BY 1, 2 LIMIT 50`.execute(db);
+  return {
+    count: Number(r.rows[0]?.total ?? 0),
+    examples: r.rows.map(({ total: _t, ...x }) => x),
+  };
+}

@@ -1,0 +1,164 @@
+import { sql, type Selectable, type Transaction } from 'kysely';
+import type { Db } from '../db';
+import type { Database, FiscalSequenceRangesTable } from '../db/schema';
+import { columnList, recordset, type ColumnMap } from './recordset';
+
+// Device ranges (FiscalRangeGranted, FiscalRangeClosed). A range's end may arrive before its grant
+// (a peer's log pulled by reconcile): whichever lands first creates the row. Of two ends of one range
+// `exhausted` wins, then the smaller event id, so the status does not depend on arrival order.
+
+export type FiscalRange = Selectable<FiscalSequenceRangesTable>;
+type Executor = Db | Transaction<Database>;
+
+export const RANGE_GRANT_COLUMNS = {
+  store_id: 'uuid',
+  range_id: 'uuid',
+  series_id: 'uuid',
+  device_id: 'text',
+  node_id: 'text',
+  block_id: 'uuid',
+  range_start: 'bigint',
+  range_end: 'bigint',
+  granted_at: 'timestamptz',
+  expires_at: 'timestamptz',
+  grant_event_id: 'uuid',
+} as const satisfies ColumnMap<FiscalSequenceRangesTable>;
+
+export const RANGE_CLOSE_COLUMNS = {
+  store_id: 'uuid',
+  range_id: 'uuid',
+  series_id: 'uuid',
+  device_id: 'text',
+  status: 'text',
+  closed_at: 'timestamptz',
+  close_event_id: 'uuid',
+} as const satisfies ColumnMap<FiscalSequenceRangesTable>;
+
+export type RangeGrantRow = { [K in keyof typeof RANGE_GRANT_COLUMNS]: unknown };
+export type RangeCloseRow = { [K in keyof typeof RANGE_CLOSE_COLUMNS]: unknown };
+
+/** Stores grants (one per range in `rows`); of two grants of one range id the smaller event id wins. */
+export async function upsertRangeGrants(trx: Transaction<Database>, rows: RangeGrantRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const cols = columnList(RANGE_GRANT_COLUMNS);
+  const set = [
+    'node_id',
+    'block_id',
+    'range_start',
+    'range_end',
+    'granted_at',
+    'expires_at',
+    'grant_event_id',
+  ]
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ');
+  await sql`
+    INSERT INTO fiscal_sequence_ranges (${cols})
+    SELECT ${cols} FROM ${recordset(RANGE_GRANT_COLUMNS, rows)}
+    ON CONFLICT (store_id, range_id) DO UPDATE SET ${sql.raw(set)}
+    WHERE fiscal_sequence_ranges.grant_event_id IS NULL
+       OR excluded.grant_event_id < fiscal_sequence_ranges.grant_event_id`.execute(trx);
+}
+
+/** Stores range ends (one per range in `rows`): exhausted beats expired, then the smaller event id. */
+export async function upsertRangeCloses(trx: Transaction<Database>, rows: RangeCloseRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  const cols = columnList(RANGE_CLOSE_COLUMNS);
+  await sql`
+    INSERT INTO fiscal_sequence_ranges (${cols})
+    SELECT ${cols} FROM ${recordset(RANGE_CLOSE_COLUMNS, rows)}
+    ON CONFLICT (store_id, range_id) DO UPDATE SET
+      status = excluded.status, closed_at = excluded.closed_at, close_event_id = excluded.close_event_id
+    WHERE fiscal_sequence_ranges.close_event_id IS NULL
+       OR (excluded.status = 'exhausted' AND fiscal_sequence_ranges.status <> 'exhausted')
+       OR (excluded.status = fiscal_sequence_ranges.status
+           AND excluded.close_event_id < fiscal_sequence_ranges.close_event_id)`.execute(trx);
+}
+
+/**
+ * Active ranges among `rangeIds` whose last number a sale of their own device has used: they are
+ * exhausted (the FiscalRange workflow is told after the commit).
+ */
+export async function rangesWithLastNumberUsed(
+  trx: Transaction<Database>,
+  storeId: string,
+  rangeIds: string[],
+): Promise<{ range_id: string; node_id: string | null }[]> {
+  if (rangeIds.length === 0) return [];
+  const r = await sql<{ range_id: string; node_id: string | null }>`
+    SELECT r.range_id, r.node_id FROM fiscal_sequence_ranges r
+    WHERE r.store_id = ${storeId} AND r.range_id = ANY(${rangeIds}::uuid[]) AND r.status = 'active'
+      AND EXISTS (SELECT 1 FROM fiscal_numbers n
+        WHERE n.store_id = r.store_id AND n.series_id = r.series_id AND n.fiscal_number = r.range_end
+          AND n.device_id = r.device_id)`.execute(trx);
+  return r.rows;
+}
+
+/** Active ranges whose last number is one of these numbers, used by the range's own device. */
+export async function activeRangesEndingAt(
+  trx: Transaction<Database>,
+  used: { store_id: string; series_id: string; fiscal_number: number; device_id: string }[],
+): Promise<{ store_id: string; range_id: string }[]> {
+  if (used.length === 0) return [];
+  const r = await sql<{ store_id: string; range_id: string }>`
+    SELECT r.store_id, r.range_id FROM fiscal_sequence_ranges r
+    JOIN jsonb_to_recordset(${JSON.stringify(used)}::jsonb)
+      AS u(store_id uuid, series_id uuid, fiscal_number bigint, device_id text)
+      ON r.store_id = u.store_id AND r.series_id = u.series_id AND r.range_end = u.fiscal_number
+        AND r.device_id = u.device_id
+    WHERE r.status = 'active'`.execute(trx);
+  return r.rows;
+}
+
+/** The device's active range in the series that has not run out of time, if any. */
+export function findActiveRange(
+  db: Executor,
+  storeId: string,
+  seriesId: string,
+  deviceId: string,
+  now: Date,
+): Promise<FiscalRange | undefined> {
+  return db
+    .selectFrom('fiscal_sequence_ranges')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('series_id', '=', seriesId)
+    .where('device_id', '=', deviceId)
+    .where('status', '=', 'active')
+    .where('range_start', 'is not', null)
+    .where('expires_at', '>', now)
+    .orderBy('range_start', 'desc')
+    .executeTakeFirst();
+}
+
+export function findRange(db: Executor, storeId: string, rangeId: string): Promise<FiscalRange | undefined> {
+  return db
+    .selectFrom('fiscal_sequence_ranges')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('range_id', '=', rangeId)
+    .executeTakeFirst();
+}
+
+/** Every granted range of a series, lowest first. */
+export function listRanges(db: Executor, storeId: string, seriesId: string): Promise<FiscalRange[]> {
+  return db
+    .selectFrom('fiscal_sequence_ranges')
+    .selectAll()
+    .where('store_id', '=', storeId)
+    .where('series_id', '=', seriesId)
+    .where('range_start', 'is not', null)
+    .orderBy('range_start')
+    .execute();
+}
+
+/** The store's device ranges per status (the health report's fiscal section). */
+export async function countRangesByStatus(db: Executor, storeId: string): Promise<Record<string, number>> {
+  const rows = await db
+    .selectFrom('fiscal_sequence_ranges')
+    .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+    .where('store_id', '=', storeId)
+    .groupBy('status')
+    .execute();
+  return Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+}

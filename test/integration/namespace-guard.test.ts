@@ -141,6 +141,12 @@ test('the first node takes over its relay of old, with the cursor; a second node
   expect(await signalsOf(relayA.workflowId)).toBe(signalsBefore);
   const schedules: string[] = [];
   for await (const s of client.schedule.list()) schedules.push(s.scheduleId);
-  expect(schedules.sort()).toEqual(['a:orphan-healer', 'a:oversell-detector', 'a:reconcile-sweep']);
+  expect(schedules.sort()).toEqual([
+    'a:health-snapshot',
+    'a:orphan-healer',
+    'a:oversell-detector',
+    'a:projection-self-check',
+    'a:reconcile-sweep',
+  ]);
   expect((await relayA.query(statusQuery)).cursor).toBe(42);
 });

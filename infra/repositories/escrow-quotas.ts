@@ -122,6 +122,24 @@ export function openQuotasOf(
   return rows.map((q) => ({ ...q, remaining: Number(q.remaining) })).filter((q) => q.remaining > 0);
 }
 
+/**
+ * What quotas not yet given back hold per product, of every device but `exceptDevice` (all devices
+ * when null): the stock a device must not count as its own (the store snapshot reports it).
+ */
+export async function heldInQuotas(
+  db: Executor,
+  storeId: string,
+  exceptDevice: string | null,
+): Promise<Map<string, string>> {
+  const r = await sql<{ product_id: string; held: string }>`
+    SELECT q.product_id::text, sum(${remainingSql('q')})::text AS held
+    FROM escrow_quotas q
+    WHERE q.store_id = ${storeId} AND q.device_id IS DISTINCT FROM ${exceptDevice}
+    GROUP BY q.product_id
+    HAVING sum(${remainingSql('q')}) > 0`.execute(db);
+  return new Map(r.rows.map((x) => [x.product_id, x.held]));
+}
+
 /** One quota with what it has consumed, or undefined. */
 export async function quotaOf(
   db: Executor,

@@ -77,6 +77,23 @@ export default tseslint.config(
     ],
     'pwa/ runs in the browser: it may import domain/ types, nothing else of the node',
   ),
+  // The dashboard runs in the browser too: of the node, the domain only (report types, thresholds).
+  layerRule(
+    ['dashboard/**/*.ts'],
+    [
+      ...LAYERS.slice(1).flatMap((l) => [`**/${l}`, `**/${l}/**`]),
+      '**/pwa',
+      '**/pwa/**',
+      'node:*',
+      'pg',
+      'kysely',
+      '@temporalio/*',
+      'fastify',
+      'fastify-*',
+      'pino',
+    ],
+    'dashboard/ runs in the browser: it may import domain/, nothing else of the node',
+  ),
   // Migrations never import the app: they must keep working when the code around them changes.
   layerRule(
     ['migrations/**/*.ts'],

@@ -1,11 +1,19 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import type { Db } from '../infra/db';
-import { findAlert, markDelivered, raiseAlert, undeliveredAlerts } from '../infra/repositories/alerts';
+import {
+  findAlert,
+  markDelivered,
+  pruneClosedAlerts,
+  raiseAlert,
+  undeliveredAlerts,
+} from '../infra/repositories/alerts';
+import { pruneConflicts } from '../infra/repositories/conflict-audit-log';
+import { pruneResolvedDeadLetters } from '../infra/repositories/relay-dead-letters';
 import { latestSnapshot, pruneSnapshots, saveSnapshot } from '../infra/repositories/health-snapshots';
 import { alertWebhookOf } from '../infra/repositories/store-alert-settings';
 import { listStoreIds } from '../infra/repositories/stores';
-import { healthAlertsOf, withOfflineStreaks } from '../domain/health/alerts';
+import { healthAlertsOf, previousReport, withOfflineStreaks } from '../domain/health/alerts';
 import type { FederationHealthReport } from '../domain/health/report';
 import { Failure } from '../domain/errors';
 
@@ -18,6 +26,14 @@ export interface HealthActivityDeps {
   log: Logger;
   /** Builds a store's report (absent in a worker that does not run the monitor). */
   healthReport?: (storeId: string) => Promise<FederationHealthReport>;
+}
+
+/** Days each kind of row is kept. */
+export interface RetentionDays {
+  snapshots: number;
+  conflictAudit: number;
+  deadLetters: number;
+  alerts: number;
 }
 
 export interface SnapshotInput {
@@ -48,7 +64,7 @@ export function createHealthActivities({ db, log, healthReport }: HealthActivity
         );
       }
       const previous = await latestSnapshot(db, input.storeId);
-      const before = (previous?.report ?? null) as FederationHealthReport | null;
+      const before = previousReport(previous?.report ?? null);
       const report = withOfflineStreaks(await healthReport(input.storeId), before);
       await saveSnapshot(db, {
         store_id: input.storeId,
@@ -73,8 +89,16 @@ export function createHealthActivities({ db, log, healthReport }: HealthActivity
       return undeliveredAlerts(db, limit);
     },
 
-    async pruneHealthSnapshots(retentionDays: number): Promise<number> {
-      return pruneSnapshots(db, retentionDays);
+    /** Retention (docs/health.md): what is older than its period goes; the event log is never pruned. */
+    async pruneRetention(days: RetentionDays): Promise<Record<keyof RetentionDays, number>> {
+      const pruned = {
+        snapshots: await pruneSnapshots(db, days.snapshots),
+        conflictAudit: await pruneConflicts(db, days.conflictAudit),
+        deadLetters: await pruneResolvedDeadLetters(db, days.deadLetters),
+        alerts: await pruneClosedAlerts(db, days.alerts),
+      };
+      if (Object.values(pruned).some((n) => n > 0)) log.info({ pruned }, 'retention pruned old rows');
+      return pruned;
     },
 
     /**

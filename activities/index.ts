@@ -13,6 +13,7 @@ import { createSelfCheckActivities } from './self-check';
 export type { OrphanHealInput, OrphanHealResult } from './orphan-healer';
 export type { OversellPassResult, ReleaseInput, ReleaseOutcome } from './escrow';
 export type { SelfCheckResult } from './self-check';
+export type { RetentionDays } from './health';
 
 /** What activities may close over. The worker builds this once from validated config. */
 export interface ActivityDeps {

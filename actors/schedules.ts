@@ -33,6 +33,9 @@ type ScheduleConfig = Pick<
   | 'HEALTH_MONITOR_INTERVAL_SECONDS'
   | 'FEDERATION_OFFLINE_AFTER_SECONDS'
   | 'HEALTH_SNAPSHOT_RETENTION_DAYS'
+  | 'CONFLICT_AUDIT_RETENTION_DAYS'
+  | 'DEAD_LETTER_RETENTION_DAYS'
+  | 'ALERT_RETENTION_DAYS'
   | 'ALERT_RETRY_INITIAL_MS'
   | 'ALERT_RETRY_MAX_MS'
   | 'SELF_CHECK_INTERVAL_HOURS'
@@ -107,7 +110,12 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
         {
           nodeId: config.NODE_ID,
           offlineAfterSeconds: config.FEDERATION_OFFLINE_AFTER_SECONDS,
-          retentionDays: config.HEALTH_SNAPSHOT_RETENTION_DAYS,
+          retention: {
+            snapshots: config.HEALTH_SNAPSHOT_RETENTION_DAYS,
+            conflictAudit: config.CONFLICT_AUDIT_RETENTION_DAYS,
+            deadLetters: config.DEAD_LETTER_RETENTION_DAYS,
+            alerts: config.ALERT_RETENTION_DAYS,
+          },
           retry: { initialMs: config.ALERT_RETRY_INITIAL_MS, maxMs: config.ALERT_RETRY_MAX_MS },
         },
       ],

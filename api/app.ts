@@ -21,6 +21,7 @@ import { federationSyncRoutes } from './routes/federation-sync';
 import { healthRoutes } from './routes/health';
 import { fiscalRoutes } from './routes/fiscal';
 import { opsRoutes } from './routes/ops';
+import { dashboardRoutes } from './routes/dashboard';
 import { explainRoutes } from './routes/explain';
 import { posRoutes } from './routes/pos';
 import { reconcileRoutes } from './routes/reconcile';
@@ -126,5 +127,7 @@ export async function buildApp(deps: AppDeps) {
   });
   // The POS page's static files (public; its API calls carry the device token).
   await app.register(posRoutes, { dir: config.POS_DIR });
+  // The operators' dashboard (public files; its API calls carry the admin secret as a bearer).
+  await app.register(dashboardRoutes, { dir: config.DASHBOARD_DIR });
   return app;
 }

@@ -121,6 +121,10 @@ const envSchema = z.object({
   /** A peer unreachable this long raises FEDERATION_OFFLINE. */
   FEDERATION_OFFLINE_AFTER_SECONDS: positiveInt(300),
   HEALTH_SNAPSHOT_RETENTION_DAYS: positiveInt(30),
+  /** Retention, pruned by the HealthMonitor: audit rows, resolved dead letters, closed alerts (the event log is kept). */
+  CONFLICT_AUDIT_RETENTION_DAYS: positiveInt(90),
+  DEAD_LETTER_RETENTION_DAYS: positiveInt(30),
+  ALERT_RETENTION_DAYS: positiveInt(90),
   /** ProjectionSelfCheck schedule: every store's read models rebuilt from its log and compared. */
   SELF_CHECK_INTERVAL_HOURS: positiveInt(24),
   /** AlertDelivery: first retry after this, doubling up to the maximum, until the webhook answers 2xx. */
@@ -128,6 +132,8 @@ const envSchema = z.object({
   ALERT_RETRY_MAX_MS: positiveInt(15 * 60_000),
   /** Where the POS page's bundle is (scripts/build-pos.ts writes it), served at /pos. */
   POS_DIR: z.string().min(1).default('dist/pos'),
+  /** Where the dashboard's bundle is (scripts/build-dashboard.ts writes it), served at /dashboard. */
+  DASHBOARD_DIR: z.string().min(1).default('dist/dashboard'),
   ORPHAN_HEALER_INTERVAL_SECONDS: positiveInt(60),
   ORPHAN_HEALER_BATCH: positiveInt(50),
   ORPHAN_HEALER_MAX_AGE_DAYS: positiveInt(7),

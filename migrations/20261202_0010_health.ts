@@ -7,7 +7,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .createTable('health_snapshots')
     .addColumn('store_id', 'uuid', (c) => c.notNull())
     .addColumn('taken_at', 'timestamptz', (c) => c.notNull())
-    .addColumn('overall', 'text', (c) => c.notNull().check(sql`overall IN ('healthy', 'degraded', 'critical')`))
+    .addColumn('overall', 'text', (c) =>
+      c.notNull().check(sql`overall IN ('healthy', 'degraded', 'critical')`),
+    )
     .addColumn('report', 'jsonb', (c) => c.notNull())
     .addPrimaryKeyConstraint('health_snapshots_pkey', ['store_id', 'taken_at'])
     .execute();
@@ -23,6 +25,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('details', 'jsonb', (c) => c.notNull())
     .addPrimaryKeyConstraint('projection_self_checks_pkey', ['store_id', 'checked_at'])
     .execute();
+  // Retention prunes by age across stores.
+  await sql`CREATE INDEX conflict_audit_log_resolved_idx ON conflict_audit_log (resolved_at)`.execute(db);
+  await sql`CREATE INDEX relay_dead_letters_resolved_idx ON relay_dead_letters (resolved_at) WHERE status = 'resolved'`.execute(
+    db,
+  );
+  await sql`CREATE INDEX alerts_closed_idx ON alerts (last_seen_at) WHERE status <> 'open'`.execute(db);
   await db.schema
     .createTable('store_alert_settings')
     .addColumn('store_id', 'uuid', (c) => c.primaryKey())
@@ -32,6 +40,12 @@ export async function up(db: Kysely<any>): Promise<void> {
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
+  for (const index of [
+    'conflict_audit_log_resolved_idx',
+    'relay_dead_letters_resolved_idx',
+    'alerts_closed_idx',
+  ])
+    await sql`DROP INDEX IF EXISTS ${sql.id(index)}`.execute(db);
   await db.schema.dropTable('store_alert_settings').execute();
   await db.schema.dropTable('projection_self_checks').execute();
   await db.schema.dropTable('health_snapshots').execute();

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh
 # The POS page (/pos) is served from its bundle: build it before the node or the tests start.
 npx tsx scripts/build-pos.ts
+# Likewise the operators' dashboard (/dashboard).
+npx tsx scripts/build-dashboard.ts
 # Exports DATABASE_URL / TEMPORAL_ADDRESS for the local services (or keeps the ones already set).
 # Assigned first so that a failing `up` stops this script (set -e ignores failures inside eval "$(...)").
 service_env="$(npx tsx scripts/services.ts up --print-env)"

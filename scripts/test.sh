@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/ensure-tools.sh
 # The POS page (/pos) is served from its bundle: build it before the node or the tests start.
 npx tsx scripts/build-pos.ts
+# Likewise the operators' dashboard (/dashboard).
+npx tsx scripts/build-dashboard.ts
 # The fuzz test (test/integration/api/fuzz.test.ts) runs schemathesis from its own venv.
 bash scripts/ensure-schemathesis.sh >/dev/null
 # See start.sh: assigned first so a failing `up` aborts.

@@ -1,18 +1,18 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ParentClosePolicy, proxyActivities, startChild, WorkflowIdReusePolicy } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import type { Activities, RetentionDays } from '../activities';
 import { alertDeliveryWorkflow, type AlertRetry } from './alert-delivery';
 import { alertWorkflowId } from './ids';
 import { databaseBatch } from './profiles';
 import { StoreIdKey } from './search-keys';
 
-const { healthStores, snapshotHealth, pendingAlertDeliveries, pruneHealthSnapshots } =
+const { healthStores, snapshotHealth, pendingAlertDeliveries, pruneRetention } =
   proxyActivities<Activities>(databaseBatch);
 
 export interface HealthMonitorInput {
   nodeId: string;
   offlineAfterSeconds: number;
-  retentionDays: number;
+  retention: RetentionDays;
   retry: AlertRetry;
   /** Stores measured at once. */
   concurrency?: number;
@@ -23,14 +23,14 @@ export interface HealthMonitorResult {
   overall: Record<string, string>;
   raised: string[];
   deliveries: number;
-  pruned: number;
+  pruned: Record<keyof RetentionDays, number>;
 }
 
 /**
  * HealthMonitor: one tick of the `health-snapshot` schedule (every HEALTH_MONITOR_INTERVAL_SECONDS,
  * overlap SKIP). Snapshots every store's health, raises the alerts its transitions call for, starts
- * one AlertDelivery per alert waiting for a store webhook (whatever raised it), and prunes old
- * snapshots.
+ * one AlertDelivery per alert waiting for a store webhook (whatever raised it), and prunes what is past
+ * its retention (snapshots, conflict audit, resolved dead letters, closed alerts).
  */
 export async function healthMonitorWorkflow(input: HealthMonitorInput): Promise<HealthMonitorResult> {
   const stores = await healthStores();
@@ -64,6 +64,6 @@ export async function healthMonitorWorkflow(input: HealthMonitorInput): Promise<
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
   }
-  const pruned = await pruneHealthSnapshots(input.retentionDays);
+  const pruned = await pruneRetention(input.retention);
   return { stores: stores.length, overall, raised, deliveries, pruned };
 }

@@ -8,7 +8,7 @@ import {
   rotateDeviceToken,
   type DeviceInfo,
 } from '../../infra/repositories/devices';
-import { declareStore, requireStore } from '../../infra/repositories/stores';
+import { declareStore, listStores, requireStore } from '../../infra/repositories/stores';
 import { ApiError, AppError } from '../../domain/errors';
 import { errorResponses } from '../errors';
 import { storable } from '../text';
@@ -68,6 +68,23 @@ export const storeRoutes: FastifyPluginAsyncZod<{ db: Db }> = async (app, { db }
       });
       return reply.status(created ? 201 : 200).send({ ...store, created_at: store.created_at.toISOString() });
     },
+  );
+
+  app.get(
+    '/stores',
+    {
+      config: { auth: ['admin'] },
+      schema: {
+        tags: ['stores'],
+        summary: 'The stores this node holds, by name',
+        security: [{ bearer: [] }],
+        response: {
+          200: z.object({ stores: z.array(z.object({ id: z.string(), name: z.string() })) }),
+          ...errorResponses,
+        },
+      },
+    },
+    async () => ({ stores: await listStores(db) }),
   );
 
   app.post(

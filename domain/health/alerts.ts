@@ -128,3 +128,21 @@ export function withOfflineStreaks(
     },
   };
 }
+
+/**
+ * A saved snapshot's report, or null when it is not one this code can compare with (written by an
+ * older version, or by hand): the transition rules then treat the current snapshot as the first.
+ */
+export function previousReport(saved: unknown): FederationHealthReport | null {
+  const r = saved as Partial<FederationHealthReport> | null;
+  const ok =
+    !!r &&
+    typeof r.overallHealth === 'string' &&
+    typeof r.timestamp === 'string' &&
+    !!r.metrics &&
+    !!r.fiscal &&
+    !!r.consistency?.outbox &&
+    Array.isArray(r.federation?.peers) &&
+    Array.isArray(r.breaches);
+  return ok ? (r as FederationHealthReport) : null;
+}

@@ -181,6 +181,10 @@ export const snapshotSchema = z.object({
     .describe(
       'the feed position these rows correspond to: follow with GET /sync/pull?store_id=…&since=<position>',
     ),
+  vector_clock: z
+    .record(z.string(), z.number().int())
+    .describe("the highest seq of each device in the store's log: merge it into the device's clock"),
+  clock_time: time.nullable().describe('the latest ordering stamp in the log (null before the first event)'),
   taken_at: time,
   products: z.array(productSchema),
   stock: z.array(

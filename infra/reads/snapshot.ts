@@ -2,7 +2,7 @@ import type { SnapshotOut, StockOut } from '../../domain/wire/store-queries';
 import type { Db } from '../db';
 import { listCustomers } from '../repositories/customers';
 import { heldInQuotas } from '../repositories/escrow-quotas';
-import { feedPosition } from '../repositories/events';
+import { feedPosition, storeClock } from '../repositories/events';
 import { listProducts } from '../repositories/products';
 import { listStock } from '../repositories/warehouse-stock';
 import { customerOut, openCashSessions, productOut, stockOut, unpaidDebts } from './store-queries';
@@ -42,10 +42,13 @@ export function readSnapshot(
       const customers = await listCustomers(trx, storeId);
       const debts = await unpaidDebts(trx, storeId);
       const sessions = await openCashSessions(trx, storeId);
+      const clock = await storeClock(trx, storeId);
       return {
         store_id: storeId,
         node_id: nodeId,
         position,
+        vector_clock: clock.vector_clock,
+        clock_time: clock.latest?.toISOString() ?? null,
         taken_at: new Date().toISOString(),
         products: products.map(productOut),
         stock: withReserved(stock.map(stockOut), held, storeId),

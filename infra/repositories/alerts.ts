@@ -133,3 +133,14 @@ export function findAlert(db: Executor, id: string): Promise<Alert | undefined> 
 export async function markDelivered(db: Executor, id: string): Promise<void> {
   await db.updateTable('alerts').set({ delivered_at: new Date() }).where('id', '=', id).execute();
 }
+
+/** Deletes acknowledged or resolved alerts last seen more than `days` ago (open ones stay); returns how many. */
+export async function pruneClosedAlerts(db: Executor, days: number, limit = 10_000): Promise<number> {
+  const r = await sql`
+    DELETE FROM alerts WHERE id IN (
+      SELECT id FROM alerts
+      WHERE status <> 'open' AND last_seen_at < now() - make_interval(days => ${days}) LIMIT ${limit})`.execute(
+    db,
+  );
+  return Number(r.numAffectedRows ?? 0);
+}

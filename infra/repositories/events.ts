@@ -361,3 +361,27 @@ export function productWrites(db: Executor, storeId: string, productId: string) 
     .orderBy('node_seq')
     .execute();
 }
+
+/**
+ * What the store's log has seen, as one vector clock (the highest seq of each device) and the latest
+ * ordering stamp: a device that starts from a snapshot merges it, so its next writes are causally
+ * after everything the snapshot shows, as if it had pulled those events one by one.
+ */
+export async function storeClock(
+  db: Executor,
+  storeId: string,
+): Promise<{ vector_clock: Record<string, number>; latest: Date | null }> {
+  const rows = await db
+    .selectFrom('events')
+    .select(['device_id', sql<string>`max(seq)`.as('seq'), sql<Date>`max(hlc)`.as('hlc')])
+    .where('store_id', '=', storeId)
+    .groupBy('device_id')
+    .execute();
+  let latest: Date | null = null;
+  const vector_clock: Record<string, number> = {};
+  for (const r of rows) {
+    vector_clock[r.device_id] = Number(r.seq);
+    if (!latest || r.hlc > latest) latest = r.hlc;
+  }
+  return { vector_clock, latest };
+}

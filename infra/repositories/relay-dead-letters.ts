@@ -114,3 +114,14 @@ export async function openDeadLettersOfStore(db: Executor, storeId: string): Pro
     .execute();
   return new Map(rows.map((r) => [r.peer_id, Number(r.n)]));
 }
+
+/** Deletes letters resolved more than `days` ago, at most `limit` per call; returns how many. */
+export async function pruneResolvedDeadLetters(db: Executor, days: number, limit = 10_000): Promise<number> {
+  const r = await sql`
+    DELETE FROM relay_dead_letters WHERE id IN (
+      SELECT id FROM relay_dead_letters
+      WHERE status = 'resolved' AND resolved_at < now() - make_interval(days => ${days}) LIMIT ${limit})`.execute(
+    db,
+  );
+  return Number(r.numAffectedRows ?? 0);
+}

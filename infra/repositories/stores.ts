@@ -38,3 +38,8 @@ export async function listStoreIds(db: Db): Promise<string[]> {
   const rows = await db.selectFrom('stores').select('id').orderBy('id').execute();
   return rows.map((r) => r.id);
 }
+
+/** Every store this node holds, by name (the dashboard's store picker). */
+export function listStores(db: Db): Promise<Pick<Store, 'id' | 'name'>[]> {
+  return db.selectFrom('stores').select(['id', 'name']).orderBy('name').orderBy('id').execute();
+}

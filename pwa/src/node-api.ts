@@ -67,6 +67,9 @@ export interface PullResult {
 /** GET /stores/{id}/snapshot (issue 16 item 1): what a device caches, and the feed position it matches. */
 export interface StoreSnapshot {
   position: number;
+  /** The store's clock at the snapshot: merged into the device's, as pulling each event would. */
+  vector_clock?: Record<string, number>;
+  clock_time?: string | null;
   products: {
     id: string;
     name: string;

@@ -257,10 +257,19 @@ export class SyncClient {
     const snapshot = await this.opts.api.snapshot(me.store_id);
     await this.db.transaction(
       'rw',
-      [this.db.products, this.db.warehouse_stock_cache, this.db.sync_state, this.db.outbox],
+      [this.db.products, this.db.warehouse_stock_cache, this.db.sync_state, this.db.outbox, this.db.device],
       async () => {
         if (snapshot) {
           await applySnapshot(this.db, snapshot, me);
+          if (snapshot.vector_clock) {
+            const current = (await this.db.device.get(me.key)) ?? me;
+            await this.db.device.put(
+              observe(current, {
+                vector_clock: snapshot.vector_clock,
+                created_at: snapshot.clock_time ?? '',
+              }),
+            );
+          }
           await this.db.sync_state.put({ key: 'cursor', value: snapshot.position });
         }
         await this.db.sync_state.put({ key: 'bootstrapped', value: true });

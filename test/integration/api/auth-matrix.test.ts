@@ -12,8 +12,9 @@ import { admin, createTestApp, storeWithDevice, type TestApp } from '../../suppo
 
 type Caller = 'none' | 'bogus' | 'other-store device' | Role;
 const CALLERS: Caller[] = ['none', 'bogus', 'other-store device', 'device', 'peer', 'admin'];
-// The POS page's static files are public too (api/routes/pos.ts): its API calls carry the device token.
-const PUBLIC_PATH = /^\/(healthz|metrics|docs|pos)(\/|$)/;
+// The POS page's static files are public too (api/routes/pos.ts): its API calls carry the device token;
+// so are the dashboard's (api/routes/dashboard.ts): its API calls carry the admin secret.
+const PUBLIC_PATH = /^\/(healthz|metrics|docs|pos|dashboard)(\/|$)/;
 // CORS preflight (@fastify/cors) carries no credentials by design.
 const isPublic = (r: { method: string; url: string }) =>
   PUBLIC_PATH.test(r.url) || (r.method === 'OPTIONS' && r.url === '*');
@@ -165,14 +166,14 @@ function expected(route: Route, caller: Caller): 401 | 403 | 'authorized' {
   return 'authorized';
 }
 
-test('the route table is the one the matrix covers: every route but /healthz, /metrics, /docs and the POS page (/pos) needs a token', () => {
+test('the route table is the one the matrix covers: every route but /healthz, /metrics, /docs, the POS page (/pos) and the dashboard (/dashboard) needs a token', () => {
   expect(routes.length).toBeGreaterThan(10);
   const unprotected = routes.filter((r) => !r.auth && !isPublic(r)).map((r) => `${r.method} ${r.url}`);
   expect(unprotected).toEqual([]);
   for (const r of routes.filter((route) => route.auth)) {
     expect([r, r.auth!.length > 0]).toEqual([r, true]);
   }
-  for (const p of ['/healthz', '/metrics', '/docs/json']) {
+  for (const p of ['/healthz', '/metrics', '/docs/json', '/dashboard']) {
     expect(routes.some((r) => r.method === 'GET' && r.url === p && !r.auth)).toBe(true);
   }
 });

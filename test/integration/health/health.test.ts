@@ -6,10 +6,12 @@ import type { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../../infra/config';
 import { connectTemporal } from '../../../infra/temporal/client';
 import { installTemporalRuntime } from '../../../infra/temporal/logging';
-import { listAlerts } from '../../../infra/repositories/alerts';
+import { listAlerts, raiseAlert } from '../../../infra/repositories/alerts';
+import { saveSnapshot } from '../../../infra/repositories/health-snapshots';
 import { setAlertWebhook } from '../../../infra/repositories/store-alert-settings';
 import { declareStore } from '../../../infra/repositories/stores';
 import { buildHealthReport } from '../../../actors/health';
+import { ensureSchedules } from '../../../actors/schedules';
 import { connectWorker, createNodeWorker } from '../../../app/worker';
 import { healthMonitorWorkflow, type HealthMonitorInput } from '../../../workflows/health-monitor';
 import { alertWorkflowId } from '../../../workflows/ids';
@@ -99,7 +101,7 @@ async function storeWithSales(sales: number, opts: { stock?: number } = {}) {
 const monitorInput = (overrides: Partial<HealthMonitorInput> = {}): HealthMonitorInput => ({
   nodeId,
   offlineAfterSeconds: 300,
-  retentionDays: 30,
+  retention: { snapshots: 30, conflictAudit: 90, deadLetters: 30, alerts: 90 },
   retry: { initialMs: 200, maxMs: 400 },
   ...overrides,
 });
@@ -334,3 +336,130 @@ describe('projection self-check', () => {
     expect(r.findings.find((f) => f.metric === 'selfCheckDifferences')!.ids).toEqual({ tables: ['sales'] });
   });
 });
+
+describe('retention', () => {
+  it('prunes what is past its period (audit rows, resolved dead letters, closed alerts, snapshots) and keeps the rest', async () => {
+    const storeId = randomUUID();
+    await declareStore(tdb.db, { id: storeId, name: 'Bodega' });
+    const ago = (days: number) => new Date(Date.now() - days * 86_400_000);
+    const audit = (days: number) =>
+      tdb.db
+        .insertInto('conflict_audit_log')
+        .values({
+          store_id: storeId,
+          entity_type: 'product',
+          entity_id: randomUUID(),
+          field: 'price',
+          winner_event_id: randomUUID(),
+          loser_event_ids: [],
+          strategy: 'lww',
+          winner_payload: null,
+          loser_payloads: null,
+          details: null,
+          resolved_at: ago(days),
+        })
+        .execute();
+    await audit(100);
+    await audit(10);
+    const letter = (status: 'open' | 'resolved', days: number) =>
+      tdb.db
+        .insertInto('relay_dead_letters')
+        .values({
+          peer_id: 'cloud',
+          event_id: randomUUID(),
+          store_id: storeId,
+          node_seq: '1',
+          type: 'SaleCreated',
+          error_code: 'X',
+          error_message: 'x',
+          status,
+          resolved_at: status === 'resolved' ? ago(days) : null,
+        })
+        .execute();
+    await letter('resolved', 40);
+    await letter('open', 40);
+    const old = await raiseAlert(tdb.db, {
+      type: 'T1',
+      severity: 'P3',
+      store_id: storeId,
+      subject: 'old, acknowledged',
+    });
+    const open = await raiseAlert(tdb.db, {
+      type: 'T2',
+      severity: 'P3',
+      store_id: storeId,
+      subject: 'old, still open',
+    });
+    await tdb.db
+      .updateTable('alerts')
+      .set({ last_seen_at: ago(100) })
+      .where('id', 'in', [old.id, open.id])
+      .execute();
+    await tdb.db.updateTable('alerts').set({ status: 'acknowledged' }).where('id', '=', old.id).execute();
+    await saveSnapshot(tdb.db, { store_id: storeId, taken_at: ago(40), overall: 'healthy', report: {} });
+
+    const result = await runMonitor();
+    expect(result.pruned).toMatchObject({ conflictAudit: 1, deadLetters: 1, alerts: 1 });
+    expect(result.pruned.snapshots).toBeGreaterThanOrEqual(1);
+    const left = async (table: 'conflict_audit_log' | 'relay_dead_letters' | 'alerts') =>
+      (await tdb.db.selectFrom(table).select('store_id').where('store_id', '=', storeId).execute()).length;
+    expect(await left('conflict_audit_log')).toBe(1);
+    expect(await left('relay_dead_letters')).toBe(1);
+    expect((await listAlerts(tdb.db, { store_id: storeId })).map((a) => a.subject)).toContain(
+      'old, still open',
+    );
+    expect((await listAlerts(tdb.db, { store_id: storeId })).map((a) => a.subject)).not.toContain(
+      'old, acknowledged',
+    );
+  });
+});
+
+describe('detection time', () => {
+  it('a gap made behind the node’s back is in the first snapshot after it, and alerted by that same tick', async () => {
+    const scheduled = { ...config, HEALTH_MONITOR_INTERVAL_SECONDS: 2 };
+    const ids = await ensureSchedules(client, scheduled);
+    try {
+      const { storeId, events } = await storeWithSales(1, { stock: 5 });
+      const snapshots = () =>
+        tdb.db
+          .selectFrom('health_snapshots')
+          .selectAll()
+          .where('store_id', '=', storeId)
+          .orderBy('taken_at')
+          .execute();
+      await waitUntil(async () => (await snapshots()).length > 0, 30_000);
+      const sale = events.find((e) => e.type === 'SaleCreated')!;
+      const madeAt = new Date();
+      await tdb.db
+        .deleteFrom('sales')
+        .where('store_id', '=', storeId)
+        .where('event_id', '=', sale.event_id)
+        .execute();
+      // The health endpoint sees it at once.
+      expect((await report(storeId)).metrics.projectionGapCount).toBe(1);
+      await waitUntil(async () => (await snapshots()).filter((s) => s.taken_at > madeAt).length >= 2, 30_000);
+      const after = (await snapshots()).filter((s) => s.taken_at > madeAt);
+      // The first tick after the gap measured it and raised the alert, before the next tick.
+      expect(
+        (after[0]!.report as { metrics: { projectionGapCount: number } }).metrics.projectionGapCount,
+      ).toBe(1);
+      const [alert] = await listAlerts(tdb.db, { store_id: storeId, type: 'PROJECTION_GAP_DETECTED' });
+      expect(alert).toBeDefined();
+      expect(alert!.created_at.getTime()).toBeLessThan(after[1]!.taken_at.getTime());
+    } finally {
+      for (const id of ids)
+        await client.schedule
+          .getHandle(id)
+          .delete()
+          .catch(() => undefined);
+    }
+  });
+});
+
+async function waitUntil(fn: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`not true within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

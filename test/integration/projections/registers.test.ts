@@ -100,6 +100,17 @@ describe('products, customers and cash sessions (per-field last-writer-wins)', (
     expect(await tableRows(a.db, 'products')).toEqual(await tableRows(b.db, 'products'));
   });
 
+  it('the audit keeps a bounded copy: a large payload is referenced by its event id and size', async () => {
+    const s = concurrentEdits();
+    const big = { ...s.l, payload: { ...s.l.payload, notes: 'x'.repeat(6000) } } as SyncEvent;
+    await push(a.db, [s.created, big, s.r]);
+    const [row] = (await audits(a.db, s.productId)).filter((x) => x.strategy === 'lww');
+    const copies = [row!.winner_payload, ...((row!.loser_payloads as unknown[]) ?? [])];
+    expect(copies).toContainEqual({ event_id: big.event_id, truncated: true, bytes: expect.any(Number) });
+    // The other side's small payload is copied whole.
+    expect(copies).toContainEqual(expect.objectContaining({ product_id: s.productId, price: 4 }));
+  });
+
   it('a later created_at wins over a device-id tie-break, and the result is reported as audited', async () => {
     const store = randomUUID();
     const productId = randomUUID();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
+import { createEscrowActivities } from './escrow';
 import type { FederationHealthReport } from '../domain/health/report';
 import { createHealthActivities } from './health';
 import { createFiscalActivities } from './fiscal';
@@ -10,6 +11,7 @@ import { createRelayActivities } from './relay';
 import { createSelfCheckActivities } from './self-check';
 
 export type { OrphanHealInput, OrphanHealResult } from './orphan-healer';
+export type { OversellPassResult, ReleaseInput, ReleaseOutcome } from './escrow';
 export type { SelfCheckResult } from './self-check';
 export type { RetentionDays } from './health';
 import { createErpActivities } from './erp';
@@ -34,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createOrphanHealerActivities(deps),
     ...createRelayActivities(deps),
     ...createReconcileActivities(deps),
+    ...createEscrowActivities(deps),
     ...createHealthActivities(deps),
     ...createSelfCheckActivities(deps),
     ...createFiscalActivities(deps),

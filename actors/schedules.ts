@@ -6,6 +6,7 @@ import {
   type ScheduleOptionsStartWorkflowAction,
 } from '@temporalio/client';
 import { orphanHealerWorkflow } from '../workflows/orphan-healer';
+import { oversellDetectorWorkflow } from '../workflows/oversell-detector';
 import { reconcileSweepWorkflow } from '../workflows/reconcile-sweep';
 import { healthMonitorWorkflow } from '../workflows/health-monitor';
 import { projectionSelfCheckWorkflow } from '../workflows/self-check';
@@ -14,6 +15,7 @@ import type { Log } from '../infra/log';
 import {
   healthMonitorScheduleId,
   orphanHealerScheduleId,
+  oversellDetectorScheduleId,
   reconcileSweepScheduleId,
   selfCheckScheduleId,
 } from '../workflows/ids';
@@ -37,6 +39,7 @@ type ScheduleConfig = Pick<
   | 'ALERT_RETRY_INITIAL_MS'
   | 'ALERT_RETRY_MAX_MS'
   | 'SELF_CHECK_INTERVAL_HOURS'
+  | 'OVERSELL_DETECTOR_INTERVAL_SECONDS'
 >;
 
 /** The node's schedules, as they should be for this config. */
@@ -142,7 +145,27 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
       node: config.NODE_ID,
     },
   };
-  return [orphanHealer, reconcileSweep, healthMonitor, selfCheck];
+  const oversellDetector: ScheduleOptions<
+    ScheduleOptionsStartWorkflowAction<typeof oversellDetectorWorkflow>
+  > = {
+    scheduleId: oversellDetectorScheduleId(config.NODE_ID),
+    spec: { intervals: [{ every: `${config.OVERSELL_DETECTOR_INTERVAL_SECONDS} seconds` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: oversellDetectorWorkflow,
+      workflowId: oversellDetectorScheduleId(config.NODE_ID),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [],
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
+    memo: {
+      description:
+        'Raises OVERSELLING_DETECTED for every product below zero in a warehouse (once per product and ' +
+        'warehouse per hour)',
+      node: config.NODE_ID,
+    },
+  };
+  return [orphanHealer, reconcileSweep, healthMonitor, selfCheck, oversellDetector];
 }
 
 /** Schedule names of the node before their ids carried the node id. */

@@ -16,6 +16,7 @@ import { authPlugin } from './plugins/auth';
 import { docsPlugin } from './plugins/docs';
 import { errorsPlugin } from './plugins/errors';
 import { erpRoutes } from './routes/erp';
+import { escrowRoutes } from './routes/escrow';
 import { federationRoutes } from './routes/federation';
 import { federationSyncRoutes } from './routes/federation-sync';
 import { healthRoutes } from './routes/health';
@@ -111,6 +112,12 @@ export async function buildApp(deps: AppDeps) {
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });
   await app.register(federationSyncRoutes, { db });
   await app.register(reconcileRoutes, { config, db, temporal: deps.temporal });
+  await app.register(escrowRoutes, {
+    config,
+    db,
+    temporal: deps.temporal,
+    onEventsCommitted: deps.onEventsCommitted,
+  });
   await app.register(healthRoutes, { config, db, temporal: deps.temporal });
   await app.register(fiscalRoutes, {
     config,

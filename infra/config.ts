@@ -165,6 +165,13 @@ const envSchema = z.object({
   RECONCILE_SWEEP_INTERVAL_SECONDS: positiveInt(600),
   RECONCILE_CHUNK_SIZE: z.coerce.number().int().min(1).max(1000).default(500),
   RECONCILE_SWEEP_CONCURRENCY: positiveInt(2),
+  /** Escrow (docs/escrow.md): a quota's life when the request names no expiry, and the longest allowed. */
+  ESCROW_DEFAULT_TTL_SECONDS: positiveInt(4 * 3600),
+  ESCROW_MAX_TTL_SECONDS: positiveInt(24 * 3600),
+  /** The most of the stock not held by other devices that one device may hold in quotas. */
+  ESCROW_DEVICE_SHARE: z.coerce.number().gt(0).max(1).default(0.3),
+  /** The oversell detector's schedule: negative stock per product and warehouse, this often. */
+  OVERSELL_DETECTOR_INTERVAL_SECONDS: positiveInt(300),
   /** Fiscal ranges (docs/fiscal.md): a device range's life, its default and largest size. */
   FISCAL_RANGE_TTL_SECONDS: positiveInt(24 * 3600),
   FISCAL_RANGE_DEFAULT_SIZE: positiveInt(50),

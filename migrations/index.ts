@@ -4,6 +4,7 @@ import * as projections from './20261124_0002_projections';
 import * as federation from './20261125_0003_federation';
 import * as storeKeys from './20261201_0004_store_keys';
 import * as alerts from './20261201_0005_alerts';
+import * as escrow from './20261202_0007_escrow';
 import * as fiscal from './20261202_0006_fiscal';
 import * as erp from './20261202_0008_erp';
 import * as queries from './20261202_0009_queries';
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   '20261125_0003_federation': federation,
   '20261201_0004_store_keys': storeKeys,
   '20261201_0005_alerts': alerts,
+  '20261202_0007_escrow': escrow,
   '20261202_0006_fiscal': fiscal,
   '20261202_0008_erp': erp,
   '20261202_0009_queries': queries,

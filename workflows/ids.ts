@@ -33,6 +33,11 @@ export const orphanHealerScheduleId = (nodeId: string): string => `${nodeId}:orp
 /** The ReconcileSweep schedule; also the id of the workflows it starts (the server appends a timestamp). */
 export const reconcileSweepScheduleId = (nodeId: string): string => `${nodeId}:reconcile-sweep`;
 
+/** The EscrowGrant of one quota (grant ids are uuids made by the granting node). */
+export const escrowGrantWorkflowId = (grantId: string): string => `escrow:${grantId}`;
+
+/** The OversellDetector schedule; also the id of the workflows it starts (the server appends a timestamp). */
+export const oversellDetectorScheduleId = (nodeId: string): string => `${nodeId}:oversell-detector`;
 /** The HealthMonitor schedule; also the id of the workflows it starts (the server appends a timestamp). */
 export const healthMonitorScheduleId = (nodeId: string): string => `${nodeId}:health-snapshot`;
 
@@ -40,7 +45,8 @@ export const healthMonitorScheduleId = (nodeId: string): string => `${nodeId}:he
 export const selfCheckScheduleId = (nodeId: string): string => `${nodeId}:projection-self-check`;
 
 /** A self-check of one store asked by an operator: one at a time per store. */
-export const selfCheckWorkflowId = (nodeId: string, storeId: string): string => `self-check:${nodeId}:${storeId}`;
+export const selfCheckWorkflowId = (nodeId: string, storeId: string): string =>
+  `self-check:${nodeId}:${storeId}`;
 
 /** AlertDelivery of one alert: started once per alert (a finished one is never started again). */
 export const alertWorkflowId = (nodeId: string, alertId: string): string => `alert:${nodeId}:${alertId}`;
@@ -59,4 +65,10 @@ export function nodeOfActorId(id: string): string | undefined {
   return undefined;
 }
 
-const SCHEDULE_NAMES = new Set(['orphan-healer', 'reconcile-sweep', 'health-snapshot', 'projection-self-check']);
+const SCHEDULE_NAMES = new Set([
+  'orphan-healer',
+  'reconcile-sweep',
+  'health-snapshot',
+  'projection-self-check',
+  'oversell-detector',
+]);

@@ -70,6 +70,12 @@ const customerCreated = z.looseObject({
   active: z.boolean().optional(),
 });
 
+// Escrow events are made by nodes, never by devices (docs/escrow.md): `node_id` is the node whose
+// rights they spend or give back, so every node computes every node's rights from the same events.
+const nodeId = z.string().min(1).max(100);
+const deviceRef = z.string().min(1).max(100).toLowerCase();
+const escrowQty = quantity.positive();
+
 export const payloadSchemas = {
   SaleCreated: z.looseObject({
     sale_id: id,
@@ -149,6 +155,40 @@ export const payloadSchemas = {
     amount: positiveMoney,
     reason: text().nullish(),
   }),
+  EscrowGranted: z.looseObject({
+    grant_id: id,
+    node_id: nodeId,
+    device_id: deviceRef,
+    product_id: id,
+    qty: escrowQty,
+    expires_at: timestamp,
+  }),
+  EscrowConsumed: z.looseObject({
+    node_id: nodeId,
+    device_id: deviceRef,
+    sale_id: id,
+    sale_event_id: id,
+    lines: z
+      .array(
+        z.looseObject({ grant_id: id, line_no: z.number().int().positive(), product_id: id, qty: escrowQty }),
+      )
+      .min(1)
+      .max(1000),
+  }),
+  EscrowReleased: z.looseObject({
+    grant_id: id,
+    node_id: nodeId,
+    product_id: id,
+    qty_released: quantity.nonnegative(),
+    qty_consumed: quantity.nonnegative().optional(),
+  }),
+  EscrowRightsMoved: z.looseObject({
+    move_id: id,
+    product_id: id,
+    from_node: nodeId,
+    to_node: nodeId,
+    qty: escrowQty,
+  }),
   // Node-made fiscal events (docs/fiscal.md): made by the node that decides, relayed like any other,
   // so every node knows every series, block and range. Devices and admins may not push them.
   FiscalSeriesDeclared: z.looseObject({
@@ -192,6 +232,11 @@ export const NODE_MADE_TYPES: ReadonlySet<string> = new Set([
   'FiscalBlockGranted',
   'FiscalRangeGranted',
   'FiscalRangeClosed',
+  // A device must not grant itself stock, consume or release quotas, or move rights (docs/escrow.md).
+  'EscrowGranted',
+  'EscrowConsumed',
+  'EscrowReleased',
+  'EscrowRightsMoved',
 ]);
 
 function debtPayment() {
@@ -254,6 +299,10 @@ export const syncEventSchema = z.discriminatedUnion('type', [
   eventSchema('CashSessionOpened'),
   eventSchema('CashSessionClosed'),
   eventSchema('CashLedgerEntryCreated'),
+  eventSchema('EscrowGranted'),
+  eventSchema('EscrowConsumed'),
+  eventSchema('EscrowReleased'),
+  eventSchema('EscrowRightsMoved'),
   eventSchema('FiscalSeriesDeclared'),
   eventSchema('FiscalBlockGranted'),
   eventSchema('FiscalRangeGranted'),

@@ -215,7 +215,8 @@ export const ENTITIES = [
 ] as const;
 export type Entity = (typeof ENTITIES)[number];
 
-const ENTITY_OF: Record<EventType, Entity> = {
+// Node-made events (escrow) are left out: they count under `other`.
+const ENTITY_OF: Partial<Record<EventType, Entity>> = {
   SaleCreated: 'sales',
   SaleVoided: 'sales',
   DebtCreated: 'debts',

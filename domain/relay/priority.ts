@@ -21,6 +21,12 @@ export const RELAY_PRIORITY: Readonly<Record<EventType, number>> = {
   DebtPaymentAdded: 6,
   SaleVoided: 7,
   CashLedgerEntryCreated: 8,
+  // Escrow rights before the grants they pay for, grants before what consumes or releases them
+  // (only for tidiness: the escrow projections converge in any order).
+  EscrowRightsMoved: 5,
+  EscrowGranted: 6,
+  EscrowConsumed: 7,
+  EscrowReleased: 8,
   // A range's numbers are checked against its grant: series, blocks and grants before sales (a sale
   // that lands first is flagged out of range until the grant clears it; same rows, one step more).
   FiscalSeriesDeclared: 3,

@@ -22,6 +22,7 @@ import {
 //   digests GET  /sync/federation/merkle     one level of a store's digest tree
 //   events  GET  /sync/federation/events     ids and payload hashes inside hour or prefix buckets
 //   fetch   POST /sync/federation/events/fetch  events by id, as stored, in causal order
+//   escrowRights POST /sync/federation/escrow/rights  escrow rights of a product moved to the asking node
 //   fiscal  POST /sync/federation/fiscal/blocks  the series' home node grants the caller a number block
 
 export const PeerPath = {
@@ -30,6 +31,7 @@ export const PeerPath = {
   digests: '/sync/federation/merkle',
   events: '/sync/federation/events',
   fetch: '/sync/federation/events/fetch',
+  escrowRights: '/sync/federation/escrow/rights',
   fiscalBlock: '/sync/federation/fiscal/blocks',
   health: '/healthz',
 } as const;
@@ -255,6 +257,25 @@ export const fetchResponseSchema = z.object({
 // What crossed the wire
 
 /** Counts what crossed the wire, for the reconcile result and the benchmarks. */
+// ---------------------------------------------------------------------------------------------
+// Escrow rights (docs/escrow.md): a node short of rights for a product asks a peer to move some
+
+export const escrowRightsRequestSchema = z.object({
+  store_id: idSchema,
+  product_id: idSchema,
+  qty: z.number().int().positive().max(1e9).describe('rights wanted (whole units)'),
+});
+
+export const escrowRightsResponseSchema = z.object({
+  moved: z.number().int().nonnegative().describe('rights moved to the asking node (0: none to spare)'),
+  event: wireEventSchema
+    .nullable()
+    .describe(
+      'the EscrowRightsMoved event as stored, for the asker to ingest at once (null when none moved)',
+    ),
+});
+export type EscrowRightsResponse = z.infer<typeof escrowRightsResponseSchema>;
+
 export interface TrafficCounter {
   requests: number;
   bytesSent: number;

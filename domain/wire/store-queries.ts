@@ -187,7 +187,16 @@ export const snapshotSchema = z.object({
   clock_time: time.nullable().describe('the latest ordering stamp in the log (null before the first event)'),
   taken_at: time,
   products: z.array(productSchema),
-  stock: z.array(stockSchema),
+  stock: z.array(
+    stockSchema.extend({
+      reserved: decimal
+        .optional()
+        .describe(
+          "units of the product held in escrow quotas not given back, every device's (docs/escrow.md), on the " +
+            "default warehouse's row (or the product's first row); a till adds its own quota back",
+        ),
+    }),
+  ),
   customers: z.array(customerSchema),
   debts: z.array(debtSchema).describe('debts not fully paid'),
   cash_sessions: z.array(cashSessionSchema).describe('sessions not closed'),

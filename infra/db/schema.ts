@@ -251,6 +251,52 @@ export interface AlertsTable {
   resolved_at: Date | null;
 }
 
+/** Escrow (docs/escrow.md): a quota granted to a device by one node, from that node's rights. */
+export interface EscrowQuotasTable {
+  store_id: string;
+  grant_id: string;
+  event_id: string;
+  /** The node that granted it: the only one that consumes and releases it. */
+  node_id: string;
+  device_id: string;
+  product_id: string;
+  qty_granted: Numeric;
+  granted_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+/** What a sale line took from a quota (decided by the quota's node when the sale reached it). */
+export interface EscrowConsumptionsTable {
+  store_id: string;
+  grant_id: string;
+  sale_event_id: string;
+  line_no: number;
+  event_id: string;
+  product_id: string;
+  qty: Numeric;
+}
+
+/** The unconsumed rest of a quota, given back to its node's rights at expiry. */
+export interface EscrowReleasesTable {
+  store_id: string;
+  grant_id: string;
+  event_id: string;
+  product_id: string;
+  qty_released: Numeric;
+  released_at: Timestamp;
+}
+
+/** Escrow rights handed from one node to another (the bounded counter's transfers). */
+export interface EscrowRightsMovesTable {
+  store_id: string;
+  move_id: string;
+  event_id: string;
+  product_id: string;
+  from_node: string;
+  to_node: string;
+  qty: Numeric;
+}
+
 export type OverallHealth = 'healthy' | 'degraded' | 'critical';
 
 export interface HealthSnapshotsTable {
@@ -349,6 +395,10 @@ export interface Database extends ErpTables {
   conflict_audit_log: ConflictAuditLogTable;
   relay_dead_letters: RelayDeadLettersTable;
   alerts: AlertsTable;
+  escrow_quotas: EscrowQuotasTable;
+  escrow_consumptions: EscrowConsumptionsTable;
+  escrow_releases: EscrowReleasesTable;
+  escrow_rights_moves: EscrowRightsMovesTable;
   health_snapshots: HealthSnapshotsTable;
   store_alert_settings: StoreAlertSettingsTable;
   projection_self_checks: ProjectionSelfChecksTable;
@@ -375,6 +425,10 @@ export const PROJECTION_TABLES = [
   'customers',
   'cash_sessions',
   'cash_ledger_entries',
+  'escrow_quotas',
+  'escrow_consumptions',
+  'escrow_releases',
+  'escrow_rights_moves',
 ] as const satisfies ReadonlyArray<keyof Database>;
 
 /** The fiscal read models (infra/projections/fiscal.ts): convergent like the tables above. */

@@ -28,6 +28,8 @@ import {
   type ProjectionSink,
 } from '../projections';
 import type { Trx } from '../projections/types';
+import { intakeSales } from '../projections/sale-intake';
+import { nodeEvents } from './node-events';
 
 export interface IngestOptions {
   /** This node's id: stamped as origin_node on events that enter the federation here. */
@@ -301,21 +303,7 @@ async function ingestBatch(trx: Trx, batch: Prepared[], log: Log, careful: boole
 
   const sink = newSink();
   const hlcOf = stampEvents(fresh, floors, sink);
-  const projectionEvents: ProjectionEvent[] = fresh.map(
-    (p) =>
-      ({
-        event_id: p.id,
-        store_id: p.event.store_id,
-        device_id: p.event.device_id,
-        type: p.event.type,
-        payload: p.event.payload,
-        vector_clock: p.event.vector_clock,
-        created_at: p.createdAt,
-        hlc: hlcOf.get(p.id)!,
-        origin_node: p.originNode,
-        actor_user_id: p.event.actor_user_id ?? null,
-      }) as ProjectionEvent,
-  );
+  const projectionEvents = fresh.map((p) => projectionEventOf(p, hlcOf.get(p.id)!));
   let failures: ProjectionFailure[] = [];
   if (careful) {
     failures = await projectWithFallback(trx, projectionEvents, sink, log);
@@ -332,6 +320,14 @@ async function ingestBatch(trx: Trx, batch: Prepared[], log: Log, careful: boole
     }
   }
   const failedWith = new Map(failures.map((f) => [f.event_id, f.error]));
+  const made = await saleIntake(trx, fresh, projectionEvents, failedWith, sink, log, careful);
+  for (const [id, hlc] of stampEvents(made, new Map(), sink)) hlcOf.set(id, hlc);
+  await projectEvents(
+    trx,
+    made.map((p) => projectionEventOf(p, hlcOf.get(p.id)!)),
+    sink,
+  );
+  const appended = [...fresh, ...made];
 
   // The log is appended last, under the feed lock held until commit: node_seq is then handed out in
   // commit order, so a reader that has seen node_seq N has seen everything below it, and the change
@@ -340,7 +336,7 @@ async function ingestBatch(trx: Trx, batch: Prepared[], log: Log, careful: boole
   // already serialised tail, and so are the stock deltas of the projections (warehouse_stock rows are
   // shared by every till of a shop). Lock, log, digests and stock go in one statement: one round trip
   // under the lock, and the hot rows are locked only from there to the commit.
-  const rows: EventInsertRow[] = fresh.map((p) => ({
+  const rows: EventInsertRow[] = appended.map((p) => ({
     event_id: p.id,
     store_id: p.event.store_id,
     device_id: p.event.device_id,
@@ -364,7 +360,7 @@ async function ingestBatch(trx: Trx, batch: Prepared[], log: Log, careful: boole
     digests AS (
       INSERT INTO event_digests (store_id, bucket_hour, event_count, digest)
       SELECT store_id, bucket_hour, event_count, ('x' || digest)::bit(256)
-      FROM jsonb_to_recordset(${JSON.stringify(digestRows(fresh))}::jsonb) AS d(
+      FROM jsonb_to_recordset(${JSON.stringify(digestRows(appended))}::jsonb) AS d(
         store_id uuid, bucket_hour timestamptz, event_count bigint, digest text)
       WHERE EXISTS (SELECT 1 FROM feed_lock)
       ON CONFLICT (store_id, bucket_hour) DO UPDATE SET
@@ -372,7 +368,7 @@ async function ingestBatch(trx: Trx, batch: Prepared[], log: Log, careful: boole
         digest = event_digests.digest # excluded.digest
     ), stock AS (${stockUpsertSql(sink.stock, sql`EXISTS (SELECT 1 FROM feed_lock)`)})
     ${appendEventsSql(rows, sql`EXISTS (SELECT 1 FROM feed_lock)`)}`.execute(trx);
-  if (inserted.rows.length !== fresh.length) {
+  if (inserted.rows.length !== appended.length) {
     // Another request committed one of these events while we projected it: start over, and this
     // time it is a duplicate (the retry loop treats this like a serialization failure).
     throw Object.assign(new Error('concurrent insert of the same event'), { code: RACE });
@@ -405,6 +401,84 @@ async function ingestBatch(trx: Trx, batch: Prepared[], log: Log, careful: boole
     }
   }
   return out;
+}
+
+function projectionEventOf(p: Prepared, hlc: Date): ProjectionEvent {
+  return {
+    event_id: p.id,
+    store_id: p.event.store_id,
+    device_id: p.event.device_id,
+    type: p.event.type,
+    payload: p.event.payload,
+    vector_clock: p.event.vector_clock,
+    created_at: p.createdAt,
+    hlc,
+    origin_node: p.originNode,
+    actor_user_id: p.event.actor_user_id ?? null,
+  } as ProjectionEvent;
+}
+
+/**
+ * After the projections: the new sales consume the quotas this node granted to their devices, and
+ * the ones that did not come from a peer go through the soft stock check (infra/projections/
+ * sale-intake.ts). Returns the events this makes (EscrowConsumed), to be projected and appended
+ * with the batch; they belong to no push's answer. In the fast path an error goes up (the request
+ * is redone carefully); in the careful path it is logged and the sales stay, unconsumed: a sale is
+ * never lost or refused.
+ */
+async function saleIntake(
+  trx: Trx,
+  fresh: Prepared[],
+  projected: ProjectionEvent[],
+  failed: Map<string, string>,
+  sink: ProjectionSink,
+  log: Log,
+  careful: boolean,
+): Promise<Prepared[]> {
+  const sales = projected.filter(
+    (e): e is ProjectionEvent<'SaleCreated'> => e.type === 'SaleCreated' && !failed.has(e.event_id),
+  );
+  if (sales.length === 0) return [];
+  const opts = fresh[0]!.opts;
+  const fromPeer = new Set(fresh.filter((p) => p.opts.source === 'system-federation').map((p) => p.id));
+  const run = async () => {
+    const checked = sales.filter((e) => !fromPeer.has(e.event_id));
+    const drafts = await intakeSales(trx, opts.nodeId, sales, checked, sink, log);
+    return nodeEvents(trx, opts.nodeId, drafts);
+  };
+  let made: SyncEvent[];
+  if (!careful) {
+    try {
+      made = await run();
+    } catch (err) {
+      if (isTransient(err)) throw err;
+      log.warn({ err }, 'sale intake (escrow, stock check) failed; redoing the request with savepoints');
+      throw new ProjectionNeedsCare();
+    }
+  } else {
+    await sql`SAVEPOINT sale_intake`.execute(trx);
+    try {
+      made = await run();
+      await sql`RELEASE SAVEPOINT sale_intake`.execute(trx);
+    } catch (err) {
+      await sql`ROLLBACK TO SAVEPOINT sale_intake`.execute(trx);
+      if (isTransient(err)) throw err;
+      log.error({ err }, 'sale intake (escrow, stock check) failed; the sales are kept unconsumed');
+      return [];
+    }
+  }
+  const nodeOpts: IngestOptions = { nodeId: opts.nodeId, source: 'admin', maxSkewMs: opts.maxSkewMs };
+  return made.map((event, i) => ({
+    event,
+    push: -1,
+    index: -1,
+    pos: -1 - i,
+    opts: nodeOpts,
+    id: event.event_id,
+    hash: hashPayload(event.payload),
+    createdAt: new Date(event.created_at),
+    originNode: opts.nodeId,
+  }));
 }
 
 /**

@@ -5,6 +5,7 @@ import { describeIssues, PeerFailure } from '../../domain/errors';
 import {
   digestResponseSchema,
   errorBodySchema,
+  escrowRightsResponseSchema,
   fetchResponseSchema,
   fiscalBlockResponseSchema,
   leavesResponseSchema,
@@ -13,6 +14,7 @@ import {
   pushResponseSchema,
   type DigestLevel,
   type DigestResponse,
+  type EscrowRightsResponse,
   type FiscalBlockRequest,
   type FiscalBlockResponse,
   type PushResponse,
@@ -131,6 +133,13 @@ export class PeerClient {
   fetch(storeId: string, eventIds: string[]) {
     return this.request('POST', PeerPath.fetch, fetchResponseSchema, {
       body: { store_id: storeId, event_ids: eventIds },
+    });
+  }
+
+  /** Asks the peer to move up to `qty` of its escrow rights for a product to this node. */
+  escrowRights(storeId: string, productId: string, qty: number): Promise<EscrowRightsResponse> {
+    return this.request('POST', PeerPath.escrowRights, escrowRightsResponseSchema, {
+      body: { store_id: storeId, product_id: productId, qty },
     });
   }
 

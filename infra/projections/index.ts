@@ -6,6 +6,7 @@ import type { EventRow } from '../db/schema';
 import { insertConflicts } from '../repositories/conflict-audit-log';
 import { projectCashLedger } from './cash-ledger';
 import { projectDebts } from './debts';
+import { projectEscrow } from './escrow';
 import { projectFiscal } from './fiscal';
 import { projectRegisters } from './registers';
 import { projectSales } from './sales';
@@ -41,6 +42,7 @@ export async function projectEvents(
   await recordMovements(trx, movements, [], sink);
   await projectDebts(trx, events);
   await projectCashLedger(trx, events);
+  await projectEscrow(trx, events);
   await projectFiscal(trx, events, sink);
 }
 

@@ -1,6 +1,7 @@
-import type { SnapshotOut } from '../../domain/wire/store-queries';
+import type { SnapshotOut, StockOut } from '../../domain/wire/store-queries';
 import type { Db } from '../db';
 import { listCustomers } from '../repositories/customers';
+import { heldInQuotas } from '../repositories/escrow-quotas';
 import { feedPosition, storeClock } from '../repositories/events';
 import { listProducts } from '../repositories/products';
 import { listStock } from '../repositories/warehouse-stock';
@@ -36,6 +37,8 @@ export function readSnapshot(
       await opts.afterPosition?.();
       const products = await listProducts(trx, storeId);
       const stock = await listStock(trx, storeId);
+      // Every device's quotas, the asking device's too: a till adds its own quota back (pwa/src/stock-validator.ts).
+      const held = await heldInQuotas(trx, storeId, null);
       const customers = await listCustomers(trx, storeId);
       const debts = await unpaidDebts(trx, storeId);
       const sessions = await openCashSessions(trx, storeId);
@@ -48,10 +51,25 @@ export function readSnapshot(
         clock_time: clock.latest?.toISOString() ?? null,
         taken_at: new Date().toISOString(),
         products: products.map(productOut),
-        stock: stock.map(stockOut),
+        stock: withReserved(stock.map(stockOut), held, storeId),
         customers: customers.map(customerOut),
         debts,
         cash_sessions: sessions,
       };
     });
+}
+
+/**
+ * Escrow is per product, stock per warehouse: what others hold goes on one row of the product, the
+ * default warehouse's (its id is the store's) when there is one, else the product's first row.
+ */
+function withReserved(rows: StockOut[], held: Map<string, string>, storeId: string) {
+  const carrier = new Map<string, StockOut>();
+  for (const r of rows) {
+    if (!held.has(r.product_id)) continue;
+    const current = carrier.get(r.product_id);
+    if (!current || (r.warehouse_id === storeId && current.warehouse_id !== storeId))
+      carrier.set(r.product_id, r);
+  }
+  return rows.map((r) => (carrier.get(r.product_id) === r ? { ...r, reserved: held.get(r.product_id)! } : r));
 }

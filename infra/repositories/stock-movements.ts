@@ -1,8 +1,10 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db';
-import type { StockMovementsTable } from '../db/schema';
+import type { Database, StockMovementsTable } from '../db/schema';
 import type { StockDelta, Trx } from '../projections/types';
 import { columnList, recordset, type ColumnMap } from './recordset';
+
+type Executor = Db | Transaction<Database>;
 
 export const STOCK_MOVEMENT_COLUMNS = {
   store_id: 'uuid',
@@ -78,6 +80,24 @@ export function hasMovementSql(alias: string) {
     WHERE (m.store_id, m.warehouse_id, m.product_id) = (${sql.ref(`${alias}.store_id`)}, ${sql.ref(
       `${alias}.warehouse_id`,
     )}, ${sql.ref(`${alias}.product_id`)}))`;
+}
+
+/**
+ * A product's stock movements that came from events which entered the federation at `nodeId`
+ * (sales, receipts, adjustments and restocks alike): that node's share of the stock. The shares of
+ * all nodes add up to the stock; escrow rights start from it (docs/escrow.md).
+ */
+export async function stockShareOf(
+  db: Executor,
+  storeId: string,
+  productId: string,
+  nodeId: string,
+): Promise<number> {
+  const r = await sql<{ share: string }>`
+    SELECT coalesce(sum(m.qty_delta), 0)::text AS share
+    FROM stock_movements m JOIN events e ON e.event_id = m.event_id
+    WHERE m.store_id = ${storeId} AND m.product_id = ${productId} AND e.origin_node = ${nodeId}`.execute(db);
+  return Number(r.rows[0]!.share);
 }
 
 /**

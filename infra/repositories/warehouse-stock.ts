@@ -1,6 +1,6 @@
-import { sql, type RawBuilder } from 'kysely';
+import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { Db } from '../db';
-import type { WarehouseStockTable } from '../db/schema';
+import type { Database, WarehouseStockTable } from '../db/schema';
 import type { ProjectionSink, StockDelta, Trx } from '../projections/types';
 import { recordset, type ColumnMap } from './recordset';
 import { hasMovementSql } from './stock-movements';
@@ -40,6 +40,53 @@ export async function pruneStock(trx: Trx, keys: ProjectionSink['prune']): Promi
     DELETE FROM warehouse_stock ws USING ${recordset(KEY_COLUMNS, keys, 'k')}
     WHERE (ws.store_id, ws.warehouse_id, ws.product_id) = (k.store_id, k.warehouse_id, k.product_id)
       AND NOT ${hasMovementSql('ws')}`.execute(trx);
+}
+
+type Executor = Db | Transaction<Database>;
+
+/** A product's stock in a store, over all its warehouses. */
+export async function productStock(db: Executor, storeId: string, productId: string): Promise<number> {
+  const r = await sql<{ stock: string }>`
+    SELECT coalesce(sum(stock), 0)::text AS stock FROM warehouse_stock
+    WHERE store_id = ${storeId} AND product_id = ${productId}`.execute(db);
+  return Number(r.rows[0]!.stock);
+}
+
+export interface StockLevel {
+  store_id: string;
+  warehouse_id: string;
+  product_id: string;
+  stock: string;
+}
+
+/** Current stock of these (store, warehouse, product) rows (absent rows are not returned). */
+export async function stockLevels(db: Executor, keys: ProjectionSink['prune']): Promise<StockLevel[]> {
+  if (keys.length === 0) return [];
+  return (await sql<StockLevel>`${stockLevelsSql(keys)}`.execute(db)).rows;
+}
+
+/** stockLevels as a query to compose. */
+export function stockLevelsSql(keys: ProjectionSink['prune']) {
+  return sql`
+    SELECT ws.store_id::text, ws.warehouse_id::text, ws.product_id::text, ws.stock::text
+    FROM warehouse_stock ws JOIN ${recordset(KEY_COLUMNS, keys, 'k')}
+      ON (ws.store_id, ws.warehouse_id, ws.product_id) = (k.store_id, k.warehouse_id, k.product_id)`;
+}
+
+export interface NegativeStock extends StockLevel {
+  product_name: string | null;
+}
+
+/** Every row below zero, with the product's name when known (the oversell detector). */
+export async function negativeStock(db: Executor, limit = 1000): Promise<NegativeStock[]> {
+  const r = await sql<NegativeStock>`
+    SELECT ws.store_id::text, ws.warehouse_id::text, ws.product_id::text, ws.stock::text, p.name AS product_name
+    FROM warehouse_stock ws
+    LEFT JOIN products p ON (p.store_id, p.id) = (ws.store_id, ws.product_id)
+    WHERE ws.stock < 0
+    ORDER BY ws.store_id, ws.warehouse_id, ws.product_id
+    LIMIT ${limit}`.execute(db);
+  return r.rows;
 }
 
 /**

@@ -148,7 +148,10 @@ test('the first node takes over its relay of old, with the cursor; a second node
     'a:erp-drift-detection',
     'a:erp-expired-jobs',
     'a:erp-resolved-dlq',
+    'a:health-snapshot',
     'a:orphan-healer',
+    'a:oversell-detector',
+    'a:projection-self-check',
     'a:reconcile-sweep',
   ]);
   expect((await relayA.query(statusQuery)).cursor).toBe(42);

@@ -8,6 +8,7 @@ import { installTemporalRuntime } from '../../infra/temporal/logging';
 import {
   healthMonitorScheduleId,
   orphanHealerScheduleId,
+  oversellDetectorScheduleId,
   reconcileSweepScheduleId,
 } from '../../workflows/ids';
 import { ensureSchedules } from '../../actors/schedules';
@@ -66,6 +67,7 @@ afterAll(async () => {
   for (const id of [
     orphanHealerScheduleId(nodeId),
     reconcileSweepScheduleId(nodeId),
+    oversellDetectorScheduleId(nodeId),
     healthMonitorScheduleId(nodeId),
   ]) {
     await client?.schedule
@@ -136,6 +138,7 @@ test('the schedule (overlap SKIP) heals orphans on its own, and a later ensureSc
     `${nodeId}:reconcile-sweep`,
     `${nodeId}:health-snapshot`,
     `${nodeId}:projection-self-check`,
+    `${nodeId}:oversell-detector`,
   ]);
 
   await waitFor(async () => {

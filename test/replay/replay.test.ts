@@ -41,6 +41,7 @@ test('every recorded history replays against the current workflows', async () =>
       'peer-relay-continue-as-new',
       'store-reconcile-continue-as-new',
       'reconcile-sweep-continue-as-new',
+      'escrow-grant',
       'fiscal-range-exhausted',
       'fiscal-range-expired',
       'erp-order-delivery',

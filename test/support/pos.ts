@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildPos } from '../../scripts/build-pos';
-import { admin, createTestApp, storeWithDevice, type TestApp } from './app';
+import { connectTemporal } from '../../infra/temporal/client';
+import { admin, createTestApp, storeWithDevice, testConfig, type TestApp } from './app';
 import { DeviceSim } from './events';
 
 // What the POS end-to-end tests share: a real node listening on a port with the POS bundle built
@@ -23,7 +24,10 @@ export interface PosNode {
 export async function startPosNode(overrides: Record<string, string> = {}): Promise<PosNode> {
   const dir = mkdtempSync(path.join(tmpdir(), 'velox-pos-'));
   await buildPos(dir);
-  const app = await createTestApp({ POS_DIR: dir, ...overrides });
+  // A real node has Temporal: escrow grants start their EscrowGrant workflow (they are refused
+  // without one), fiscal ranges their FiscalRange. No worker is needed for what these tests do.
+  const temporal = await connectTemporal(testConfig(overrides));
+  const app = await createTestApp({ POS_DIR: dir, ...overrides }, { temporal: temporal.client });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as { port: number };
   return {
@@ -31,6 +35,7 @@ export async function startPosNode(overrides: Record<string, string> = {}): Prom
     url: `http://127.0.0.1:${port}`,
     async close() {
       await app.close();
+      await temporal.connection.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -26,20 +26,56 @@ const ids = {
   payment: randomUUID(),
   entry: randomUUID(),
   warehouse: randomUUID(),
+  grant: randomUUID(),
+  move: randomUUID(),
 };
 
 /** One store's day: every projection family, with its own amounts. */
 function day(d: DeviceSim, price: number): SyncEvent[] {
+  const sale = d.event('SaleCreated', {
+    sale_id: ids.sale,
+    warehouse_id: ids.warehouse,
+    items: [{ product_id: ids.product, qty: 2, unit_price: price }],
+  });
+  // Escrow events are node-made; here they come as a peer would relay them, with the same ids in both stores.
+  const node = 'node-x';
+  const escrow = [
+    d.event('EscrowRightsMoved', {
+      move_id: ids.move,
+      product_id: ids.product,
+      from_node: 'node-y',
+      to_node: node,
+      qty: price,
+    }),
+    d.event('EscrowGranted', {
+      grant_id: ids.grant,
+      node_id: node,
+      device_id: d.deviceId,
+      product_id: ids.product,
+      qty: price,
+      expires_at: '2026-11-20T16:00:00.000Z',
+    }),
+    d.event('EscrowConsumed', {
+      node_id: node,
+      device_id: d.deviceId,
+      sale_id: ids.sale,
+      sale_event_id: sale.event_id,
+      lines: [{ grant_id: ids.grant, line_no: 1, product_id: ids.product, qty: 2 }],
+    }),
+    d.event('EscrowReleased', {
+      grant_id: ids.grant,
+      node_id: node,
+      product_id: ids.product,
+      qty_released: price - 2,
+    }),
+  ];
   return [
     d.event('ProductCreated', { product_id: ids.product, name: `Harina ${price}`, price }),
     d.event('CustomerCreated', { customer_id: ids.customer, name: `Carmen ${price}` }),
     d.event('CashSessionOpened', { session_id: ids.session, opening_amount: price * 10 }),
     d.event('StockReceived', { product_id: ids.product, warehouse_id: ids.warehouse, qty: price * 4 }),
-    d.event('SaleCreated', {
-      sale_id: ids.sale,
-      warehouse_id: ids.warehouse,
-      items: [{ product_id: ids.product, qty: 2, unit_price: price }],
-    }),
+    sale,
+    ...escrow,
     d.event('DebtCreated', { debt_id: ids.debt, customer_id: ids.customer, amount: price * 3 }),
     d.event('DebtPaymentRecorded', { payment_id: ids.payment, debt_id: ids.debt, amount: price }),
     d.event('CashLedgerEntryCreated', {

@@ -4,6 +4,7 @@ import {
   legacyReconcileWorkflowId,
   nodeOfActorId,
   orphanHealerScheduleId,
+  oversellDetectorScheduleId,
   reconcileSweepScheduleId,
   reconcileWorkflowId,
   relayWorkflowId,
@@ -17,6 +18,7 @@ test('every id carries the node id, and says whose it is', () => {
   expect(reconcileWorkflowId('shop-1', store, 'cloud')).toBe(`reconcile:shop-1:${store}:cloud`);
   expect(orphanHealerScheduleId('shop-1')).toBe('shop-1:orphan-healer');
   expect(reconcileSweepScheduleId('shop-1')).toBe('shop-1:reconcile-sweep');
+  expect(oversellDetectorScheduleId('shop-1')).toBe('shop-1:oversell-detector');
   expect(healthMonitorScheduleId('shop-1')).toBe('shop-1:health-snapshot');
   expect(alertWorkflowId('shop-1', '42')).toBe('alert:shop-1:42');
   for (const id of [
@@ -26,6 +28,7 @@ test('every id carries the node id, and says whose it is', () => {
     reconcileWorkflowId('shop-1', store, 'cloud'),
     orphanHealerScheduleId('shop-1'),
     reconcileSweepScheduleId('shop-1'),
+    oversellDetectorScheduleId('shop-1'),
   ]) {
     expect(nodeOfActorId(id)).toBe('shop-1');
   }

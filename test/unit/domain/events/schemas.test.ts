@@ -92,6 +92,32 @@ const cases: Record<EventType, Case> = {
     bad: { entry_id: id(8), kind: 'sideways', amount: 5 },
     path: ['kind'],
   },
+  EscrowGranted: {
+    good: { grant_id: id(9), node_id: 'cloud', device_id: id(3), product_id: id(2), qty: 3, expires_at: AT },
+    bad: { grant_id: id(9), node_id: 'cloud', device_id: id(3), product_id: id(2), qty: 0, expires_at: AT },
+    path: ['qty'],
+  },
+  EscrowConsumed: {
+    good: {
+      node_id: 'cloud',
+      device_id: id(3),
+      sale_id: id(1),
+      sale_event_id: id(10),
+      lines: [{ grant_id: id(9), line_no: 1, product_id: id(2), qty: 2 }],
+    },
+    bad: { node_id: 'cloud', device_id: id(3), sale_id: id(1), sale_event_id: id(10), lines: [] },
+    path: ['lines'],
+  },
+  EscrowReleased: {
+    good: { grant_id: id(9), node_id: 'cloud', product_id: id(2), qty_released: 1, qty_consumed: 2 },
+    bad: { grant_id: id(9), node_id: 'cloud', product_id: id(2), qty_released: -1 },
+    path: ['qty_released'],
+  },
+  EscrowRightsMoved: {
+    good: { move_id: id(11), product_id: id(2), from_node: 'cloud', to_node: 'shop', qty: 4 },
+    bad: { move_id: id(11), product_id: id(2), from_node: 'cloud', qty: 4 },
+    path: ['to_node'],
+  },
   FiscalSeriesDeclared: {
     good: {
       series_id: id(9),
@@ -176,8 +202,8 @@ function envelope(type: EventType, payload: Record<string, unknown>) {
 }
 
 describe('event payload schemas', () => {
-  it('cover exactly the 19 event types (15 from devices, 4 node-made fiscal ones)', () => {
-    expect(EVENT_TYPES).toHaveLength(19);
+  it('cover exactly the 23 event types (15 from devices, 4 node-made fiscal and 4 escrow ones)', () => {
+    expect(EVENT_TYPES).toHaveLength(23);
     expect([...EVENT_TYPES].sort()).toEqual(Object.keys(cases).sort());
   });
 

@@ -71,3 +71,12 @@ test('a digest tree of the wrong shape stops the walk with a PeerError, not a cr
   answer = JSON.stringify({ store_id: STORE, events: [{ event_id: 'x' }], missing: [] });
   expect((await failure(() => client.fetch(STORE, [STORE]))).code).toBe('PEER_BAD_RESPONSE');
 });
+
+test('an escrow rights answer is held to the contract: a move count and the event, or null', async () => {
+  answer = JSON.stringify({ moved: 3 });
+  expect((await failure(() => client.escrowRights(STORE, STORE, 3))).code).toBe('PEER_BAD_RESPONSE');
+  answer = JSON.stringify({ moved: -1, event: null });
+  expect((await failure(() => client.escrowRights(STORE, STORE, 3))).message).toMatch(/moved/);
+  answer = JSON.stringify({ moved: 0, event: null });
+  await expect(client.escrowRights(STORE, STORE, 3)).resolves.toEqual({ moved: 0, event: null });
+});

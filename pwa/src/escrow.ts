@@ -49,15 +49,27 @@ export async function takeEscrow(
   if (items.length === 0) return { granted: 0, denied: 0 };
   const result = await api.grantEscrow({ store_id: me.store_id, device_id: me.device_id, items });
   const at = new Date(nowMs).toISOString();
-  await db.transaction('rw', db.escrow_quotas, async () => {
+  await db.transaction('rw', db.escrow_quotas, db.warehouse_stock_cache, async () => {
     for (const g of result.granted) {
+      const id = g.product_id.toLowerCase();
+      const old = await db.escrow_quotas.get(id);
+      const heldBefore =
+        old && Date.parse(old.expires_at) > nowMs ? Math.max(0, old.qty_granted - old.qty_used) : 0;
       await db.escrow_quotas.put({
-        product_id: g.product_id.toLowerCase(),
+        product_id: id,
         qty_granted: g.qty_granted,
         qty_used: 0,
         expires_at: g.expires_at ?? new Date(nowMs + ESCROW_TTL_MS).toISOString(),
         granted_at: at,
       });
+      // The node now holds this much more out of the shared stock (its next snapshot says the same):
+      // without this, a device that goes offline before that snapshot counts its quota twice.
+      const row = await db.warehouse_stock_cache.get([id, me.store_id.toLowerCase()]);
+      if (row)
+        await db.warehouse_stock_cache.put({
+          ...row,
+          reserved: Math.max(0, row.reserved + g.qty_granted - heldBefore),
+        });
     }
   });
   return { granted: result.granted.length, denied: result.denied.length };

@@ -6,8 +6,7 @@ import { PROJECTION_TABLES } from '../db/schema';
 import { applyStock, fromRows, newSink, projectWithFallback } from './index';
 
 // The projection self-check (docs/health.md): a store's read models rebuilt from its event log in a
-// scratch schema, inside one transaction that is rolled back, and compared row by row with the live
-// tables. The rules are convergent (any order, any batching gives the same rows), so a difference
+// scratch schema (dropped at the end), page by page, and compared row by row with the live tables. The rules are convergent (any order, any batching gives the same rows), so a difference
 // means a row was changed behind the node's back or a projection went wrong.
 
 export interface TableDifference {
@@ -34,22 +33,22 @@ const EXAMPLES = 10;
 export async function selfCheckStore(db: Db, log: Log, storeId: string): Promise<SelfCheckResult> {
   const started = Date.now();
   const scratch = `selfcheck_${randomBytes(6).toString('hex')}`;
-  let result: SelfCheckResult | undefined;
-  await db
-    .transaction()
-    .execute(async (trx) => {
-      await sql`CREATE SCHEMA ${sql.id(scratch)}`.execute(trx);
-      for (const t of PROJECTION_TABLES) {
-        await sql`CREATE TABLE ${sql.id(scratch, t)} (LIKE ${sql.id('public', t)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`.execute(
-          trx,
-        );
-      }
-      // Projections name their tables unqualified: with the scratch schema first they write there and
-      // still read the event log (and anything else) from public.
-      await sql`SELECT set_config('search_path', ${`${scratch}, public`}, true)`.execute(trx);
-      let events = 0;
-      let after = '0';
-      for (;;) {
+  await sql`CREATE SCHEMA ${sql.id(scratch)}`.execute(db);
+  try {
+    for (const t of PROJECTION_TABLES) {
+      await sql`CREATE TABLE ${sql.id(scratch, t)} (LIKE ${sql.id('public', t)} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`.execute(
+        db,
+      );
+    }
+    // One transaction per page: a projection takes a lock per entity, and a whole log's worth in one
+    // transaction would exhaust PostgreSQL's lock table.
+    let events = 0;
+    let after = '0';
+    for (;;) {
+      const page = await db.transaction().execute(async (trx) => {
+        // Projections name their tables unqualified: with the scratch schema first they write there
+        // and still read the event log (and anything else) from public.
+        await sql`SELECT set_config('search_path', ${`${scratch}, public`}, true)`.execute(trx);
         const rows = await trx
           .selectFrom('public.events' as 'events')
           .select([
@@ -70,50 +69,48 @@ export async function selfCheckStore(db: Db, log: Log, storeId: string): Promise
           .orderBy('node_seq')
           .limit(PAGE)
           .execute();
-        if (rows.length === 0) break;
+        if (rows.length === 0) return 0;
         after = rows[rows.length - 1]!.node_seq;
-        events += rows.length;
         const { events: decoded } = fromRows(rows);
         const sink = newSink();
         await projectWithFallback(trx, decoded, sink, log);
         await applyStock(trx, sink);
-      }
-      const tables: TableDifference[] = [];
-      for (const t of PROJECTION_TABLES) {
-        const live = sql`SELECT to_jsonb(x) AS row FROM ${sql.id('public', t)} x WHERE x.store_id = ${storeId}`;
-        const rebuilt = sql`SELECT to_jsonb(x) AS row FROM ${sql.id(scratch, t)} x WHERE x.store_id = ${storeId}`;
-        const diff = await sql<{ side: 'live' | 'rebuilt'; row: unknown; total: string }>`
-          WITH l AS (${live} EXCEPT ALL ${rebuilt}), r AS (${rebuilt} EXCEPT ALL ${live}),
-          d AS (SELECT 'live' AS side, row FROM l UNION ALL SELECT 'rebuilt', row FROM r)
-          SELECT side, row, count(*) OVER () AS total FROM d LIMIT ${EXAMPLES * 2}`.execute(trx);
-        if (diff.rows.length === 0) continue;
-        tables.push({
-          table: t,
-          onlyLive: diff.rows
-            .filter((r) => r.side === 'live')
-            .map((r) => r.row)
-            .slice(0, EXAMPLES),
-          onlyRebuilt: diff.rows
-            .filter((r) => r.side === 'rebuilt')
-            .map((r) => r.row)
-            .slice(0, EXAMPLES),
-          count: Number(diff.rows[0]!.total),
-        });
-      }
-      result = {
-        storeId,
-        events,
-        differences: tables.reduce((n, t) => n + t.count, 0),
-        tables,
-        durationMs: Date.now() - started,
-      };
-      // Nothing of the rebuild is kept: the scratch schema goes with the transaction.
-      throw new RolledBack();
-    })
-    .catch((err: unknown) => {
-      if (!(err instanceof RolledBack)) throw err;
-    });
-  return result!;
+        return rows.length;
+      });
+      if (page === 0) break;
+      events += page;
+    }
+    const tables: TableDifference[] = [];
+    for (const t of PROJECTION_TABLES) {
+      const live = sql`SELECT to_jsonb(x) AS row FROM ${sql.id('public', t)} x WHERE x.store_id = ${storeId}`;
+      const rebuilt = sql`SELECT to_jsonb(x) AS row FROM ${sql.id(scratch, t)} x WHERE x.store_id = ${storeId}`;
+      const diff = await sql<{ side: 'live' | 'rebuilt'; row: unknown; total: string }>`
+        WITH l AS (${live} EXCEPT ALL ${rebuilt}), r AS (${rebuilt} EXCEPT ALL ${live}),
+        d AS (SELECT 'live' AS side, row FROM l UNION ALL SELECT 'rebuilt', row FROM r)
+        SELECT side, row, count(*) OVER () AS total FROM d LIMIT ${EXAMPLES * 2}`.execute(db);
+      if (diff.rows.length === 0) continue;
+      tables.push({
+        table: t,
+        onlyLive: diff.rows
+          .filter((r) => r.side === 'live')
+          .map((r) => r.row)
+          .slice(0, EXAMPLES),
+        onlyRebuilt: diff.rows
+          .filter((r) => r.side === 'rebuilt')
+          .map((r) => r.row)
+          .slice(0, EXAMPLES),
+        count: Number(diff.rows[0]!.total),
+      });
+    }
+    return {
+      storeId,
+      events,
+      differences: tables.reduce((n, t) => n + t.count, 0),
+      tables,
+      durationMs: Date.now() - started,
+    };
+  } finally {
+    // Nothing of the rebuild is kept.
+    await sql`DROP SCHEMA IF EXISTS ${sql.id(scratch)} CASCADE`.execute(db);
+  }
 }
-
-class RolledBack extends Error {}

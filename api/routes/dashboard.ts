@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { ApiError, AppError } from '../../domain/errors';
+import { bundleSender } from '../static-bundle';
 
 // The operators' dashboard (dashboard/, bundled by scripts/build-dashboard.ts into DASHBOARD_DIR).
 // Public, like /pos: static files with no data in them; every API call the page makes carries the
@@ -29,26 +29,12 @@ const CSP = [
 ].join('; ');
 
 export const dashboardRoutes: FastifyPluginAsync<{ dir: string }> = async (app, { dir }) => {
-  const root = path.resolve(dir);
-
-  async function send(reply: FastifyReply, file: string, type: string) {
-    let body: Buffer;
-    try {
-      body = await readFile(path.join(root, file));
-    } catch {
-      throw new AppError(
-        404,
-        ApiError.notFound,
-        'the dashboard bundle is not built here: run `npm run build:dashboard`',
-      );
-    }
-    return reply
-      .header('content-type', type)
-      .header('cache-control', 'no-cache')
-      .header('content-security-policy', CSP)
-      .header('referrer-policy', 'no-referrer')
-      .send(body);
-  }
+  const send = bundleSender({
+    dir,
+    csp: CSP,
+    notBuilt: 'the dashboard bundle is not built here: run `npm run build:dashboard`',
+    headers: { 'referrer-policy': 'no-referrer' },
+  });
 
   app.get('/dashboard', { schema: { hide: true } }, (_request, reply) =>
     send(reply, 'index.html', 'text/html; charset=utf-8'),

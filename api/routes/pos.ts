@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { ApiError, AppError } from '../../domain/errors';
+import { bundleSender } from '../static-bundle';
 
 // The POS page (pwa/pos, bundled by scripts/build-pos.ts into POS_DIR). Public, like /docs: these are
 // static files with no data in them; every API call the page makes carries the device's token.
@@ -30,22 +29,12 @@ const CSP = [
 ].join('; ');
 
 export const posRoutes: FastifyPluginAsync<{ dir: string }> = async (app, { dir }) => {
-  const root = path.resolve(dir);
-
-  async function send(reply: FastifyReply, file: string, type: string) {
-    let body: Buffer;
-    try {
-      body = await readFile(path.join(root, file));
-    } catch {
-      throw new AppError(404, ApiError.notFound, 'the POS bundle is not built here: run `npm run build:pos`');
-    }
-    // The service worker decides what is cached; the browser asks the node every time it is online.
-    return reply
-      .header('content-type', type)
-      .header('cache-control', 'no-cache')
-      .header('content-security-policy', CSP)
-      .send(body);
-  }
+  // The service worker decides what is cached; the browser asks the node every time it is online.
+  const send = bundleSender({
+    dir,
+    csp: CSP,
+    notBuilt: 'the POS bundle is not built here: run `npm run build:pos`',
+  });
 
   app.get('/pos', { schema: { hide: true } }, (_request, reply) =>
     send(reply, 'index.html', 'text/html; charset=utf-8'),

@@ -1,3 +1,4 @@
+import type { Duration } from '@temporalio/common';
 import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
@@ -42,6 +43,17 @@ type ScheduleConfig = Pick<
   | 'OVERSELL_DETECTOR_INTERVAL_SECONDS'
 >;
 
+/**
+ * Every node schedule's policies: one pass at a time across every worker (a tick that finds the
+ * previous pass running is dropped), and ticks missed while the server was down are not replayed one
+ * by one (only those within `catchupWindow`).
+ */
+export const onePassAtATime = (catchupWindow: Duration = '1 minute') => ({
+  overlap: ScheduleOverlapPolicy.SKIP,
+  catchupWindow,
+  pauseOnFailure: false,
+});
+
 /** The node's schedules, as they should be for this config. */
 export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
   const orphanHealer: ScheduleOptions<ScheduleOptionsStartWorkflowAction<typeof orphanHealerWorkflow>> = {
@@ -55,13 +67,7 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       args: [{ batchSize: config.ORPHAN_HEALER_BATCH, maxAgeDays: config.ORPHAN_HEALER_MAX_AGE_DAYS }],
     },
-    policies: {
-      // One pass at a time across every worker: a tick that finds the previous pass running is dropped.
-      overlap: ScheduleOverlapPolicy.SKIP,
-      // Ticks missed while the server was down are not worth replaying one by one.
-      catchupWindow: '1 minute',
-      pauseOnFailure: false,
-    },
+    policies: onePassAtATime(),
     memo: {
       description:
         'Re-projects events whose projection failed or never ran (projection_status <> processed, ' +
@@ -85,12 +91,8 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
         },
       ],
     },
-    policies: {
-      // A sweep still reconciling a big divergence when the next tick comes: that tick is dropped.
-      overlap: ScheduleOverlapPolicy.SKIP,
-      catchupWindow: '1 minute',
-      pauseOnFailure: false,
-    },
+    // A sweep still reconciling a big divergence when the next tick comes: that tick is dropped.
+    policies: onePassAtATime(),
     memo: {
       description:
         'Reconciles every store with every peer by anti-entropy digests (workflows reconcile:{node}:{store}:{peer}, ' +
@@ -120,7 +122,7 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
         },
       ],
     },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
+    policies: onePassAtATime(),
     memo: {
       description:
         "Saves every store's health snapshot, raises alerts on health transitions and starts their webhook deliveries " +
@@ -138,7 +140,7 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       args: [{}],
     },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour', pauseOnFailure: false },
+    policies: onePassAtATime('1 hour'),
     memo: {
       description:
         "Rebuilds every store's read models from its event log in a scratch schema and compares them",
@@ -157,7 +159,7 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
       args: [],
     },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute', pauseOnFailure: false },
+    policies: onePassAtATime(),
     memo: {
       description:
         'Raises OVERSELLING_DETECTED for every product below zero in a warehouse (once per product and ' +

@@ -1,9 +1,5 @@
-import {
-  ScheduleAlreadyRunning,
-  ScheduleOverlapPolicy,
-  type Client,
-  type ScheduleOptions,
-} from '@temporalio/client';
+import { ScheduleAlreadyRunning, type Client, type ScheduleOptions } from '@temporalio/client';
+import { onePassAtATime } from '../schedules';
 import type { Config } from '../../infra/config';
 import { ERP_MAINTENANCE_TASKS, type ErpMaintenanceTask } from '../../activities/erp';
 import { erpScheduleId } from '../../workflows/erp/ids';
@@ -24,12 +20,8 @@ const WHEN: Record<ErpMaintenanceTask, ScheduleOptions['spec']> = {
   'resolved-dlq': { cronExpressions: ['0 4 * * 6'] },
 };
 
-const policies = {
-  // A run still going when the next tick comes: that tick is dropped.
-  overlap: ScheduleOverlapPolicy.SKIP,
-  catchupWindow: '1 minute',
-  pauseOnFailure: false,
-} as const;
+// A run still going when the next tick comes: that tick is dropped.
+const policies = onePassAtATime();
 
 export function erpScheduleDefinitions(config: ErpScheduleConfig): ScheduleOptions[] {
   const drift: ScheduleOptions = {

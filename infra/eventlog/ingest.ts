@@ -23,12 +23,13 @@ import {
   stockUpsertSql,
   writeConflictAudit,
   type ExhaustedRange,
+  type Oversold,
   type ProjectionEvent,
   type ProjectionFailure,
   type ProjectionSink,
 } from '../projections';
 import type { Trx } from '../projections/types';
-import { intakeSales } from '../projections/sale-intake';
+import { alertOversold, intakeSales } from '../projections/sale-intake';
 import { nodeEvents } from './node-events';
 
 export interface IngestOptions {
@@ -63,6 +64,8 @@ export interface IngestResult {
   stores: string[];
   /** Device ranges whose last number these events used (their workflows are told after the commit). */
   fiscalExhausted: ExhaustedRange[];
+  /** Stock the push's sales took below zero (alerted after the commit; infra/projections/sale-intake.ts). */
+  oversold: Oversold[];
 }
 
 /** One push: its events (decoded) and who handed them over. */
@@ -100,6 +103,7 @@ const emptyResult = (): IngestResult => ({
   conflictsAudited: 0,
   stores: [],
   fiscalExhausted: [],
+  oversold: [],
 });
 
 /**
@@ -107,7 +111,7 @@ const emptyResult = (): IngestResult => ({
  * dedupe by event id and payload hash, update the anti-entropy digests of the touched hour buckets,
  * project set-wise (falling back to one savepoint per event if the batch fails), then append the
  * events in commit order. A projection failure keeps the event (projection_status = 'failed') for
- * the orphan healer.
+ * the orphan healer. Sales that took stock below zero are alerted after the commit.
  */
 export async function ingestEvents(
   db: Db,
@@ -115,7 +119,10 @@ export async function ingestEvents(
   opts: IngestOptions,
   log: Log,
 ): Promise<IngestResult> {
-  return (await ingestPushes(db, [{ events, opts }], log))[0]!;
+  const result = (await ingestPushes(db, [{ events, opts }], log))[0]!;
+  // The pushes of the API (infra/eventlog/push.ts) do this after the group commit instead.
+  if (result.oversold.length > 0) await alertOversold(db, result.oversold, log);
+  return result;
 }
 
 /**
@@ -376,6 +383,7 @@ async function ingestBatch(trx: Trx, batch: Prepared[], log: Log, careful: boole
 
   await pruneStock(trx, sink.prune);
   // Told by whichever push of the transaction commits them (each range once).
+  out[0]!.oversold = sink.oversold;
   out[0]!.fiscalExhausted = [
     ...new Map(sink.fiscalExhausted.map((r) => [`${r.store_id}:${r.range_id}`, r])).values(),
   ];
@@ -443,7 +451,7 @@ async function saleIntake(
   const fromPeer = new Set(fresh.filter((p) => p.opts.source === 'system-federation').map((p) => p.id));
   const run = async () => {
     const checked = sales.filter((e) => !fromPeer.has(e.event_id));
-    const drafts = await intakeSales(trx, opts.nodeId, sales, checked, sink, log);
+    const drafts = await intakeSales(trx, opts.nodeId, sales, checked, sink);
     return nodeEvents(trx, opts.nodeId, drafts);
   };
   let made: SyncEvent[];

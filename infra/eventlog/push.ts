@@ -9,6 +9,7 @@ import { admitEvents } from '../../domain/events/admit';
 import type { EventLimits } from '../../domain/events/decode';
 import type { PushResponse } from '../../domain/wire/peer-protocol';
 import type { ExhaustedRange } from '../projections';
+import { alertOversold } from '../projections/sale-intake';
 import type { IngestQueue } from './coalescer';
 
 export type PushConfig = Pick<
@@ -105,6 +106,8 @@ export async function receivePush(
   }
   if (result.stores.length > 0) deps.onEventsCommitted?.(result.stores);
   if (result.fiscalExhausted.length > 0) deps.onFiscalExhausted?.(result.fiscalExhausted);
+  // After the commit, so the alert's per-key lock is never held with the log's append order.
+  if (result.oversold.length > 0) await alertOversold(db, result.oversold, log);
   metrics.pushDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   metrics.pushRequests.inc({ source: principal.kind, status: '200' });
   return {

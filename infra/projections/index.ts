@@ -20,7 +20,7 @@ import {
   type Trx,
 } from './types';
 
-export type { ConflictRecord, ExhaustedRange, ProjectionEvent, ProjectionSink } from './types';
+export type { ConflictRecord, ExhaustedRange, Oversold, ProjectionEvent, ProjectionSink } from './types';
 export { newSink } from './types';
 export { applyStock, pruneStock, stockUpsertSql } from './stock';
 

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { Db } from '../db';
 import type { Log } from '../log';
 import { raiseAlert } from '../repositories/alerts';
 import {
@@ -12,7 +13,9 @@ import { productInfo } from '../repositories/products';
 import { stockLevelsSql, type StockLevel } from '../repositories/warehouse-stock';
 import type { NodeEventDraft } from '../eventlog/node-events';
 import { warehouseOf } from './stock';
-import { lockEntities, type ProjectionEvent, type ProjectionSink, type Trx } from './types';
+import { lockEntities, type Oversold, type ProjectionEvent, type ProjectionSink, type Trx } from './types';
+
+export type { Oversold } from './types';
 
 // What a node does with new sales besides projecting them (docs/escrow.md), inside the push
 // transaction: consume the quotas it granted to the selling device, and the soft stock check.
@@ -31,13 +34,6 @@ const round3 = (n: number) => Math.round(n * 1000) / 1000;
 type Sale = ProjectionEvent<'SaleCreated'>;
 type OpenQuotaJson = Omit<OpenQuota, 'remaining'> & { remaining: string };
 
-export interface Oversold {
-  store_id: string;
-  warehouse_id: string;
-  product_id: string;
-  stock_after: number;
-  sale_event_ids: string[];
-}
 
 /**
  * Both steps for a push's new sales (`checked`: those not relayed by a peer). One statement reads the
@@ -51,7 +47,6 @@ export async function intakeSales(
   sales: Sale[],
   checked: Sale[],
   sink: ProjectionSink,
-  log: Log,
 ): Promise<NodeEventDraft[]> {
   if (sales.length === 0) return [];
   const keys = quotaKeysOf(sales);
@@ -63,7 +58,7 @@ export async function intakeSales(
       (SELECT coalesce(json_agg(s), '[]'::json) FROM s) AS stock`.execute(trx);
   const { quotas, stock } = r.rows[0]!;
   const drafts = openQuotasOf(quotas).length > 0 ? await consumeQuotas(trx, nodeId, sales, keys) : [];
-  if (touched.size > 0) await checkStock(trx, touched, stock, sink, log);
+  if (touched.size > 0) checkStock(touched, stock, sink);
   return drafts;
 }
 
@@ -166,19 +161,15 @@ function touchedBy(sales: Sale[]): Map<string, Oversold> {
 
 /**
  * The soft stock check (seed 003, deliverable 13): the stock each sale line leaves — the committed
- * level plus this batch's movements not yet applied (`sink.stock`). Below zero is overselling:
- * logged and raised as an OVERSELLING_DETECTED alert (one per product and warehouse per hour), and
- * the sale stays — a sale is never refused. Only sales that did not come from a peer are checked:
- * the peer's node checked them where they entered. Concurrent pushes do not see each other's
- * uncommitted sales; the oversell detector catches what slips through that way within minutes.
+ * level plus this batch's movements not yet applied (`sink.stock`). Below zero is overselling: left
+ * in `sink.oversold`, logged and raised as an OVERSELLING_DETECTED alert after the commit
+ * (`alertOversold`), and the sale stays — a sale is never refused. The alert is raised outside the
+ * push transaction so its per-key lock and row update never hold the log's append order; if the node
+ * dies between the commit and the alert, the oversell detector raises it within minutes. Only sales
+ * that did not come from a peer are checked: the peer's node checked them where they entered.
+ * Concurrent pushes do not see each other's uncommitted sales; the detector catches those too.
  */
-async function checkStock(
-  trx: Trx,
-  touched: Map<string, Oversold>,
-  levels: StockLevel[],
-  sink: ProjectionSink,
-  log: Log,
-): Promise<Oversold[]> {
+function checkStock(touched: Map<string, Oversold>, levels: StockLevel[], sink: ProjectionSink): void {
   for (const d of sink.stock) {
     const o = touched.get(`${d.store_id}|${d.warehouse_id}|${d.product_id}`);
     if (o) o.stock_after += Number(d.qty);
@@ -187,29 +178,33 @@ async function checkStock(
     const o = touched.get(`${level.store_id}|${level.warehouse_id}|${level.product_id}`);
     if (o) o.stock_after += Number(level.stock);
   }
-  const oversold = [...touched.values()]
-    .map((o) => ({ ...o, stock_after: round3(o.stock_after) }))
-    .filter((o) => o.stock_after < 0)
-    // raiseAlert locks each dedup key until commit: in one order, so concurrent pushes cannot deadlock.
-    .sort((x, y) => {
-      const [kx, ky] = [
-        oversellDedupKey(x.store_id, x.warehouse_id, x.product_id),
-        oversellDedupKey(y.store_id, y.warehouse_id, y.product_id),
-      ];
-      return kx < ky ? -1 : kx > ky ? 1 : 0;
-    });
-  for (const o of oversold) {
-    const name = (await productInfo(trx, o.store_id, [o.product_id])).get(o.product_id)?.name ?? null;
-    const product = name ? `${name} (${o.product_id})` : o.product_id;
-    log.warn({ ...o, product_name: name }, 'overselling detected: sale accepted, stock below zero');
-    await raiseAlert(trx, {
-      type: OVERSELLING_DETECTED,
-      severity: 'P2',
-      store_id: o.store_id,
-      subject: `product ${product} oversold: stock ${o.stock_after} in warehouse ${o.warehouse_id}`,
-      payload: { ...o, product_name: name, detected_by: 'ingest' },
-      dedup_key: oversellDedupKey(o.store_id, o.warehouse_id, o.product_id),
-    });
+  for (const o of touched.values()) {
+    const stock_after = round3(o.stock_after);
+    if (stock_after < 0) sink.oversold.push({ ...o, stock_after });
   }
-  return oversold;
+}
+
+/**
+ * Raises the alerts of what a committed push oversold, one short transaction per product and
+ * warehouse (each folds into the open alert of its key within the hour). Never throws: the sales are
+ * committed whatever happens here, and the oversell detector finds what an alert failure missed.
+ */
+export async function alertOversold(db: Db, oversold: Oversold[], log: Log): Promise<void> {
+  for (const o of oversold) {
+    try {
+      const name = (await productInfo(db, o.store_id, [o.product_id])).get(o.product_id)?.name ?? null;
+      const product = name ? `${name} (${o.product_id})` : o.product_id;
+      log.warn({ ...o, product_name: name }, 'overselling detected: sale accepted, stock below zero');
+      await raiseAlert(db, {
+        type: OVERSELLING_DETECTED,
+        severity: 'P2',
+        store_id: o.store_id,
+        subject: `product ${product} oversold: stock ${o.stock_after} in warehouse ${o.warehouse_id}`,
+        payload: { ...o, product_name: name, detected_by: 'ingest' },
+        dedup_key: oversellDedupKey(o.store_id, o.warehouse_id, o.product_id),
+      });
+    } catch (err) {
+      log.error({ err, ...o }, 'oversell alert not raised; the oversell detector will raise it');
+    }
+  }
 }

@@ -54,6 +54,16 @@ export interface ProjectionSink {
   prune: Omit<StockDelta, 'qty'>[];
   /** Device ranges whose last number was used (their FiscalRange workflow is signalled after commit). */
   fiscalExhausted: ExhaustedRange[];
+  /** Stock the checked sales took below zero (alerted after the commit, outside the push's locks). */
+  oversold: Oversold[];
+}
+
+export interface Oversold {
+  store_id: string;
+  warehouse_id: string;
+  product_id: string;
+  stock_after: number;
+  sale_event_ids: string[];
 }
 
 export interface ExhaustedRange {
@@ -64,7 +74,7 @@ export interface ExhaustedRange {
 }
 
 export function newSink(): ProjectionSink {
-  return { conflicts: [], stock: [], prune: [], fiscalExhausted: [] };
+  return { conflicts: [], stock: [], prune: [], fiscalExhausted: [], oversold: [] };
 }
 
 /** Adds what a nested pass (a released savepoint) left to the enclosing sink. */
@@ -73,6 +83,7 @@ export function mergeSink(into: ProjectionSink, from: ProjectionSink): void {
   into.stock.push(...from.stock);
   into.prune.push(...from.prune);
   into.fiscalExhausted.push(...from.fiscalExhausted);
+  into.oversold.push(...from.oversold);
 }
 
 export function ofType<T extends EventType>(events: ProjectionEvent[], ...types: T[]): ProjectionEvent<T>[] {

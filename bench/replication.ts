@@ -35,6 +35,7 @@ import { configSchema } from '../infra/config';
 import { relayWorkflowId } from '../workflows/ids';
 import { ensureServices } from '../scripts/services';
 import { cpuMeter, cpuSeries, formatShares, waitQuiet, type CpuGroup } from './lib/cpu';
+import { measureCeiling } from './lib/ceiling';
 import { backendsOf } from './lib/db';
 import { HttpClient } from './lib/http';
 import { createNodes, type TestNode } from './lib/node';
@@ -248,55 +249,27 @@ async function steadyPhase(
 async function ceiling(watchDb: pg.Client): Promise<string> {
   const tail = new SalesTail(watchDb, store.id);
   await tail.start();
-  let arrived = 0;
   await refreshBackends(watchDb);
   if (opts.waitQuiet) await waitQuiet(cpuGroups);
   const meter = cpuMeter();
-  const start = performance.now();
-  const stopAt = start + opts.ceilingSeconds * 1000;
-  let pushed = 0;
-  const samples: { t: number; n: number }[] = [];
-  let pushing = true;
-  // B's arrivals, followed all along (every 20 ms, what committed since the last look).
-  const follower = (async () => {
-    while (pushing || arrived < pushed) {
-      arrived += (await tail.poll()).length;
-      samples.push({ t: (performance.now() - start) / 1000, n: arrived });
-      if (!pushing && performance.now() - start > opts.ceilingSeconds * 1000 + 300_000) break;
-      await sleep(20);
-    }
-  })();
-  await Promise.all(
-    Array.from({ length: opts.ceilingClients }, async (_, c) => {
-      const device = devices[c % devices.length]!;
-      while (performance.now() < stopAt) {
-        const { body, events } = saleEvents(device, opts.ceilingBatch);
-        if (!(await pushToA(device, body, events.length))) return;
-        pushed += events.length;
-      }
-    }),
-  );
-  const pushSeconds = (performance.now() - start) / 1000;
-  pushing = false;
-  await follower;
-  const atEnd = [...samples].reverse().find((x) => x.t <= pushSeconds)?.n ?? 0;
-  const n = arrived;
-  const total = samples.find((x) => x.n >= pushed)?.t ?? (performance.now() - start) / 1000;
-  if (n < pushed) fail(`ceiling: B holds ${n} of ${pushed} sales after 300 s`);
+  const r = await measureCeiling({
+    tail,
+    clients: opts.ceilingClients,
+    seconds: opts.ceilingSeconds,
+    push: async (c) => {
+      const { body, events } = saleEvents(devices[c % devices.length]!, opts.ceilingBatch);
+      return (await pushToA(devices[c % devices.length]!, body, events.length)) ? events.length : null;
+    },
+  });
+  if (r.arrived < r.pushed) fail(`ceiling: B holds ${r.arrived} of ${r.pushed} sales after 300 s`);
   await refreshBackends(watchDb);
-  const cpu = describeCpu(meter);
-  // B's steady intake while A was being pushed: slope between 2 s and the end of the push.
-  const mid = samples.filter((s) => s.t >= 2 && s.t <= pushSeconds);
-  const slope =
-    mid.length >= 2 ? (mid[mid.length - 1]!.n - mid[0]!.n) / (mid[mid.length - 1]!.t - mid[0]!.t) : NaN;
-  const drain = total > pushSeconds ? (pushed - atEnd) / (total - pushSeconds) : NaN;
   return [
-    `pushed ${pushed.toLocaleString('en-US')} events to A in ${pushSeconds.toFixed(1)} s ` +
-      `(${opts.ceilingClients} clients × ${opts.ceilingBatch} per push, closed loop): ${Math.round(pushed / pushSeconds)} events/s into A`,
-    `B held ${atEnd.toLocaleString('en-US')} of them when the pushes stopped; all ${(total - pushSeconds).toFixed(1)} s later`,
-    `relay throughput: ${Math.round(pushed / total)} events/s overall (first push to last row on B); ` +
-      `B's intake while A was loaded ${Math.round(slope)} events/s; drain after the pushes ${Math.round(drain)} events/s`,
-    cpu,
+    `pushed ${r.pushed.toLocaleString('en-US')} events to A in ${r.pushSeconds.toFixed(1)} s ` +
+      `(${opts.ceilingClients} clients × ${opts.ceilingBatch} per push, closed loop): ${Math.round(r.pushed / r.pushSeconds)} events/s into A`,
+    `B held ${r.atEnd.toLocaleString('en-US')} of them when the pushes stopped; all ${(r.totalSeconds - r.pushSeconds).toFixed(1)} s later`,
+    `relay throughput: ${Math.round(r.pushed / r.totalSeconds)} events/s overall (first push to last row on B); ` +
+      `B's intake while A was loaded ${Math.round(r.intakePerSecond)} events/s; drain after the pushes ${Math.round(r.drainPerSecond)} events/s`,
+    describeCpu(meter),
   ].join('\n');
 }
 
@@ -329,18 +302,12 @@ async function main(): Promise<void> {
       await adminRequest(node, 'POST', '/stores', { id: store.id, name: 'Bench store' });
     devices = [];
     for (let i = 0; i < opts.devices; i++) {
-      const d = await adminRequest<{ device_id: string; token: string }>(
-        a,
-        'POST',
-        `/stores/${store.id}/devices`,
-        {
-          name: `bench POS ${i}`,
-        },
-      );
-      devices.push({
-        pos: new PosDevice(store, d.device_id, 1000 + i, `cashier-${i + 1}`),
-        http: new HttpClient(a.url, d.token, open),
+      const path = `/stores/${store.id}/devices`;
+      const d = await adminRequest<{ device_id: string; token: string }>(a, 'POST', path, {
+        name: `POS ${i}`,
       });
+      const pos = new PosDevice(store, d.device_id, 1000 + i, `cashier-${i + 1}`);
+      devices.push({ pos, http: new HttpClient(a.url, d.token, open) });
     }
     const settings = (
       await a

@@ -186,6 +186,33 @@ describe('two tabs of one device push the same queue at the same moment', () => 
   });
 });
 
+test('two tabs that each wrote their own sale with the same seq (a forked queue): both sales kept, no 5xx', async () => {
+  const device = await newDevice();
+  const product = randomUUID();
+  const forked = new DeviceSim(device.storeId, device.deviceId);
+  const sale = (sim: DeviceSim) =>
+    sim.event('SaleCreated', {
+      sale_id: randomUUID(),
+      items: [{ product_id: product, qty: 1, unit_price: 2 }],
+    });
+  const mine = sale(device.sim);
+  const theirs = sale(forked);
+  expect(theirs.seq).toBe(mine.seq);
+  const answers = await Promise.all([push(device, [mine]), push(device, [theirs])]);
+  expect(answers.map((a) => [a.status, a.body.accepted.length, a.body.rejected.length])).toEqual([
+    [200, 1, 0],
+    [200, 1, 0],
+  ]);
+  const sales = await app.t.db
+    .selectFrom('sales')
+    .select('id')
+    .where('store_id', '=', device.storeId)
+    .execute();
+  expect(sorted(sales.map((r) => r.id))).toEqual(
+    sorted([mine, theirs].map((e) => (e.payload as { sale_id: string }).sale_id)),
+  );
+});
+
 describe('a device whose clock jumps', () => {
   async function productRow(storeId: string, product: string) {
     return app.t.db
@@ -470,6 +497,14 @@ describe('a slow client holding a connection', () => {
     // None of the slow pushes reached the log.
     expect((await storedCopies(device.storeId)).rows).toHaveLength(0);
     // Without the timeouts the slow sockets stay open for good: fail in seconds, not at jest's 120 s.
+  }, 20_000);
+
+  test('a keep-alive connection left idle after its answer is closed', async () => {
+    const idle = rawClient();
+    await idle.connected;
+    idle.socket.write('GET /healthz HTTP/1.1\r\nHost: node\r\nConnection: keep-alive\r\n\r\n');
+    // Answered, then held open by the client and never used again: the node closes it.
+    expect(await idle.closed).toMatch(/^HTTP\/1\.1 200 /);
   }, 20_000);
 
   test('a big push sent at a normal pace is not cut off', async () => {

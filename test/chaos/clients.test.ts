@@ -446,9 +446,13 @@ describe('a slow client holding a connection', () => {
     }, 100);
     socket.once('close', () => clearInterval(timer));
   }
-  /** The node may say 408 before it closes, or close without a word; it never says 5xx. */
-  function expectCutOff(received: string) {
-    if (received.length > 0) expect(received).toMatch(/^HTTP\/1\.1 408 /);
+  /**
+   * The node answers 408 and closes. A client still writing when the node closes may have that
+   * answer reset away by its own late bytes (TCP), so for those a bare close counts too; never 5xx.
+   */
+  function expectCutOff(received: string, stillWriting: boolean) {
+    if (stillWriting && received.length === 0) return;
+    expect(received).toMatch(/^HTTP\/1\.1 408 /);
   }
 
   test('headers sent very slowly (slowloris), a body that stalls, a body that trickles: each is cut off, other clients are served meanwhile', async () => {
@@ -493,7 +497,10 @@ describe('a slow client holding a connection', () => {
     expect(res.body.accepted).toEqual([sale.event_id]);
     expect((await fetch(`${url}/healthz`)).status).toBeLessThan(500);
 
-    for (const client of [loris, mute, stalled, dribble]) expectCutOff(await client.closed);
+    expectCutOff(await loris.closed, true);
+    expectCutOff(await mute.closed, false);
+    expectCutOff(await stalled.closed, false);
+    expectCutOff(await dribble.closed, true);
     // None of the slow pushes reached the log.
     expect((await storedCopies(device.storeId)).rows).toHaveLength(0);
     // Without the timeouts the slow sockets stay open for good: fail in seconds, not at jest's 120 s.

@@ -55,6 +55,18 @@ export async function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: config.PUSH_MAX_BYTES,
+    // A slow or stalled client is cut off (408 or closed) instead of holding a socket forever.
+    requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    http: {
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      // Node enforces both timeouts by sweeping its connections this often (30 s by default, which
+      // would let a slowloris hold a socket up to 30 s past its budget).
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1000, Math.floor(config.HTTP_HEADERS_TIMEOUT_MS / 4)),
+      ),
+    },
     // Per-address budgets (failed authentication) need the real client behind a load balancer.
     trustProxy: config.TRUST_PROXY,
     requestIdHeader: 'x-request-id',

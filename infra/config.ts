@@ -40,6 +40,17 @@ const envSchema = z.object({
     .default('local'),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
+  /**
+   * A client that holds a connection without finishing its request (slowloris, a body that stalls)
+   * is cut off: the headers must arrive within the first, the whole request (headers and body)
+   * within the second (408, connection closed). The request budget covers an ERP agent's 10 MB
+   * batch on a slow uplink and a relay batch from a loaded peer; the handler's own work after the
+   * body has arrived is not counted. An idle keep-alive connection is closed after the third
+   * (above the 60 s idle timeout of common load balancers, so they never reuse a closed one).
+   */
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt(120_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt(65_000),
   DATABASE_URL: z.string().min(1),
   DATABASE_POOL_SIZE: positiveInt(20),
   /**
@@ -217,6 +228,14 @@ function checkCredentials(c: z.infer<typeof envSchema>, ctx: z.RefinementCtx): v
       code: 'custom',
       path: ['AGENT_SECRET'],
       message: 'must differ from ADMIN_SECRET and API_SECRET (agents would be admins)',
+    });
+  }
+  // Node refuses a headers timeout above the request timeout (the request includes its headers).
+  if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HTTP_HEADERS_TIMEOUT_MS'],
+      message: 'must not exceed HTTP_REQUEST_TIMEOUT_MS (the request includes its headers)',
     });
   }
   const byToken = new Map<string, string>();

@@ -13,12 +13,19 @@ export interface ObservedPush {
  * An HTTP proxy in front of a real node, for tests of what a relay does when a peer misbehaves: it
  * forwards every request unchanged, records each push it sees (body size, event ids, status), and
  * answers 500 itself for the pushes `failPush` picks — the peer choking on one event, or failing
- * every push. If the node behind it is down, the client's connection is dropped, as if the peer were.
+ * every push — and drops the connection after the node answered for the pushes `dropAnswer` picks
+ * (a response lost after commit). If the node behind it is down, the client's connection is dropped,
+ * as if the peer were.
  */
 export class PeerProxy {
   readonly pushes: ObservedPush[] = [];
   /** Which pushes get a 500 instead of reaching the node (none by default). */
   failPush: (eventIds: string[]) => boolean = () => false;
+  /**
+   * Which pushes lose their answer: the push reaches the node and the node answers (so it has
+   * committed), then the client's connection is dropped before it sees a byte of that answer.
+   */
+  dropAnswer: (eventIds: string[]) => boolean = () => false;
   /** A network partition: while set, every request is dropped before it reaches the node. */
   cut = false;
   private server: Server | null = null;
@@ -87,6 +94,10 @@ export class PeerProxy {
     }
     const text = await upstream.text();
     if (push) push.status = upstream.status;
+    if (push && this.dropAnswer(push.eventIds)) {
+      res.destroy();
+      return;
+    }
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' });
     res.end(text);
   }

@@ -83,3 +83,20 @@ describe('auth and docs settings', () => {
     ]);
   });
 });
+
+describe('HTTP timeouts', () => {
+  test('the defaults leave a relay push its whole client timeout, and keep-alive outlives a 60 s load balancer', () => {
+    const c = loadConfig(base);
+    expect([c.HTTP_HEADERS_TIMEOUT_MS, c.HTTP_REQUEST_TIMEOUT_MS, c.HTTP_KEEP_ALIVE_TIMEOUT_MS]).toEqual([
+      10_000, 120_000, 65_000,
+    ]);
+    // A peer gives up on a push after RELAY_HTTP_TIMEOUT_MS; this node must not cut it off sooner.
+    expect(c.HTTP_REQUEST_TIMEOUT_MS).toBeGreaterThan(c.RELAY_HTTP_TIMEOUT_MS);
+  });
+
+  test('a headers timeout above the request timeout stops the boot', () => {
+    expect(() =>
+      loadConfig({ ...base, HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' }),
+    ).toThrow(/HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS/);
+  });
+});

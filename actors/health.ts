@@ -10,11 +10,19 @@ import {
   unrelayedEvents,
   type Unrelayed,
 } from '../infra/repositories/consistency';
+import { debtBucketDigests, debtRootDigest, debtStates } from '../infra/repositories/debts';
 import { countRangesByStatus } from '../infra/repositories/fiscal-sequence-ranges';
 import { latestSelfCheck } from '../infra/repositories/projection-self-checks';
 import { openDeadLettersOfStore } from '../infra/repositories/relay-dead-letters';
 import { withTimeout } from '../infra/timeout';
 import { assess, type MetricValues } from '../domain/health/thresholds';
+import {
+  describeDebtDifference,
+  differingBuckets,
+  differingDebts,
+  type DebtDifference,
+} from '../domain/health/debts';
+import { DEBT_BUCKETS_PER_REQUEST, toTuples } from '../domain/wire/peer-protocol';
 import type { FederationHealthReport, Finding, PeerHealth, PeerProbe } from '../domain/health/report';
 
 export type { FederationHealthReport } from '../domain/health/report';
@@ -36,6 +44,47 @@ export interface HealthDeps {
   temporal?: Client;
   /** Defaults to a GET of the peer's liveness route. */
   probe?: (peer: PeerConfig) => Promise<PeerProbe>;
+}
+
+/** Debts compared with one peer: those that differ (null: not compared), and buckets left for later. */
+interface DebtComparison {
+  differing: DebtDifference[] | null;
+  bucketsLeftOut: number;
+  error: string | null;
+}
+
+/**
+ * This store's debts against one peer's, narrowing root → bucket → debts (peer route
+ * /sync/federation/debts): equal stores cost one request; at most DEBT_BUCKETS_PER_REQUEST differing
+ * buckets are compared per report (the rest are counted in bucketsLeftOut). The local digests are
+ * computed once per report and shared by every peer.
+ */
+async function compareDebts(
+  db: Db,
+  client: PeerClient,
+  storeId: string,
+  local: { root: ReturnType<typeof debtRootDigest>; buckets: () => ReturnType<typeof debtBucketDigests> },
+): Promise<DebtComparison> {
+  try {
+    const [here, there] = await Promise.all([local.root, client.debts(storeId, 'root')]);
+    if (here.count === there.count && here.digest === there.digest)
+      return { differing: [], bucketsLeftOut: 0, error: null };
+    const [hereBuckets, thereBuckets] = await Promise.all([local.buckets(), client.debts(storeId, 'bucket')]);
+    const keys = differingBuckets(toTuples(hereBuckets), thereBuckets.buckets ?? []);
+    const asked = keys.slice(0, DEBT_BUCKETS_PER_REQUEST);
+    if (asked.length === 0) return { differing: [], bucketsLeftOut: 0, error: null };
+    const [hereDebts, thereDebts] = await Promise.all([
+      debtStates(db, storeId, asked),
+      client.debts(storeId, 'debts', asked),
+    ]);
+    return {
+      differing: differingDebts(hereDebts, thereDebts.debts ?? []),
+      bucketsLeftOut: keys.length - asked.length,
+      error: null,
+    };
+  } catch (err) {
+    return { differing: null, bucketsLeftOut: 0, error: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 const CIRCUIT_RANK: Record<string, number> = { CLOSED: 0, HALF_OPEN: 1, UNKNOWN: 2, OPEN: 3 };
@@ -102,10 +151,28 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
   const unmeasured: string[] = [];
   const probe = deps.probe ?? ((p: PeerConfig) => defaultProbe(p, config.NODE_ID));
   const dayAgo = new Date(now - 86_400_000).toISOString();
-  const [relays, probes, gaps, stock, conflicts, fiscal, letters, failed, running, selfCheck, ranges] =
+  // Debts are compared only with peers, and the local bucket digests only when a root differs.
+  let localBuckets: ReturnType<typeof debtBucketDigests> | undefined;
+  const localDebts = config.PEERS.length
+    ? {
+        root: debtRootDigest(db, storeId),
+        buckets: () => (localBuckets ??= debtBucketDigests(db, storeId)),
+      }
+    : undefined;
+  const [relays, probes, debts, gaps, stock, conflicts, fiscal, letters, failed, running, selfCheck, ranges] =
     await Promise.all([
       relayReports(temporal, db, config),
       Promise.all(config.PEERS.map((p) => probe(p))),
+      Promise.all(
+        config.PEERS.map((p) =>
+          compareDebts(
+            db,
+            new PeerClient(p, { nodeId: config.NODE_ID, timeoutMs: PROBE_TIMEOUT_MS }),
+            storeId,
+            localDebts!,
+          ),
+        ),
+      ),
       projectionGaps(db, storeId),
       stockCheck(db, storeId),
       conflictCounts(db, storeId),
@@ -124,30 +191,35 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
     ]);
   if (failed === null || running === null) unmeasured.push('workflows (Temporal visibility did not answer)');
 
-  const peers: (PeerHealth & { unrelayed: Unrelayed[]; report: RelayReport })[] = await Promise.all(
-    relays.map(async (r, i) => {
-      const cursor = r.status?.cursor ?? null;
-      if (cursor === null) unmeasured.push(`relay to ${r.peer.id} (${r.error ?? 'no status'})`);
-      const unrelayed = cursor === null ? [] : await unrelayedEvents(db, storeId, r.peer.id, cursor);
-      const lag = unrelayed.reduce((n, u) => n + u.count, 0);
-      const oldest = unrelayed.reduce<Date | null>(
-        (o, u) => (o === null || u.oldest_received_at < o ? u.oldest_received_at : o),
-        null,
-      );
-      return {
-        peer_id: r.peer.id,
-        reachable: probes[i]!.reachable,
-        latency_ms: probes[i]!.latencyMs,
-        circuit_state: r.status?.circuit.state ?? 'UNKNOWN',
-        lag_events: cursor === null ? null : lag,
-        oldest_minutes: minutesSince(oldest, now),
-        dead_letters: letters.get(r.peer.id) ?? 0,
-        error: probes[i]!.error ?? r.error,
-        unrelayed,
-        report: r,
-      };
-    }),
-  );
+  const peers: (PeerHealth & { unrelayed: Unrelayed[]; report: RelayReport; debt: DebtComparison })[] =
+    await Promise.all(
+      relays.map(async (r, i) => {
+        const cursor = r.status?.cursor ?? null;
+        if (cursor === null) unmeasured.push(`relay to ${r.peer.id} (${r.error ?? 'no status'})`);
+        const unrelayed = cursor === null ? [] : await unrelayedEvents(db, storeId, r.peer.id, cursor);
+        const lag = unrelayed.reduce((n, u) => n + u.count, 0);
+        const oldest = unrelayed.reduce<Date | null>(
+          (o, u) => (o === null || u.oldest_received_at < o ? u.oldest_received_at : o),
+          null,
+        );
+        const debt = debts[i]!;
+        if (debt.error !== null && probes[i]!.reachable)
+          unmeasured.push(`debts against ${r.peer.id} (${debt.error})`);
+        return {
+          peer_id: r.peer.id,
+          reachable: probes[i]!.reachable,
+          latency_ms: probes[i]!.latencyMs,
+          circuit_state: r.status?.circuit.state ?? 'UNKNOWN',
+          lag_events: cursor === null ? null : lag,
+          oldest_minutes: minutesSince(oldest, now),
+          dead_letters: letters.get(r.peer.id) ?? 0,
+          error: probes[i]!.error ?? r.error,
+          unrelayed,
+          report: r,
+          debt,
+        };
+      }),
+    );
 
   const worstLag = Math.max(0, ...peers.map((p) => p.lag_events ?? 0));
   const backlog = peers.reduce((n, p) => n + (p.lag_events ?? 0), 0);
@@ -210,6 +282,30 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
         message: `${p.dead_letters} events of this store were refused for good by node ${p.peer_id} and wait for an operator`,
         ids: { peer_id: p.peer_id, count: p.dead_letters },
         runbook: link('dead-letters'),
+      });
+  }
+  for (const p of peers) {
+    for (const d of (p.debt.differing ?? []).slice(0, 10))
+      findings.push({
+        level: 'warning',
+        metric: 'debtDivergence',
+        message:
+          describeDebtDifference(d, config.NODE_ID, p.peer_id) +
+          ((p.lag_events ?? 0) > 0
+            ? ` (${p.lag_events} events of this store are not yet relayed to ${p.peer_id}: it may converge by itself)`
+            : ''),
+        ids: {
+          store_id: storeId,
+          customer_id: d.customer_id ?? '',
+          debt_id: d.debt_id,
+          node_id: config.NODE_ID,
+          peer_id: p.peer_id,
+          remaining_here: d.here?.remaining_amount ?? '',
+          remaining_there: d.there?.remaining_amount ?? '',
+          payments_here: d.here?.payments ?? 0,
+          payments_there: d.there?.payments ?? 0,
+        },
+        runbook: link('debt-divergence'),
       });
   }
   for (const e of gaps.examples)
@@ -294,7 +390,7 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
       queueDepth: running ?? 0,
       failedJobs: failed ?? 0,
       circuitBreakerState: circuit,
-      peers: peers.map(({ unrelayed: _u, report: _r, ...p }) => p),
+      peers: peers.map(({ unrelayed: _u, report: _r, debt: _d, ...p }) => p),
     },
     consistency: {
       eventLag: { count: worstLag, oldestMinutes: worstLag > 0 ? oldestLag : null },
@@ -306,6 +402,14 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
         unprojected: gaps.unprojected,
       },
       stockDivergence: { divergent: stock.divergentCount, negative: stock.negativeCount },
+      debtDivergence: {
+        differing: peers.reduce((n, p) => n + (p.debt.differing?.length ?? 0), 0),
+        peers: peers.map((p) => ({
+          peer_id: p.peer_id,
+          differing: p.debt.differing?.length ?? null,
+          bucketsLeftOut: p.debt.bucketsLeftOut,
+        })),
+      },
       outbox: {
         pending: backlog,
         dead,

@@ -7,6 +7,7 @@ import {
   prefixDigests,
   rootDigest,
 } from '../../infra/repositories/event-digests';
+import { debtBucketDigests, debtRootDigest, debtStates } from '../../infra/repositories/debts';
 import { fetchEvents } from '../../infra/repositories/events';
 import {
   hourKeyOf,
@@ -15,6 +16,9 @@ import {
   WIRE_DIGEST_HEX,
 } from '../../domain/reconcile/digest-tree';
 import {
+  DEBT_BUCKETS_PER_REQUEST,
+  debtDigestQuerySchema,
+  debtDigestResponseSchema,
   digestQuerySchema,
   digestResponseSchema,
   FETCH_MAX_IDS,
@@ -121,6 +125,36 @@ export const federationSyncRoutes: FastifyPluginAsyncZod<FederationSyncRoutesOpt
         events: rows.map(toWireEvent),
         missing: ids.filter((id) => !found.has(id)),
       };
+    },
+  );
+
+  app.get(
+    PeerPath.debts,
+    {
+      config: { auth: ['peer', 'admin'] },
+      schema: {
+        tags: ['federation'],
+        summary: "Digests of a store's debt states, for a peer's health report to compare with its own",
+        description:
+          "A debt's state is its total, remaining amount and payments (id and amount of each). level=root: " +
+          'count and digest of every debt of the store. level=bucket: per bucket (the first two hex digits of ' +
+          `the debt id) its debts and digest. level=debts&bucket=K[,K…] (≤ ${DEBT_BUCKETS_PER_REQUEST}): the ` +
+          'debts of those buckets with their states. An unknown store has no debts.',
+        security: [{ bearer: [] }],
+        querystring: debtDigestQuerySchema,
+        response: { 200: debtDigestResponseSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { store_id: storeId, level, bucket } = request.query;
+      switch (level) {
+        case 'root':
+          return { store_id: storeId, level, ...(await debtRootDigest(db, storeId)) };
+        case 'bucket':
+          return { store_id: storeId, level, buckets: toTuples(await debtBucketDigests(db, storeId)) };
+        case 'debts':
+          return { store_id: storeId, level, debts: await debtStates(db, storeId, bucket!) };
+      }
     },
   );
 };

@@ -70,6 +70,14 @@ export interface FederationHealthReport {
       unprojected: number;
     };
     stockDivergence: { divergent: number; negative: number };
+    /**
+     * Debts whose state (total, remaining, payments) differs from a peer's, summed over peers; per
+     * peer null when it could not be compared, and the differing buckets left for a later report.
+     */
+    debtDivergence: {
+      differing: number;
+      peers: { peer_id: string; differing: number | null; bucketsLeftOut: number }[];
+    };
     outbox: { pending: number; dead: number; avgProcessingMs: null; note: string };
     /** The latest projection self-check (null: never run). */
     selfCheck: { checked_at: string; events: number; differences: number } | null;

@@ -24,6 +24,7 @@ import {
 //   fetch   POST /sync/federation/events/fetch  events by id, as stored, in causal order
 //   escrowRights POST /sync/federation/escrow/rights  escrow rights of a product moved to the asking node
 //   fiscal  POST /sync/federation/fiscal/blocks  the series' home node grants the caller a number block
+//   debts   GET  /sync/federation/debts      digests of a store's debt states, then the debts of differing buckets
 
 export const PeerPath = {
   push: '/sync/push',
@@ -33,6 +34,7 @@ export const PeerPath = {
   fetch: '/sync/federation/events/fetch',
   escrowRights: '/sync/federation/escrow/rights',
   fiscalBlock: '/sync/federation/fiscal/blocks',
+  debts: '/sync/federation/debts',
   health: '/healthz',
 } as const;
 
@@ -323,3 +325,50 @@ export const fiscalBlockResponseSchema = z.object({
   events: z.array(wireEventSchema),
 });
 export type FiscalBlockResponse = z.infer<typeof fiscalBlockResponseSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// debts (docs/health.md, "Debts between nodes"): the health report compares each debt's state with
+// each peer's. A debt's state is its total, remaining amount and payments; equal stores cost one
+// request (level=root), a difference narrows to buckets (the first two hex digits of the debt id),
+// then only the debts of differing buckets travel.
+
+/** Most buckets one level=debts request may ask for (each about 1/256 of the store's debts). */
+export const DEBT_BUCKETS_PER_REQUEST = 16;
+const debtBucketList = list(
+  (k) => /^[0-9a-f]{2}$/.test(k),
+  'a debt bucket (two hex digits)',
+  DEBT_BUCKETS_PER_REQUEST,
+);
+
+export const debtDigestLevelSchema = z.enum(['root', 'bucket', 'debts']);
+export type DebtDigestLevel = z.infer<typeof debtDigestLevelSchema>;
+
+export const debtDigestQuerySchema = z
+  .object({ store_id: idSchema, level: debtDigestLevelSchema, bucket: debtBucketList.optional() })
+  .superRefine((q, ctx) => {
+    if (q.level === 'debts' && !q.bucket)
+      ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'required for level=debts' });
+  });
+
+export const debtStateSchema = z.object({
+  debt_id: z.string(),
+  customer_id: z.string().nullable(),
+  total_amount: z.string().describe('exact decimal text'),
+  remaining_amount: z.string().describe('exact decimal text'),
+  payments: z.number().int().describe('payments counted in the remaining amount'),
+  digest: z.string().describe('md5 of the debt with its payments (id and amount of each)'),
+});
+export type DebtState = z.infer<typeof debtStateSchema>;
+
+export const debtDigestResponseSchema = z.object({
+  store_id: z.string(),
+  level: debtDigestLevelSchema,
+  count: z.number().int().optional().describe('level=root: debts of the store'),
+  digest: z.string().optional().describe('level=root: md5 over every debt state, in id order'),
+  buckets: z
+    .array(bucketTupleSchema)
+    .optional()
+    .describe('level=bucket: [two hex digits, debts, md5 of their states], non-empty buckets in key order'),
+  debts: z.array(debtStateSchema).optional().describe('level=debts: the debts of the asked buckets, by id'),
+});
+export type DebtDigestResponse = z.infer<typeof debtDigestResponseSchema>;

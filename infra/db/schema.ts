@@ -114,6 +114,15 @@ export interface WarehouseStockTable {
   stock: Numeric;
 }
 
+/** Σ qty_delta and count of stock_movements per pair, kept by triggers (migration 20261203_0011). */
+export interface StockMovementTotalsTable {
+  store_id: string;
+  warehouse_id: string;
+  product_id: string;
+  qty: Numeric;
+  movements: BigIntCol;
+}
+
 export interface DebtsTable {
   id: string;
   store_id: string;
@@ -386,6 +395,7 @@ export interface Database extends ErpTables {
   sale_voids: SaleVoidsTable;
   stock_movements: StockMovementsTable;
   warehouse_stock: WarehouseStockTable;
+  stock_movement_totals: StockMovementTotalsTable;
   debts: DebtsTable;
   debt_payments: DebtPaymentsTable;
   products: ProductsTable;

@@ -3,6 +3,7 @@ import type { PeerConfig } from '../config';
 import type { EventRow } from '../db/schema';
 import { describeIssues, PeerFailure } from '../../domain/errors';
 import {
+  debtDigestResponseSchema,
   digestResponseSchema,
   errorBodySchema,
   escrowRightsResponseSchema,
@@ -12,6 +13,8 @@ import {
   newTraffic,
   PeerPath,
   pushResponseSchema,
+  type DebtDigestLevel,
+  type DebtDigestResponse,
   type DigestLevel,
   type DigestResponse,
   type EscrowRightsResponse,
@@ -133,6 +136,15 @@ export class PeerClient {
   fetch(storeId: string, eventIds: string[]) {
     return this.request('POST', PeerPath.fetch, fetchResponseSchema, {
       body: { store_id: storeId, event_ids: eventIds },
+    });
+  }
+
+  /** The peer's digests of a store's debt states (`bucket` for level=debts). */
+  debts(storeId: string, level: DebtDigestLevel, bucket?: string[]): Promise<DebtDigestResponse> {
+    return this.getJson(PeerPath.debts, debtDigestResponseSchema, {
+      store_id: storeId,
+      level,
+      bucket: bucket?.join(','),
     });
   }
 

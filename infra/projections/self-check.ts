@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { Log } from '../log';
 import type { Db } from '../db';
 import { PROJECTION_TABLES } from '../db/schema';
+import { movementTotalsCheck } from '../repositories/consistency';
 import { applyStock, fromRows, newSink, projectWithFallback } from './index';
 
 // The projection self-check (docs/health.md): a store's read models rebuilt from its event log in a
@@ -102,6 +103,15 @@ export async function selfCheckStore(db: Db, log: Log, storeId: string): Promise
         count: Number(diff.rows[0]!.total),
       });
     }
+    // The health report trusts the trigger-kept movement totals; here every movement is summed again.
+    const totals = await movementTotalsCheck(db, storeId, EXAMPLES);
+    if (totals.count > 0)
+      tables.push({
+        table: 'stock_movement_totals',
+        onlyLive: totals.rows.map(({ movements: _m, ...t }) => t),
+        onlyRebuilt: totals.rows.map(({ total: _t, ...m }) => m),
+        count: totals.count,
+      });
     return {
       storeId,
       events,

@@ -22,11 +22,13 @@ export interface ProjectionGaps {
 
 /**
  * How many of the store's latest events the live gap check looks at (by node_seq, newest first). The
- * health endpoint must stay cheap on a log of millions; older gaps are found by the daily projection
- * self-check, which rebuilds the whole log (docs/health.md). Events whose projection failed are
- * counted whatever their age.
+ * health endpoint must stay cheap on a log of millions, and each event costs one index probe (about
+ * 10 µs on a busy 2-core machine: docs/benchmarks.md); 2,000 events are more than one monitor interval
+ * (5 min) of a busy shop, so a projection that goes wrong at ingest is seen at the next tick. Older rows removed behind the node's back are found by
+ * the daily projection self-check, which rebuilds the whole log (docs/health.md). Events whose
+ * projection failed are counted whatever their age.
  */
-export const GAP_WINDOW_EVENTS = 20_000;
+export const GAP_WINDOW_EVENTS = 2_000;
 
 /** Events of the store that their read model does not show, among its latest GAP_WINDOW_EVENTS. */
 export async function projectionGaps(
@@ -34,27 +36,31 @@ export async function projectionGaps(
   storeId: string,
   window = GAP_WINDOW_EVENTS,
 ): Promise<ProjectionGaps> {
-  // One anti-join per read model (an OR of NOT EXISTS would probe row by row).
+  // Each event's entity id from its payload (ids are validated uuids), probed against the read model's
+  // primary key: the entity is in the read model, whichever of its events put it there. One index
+  // probe per recent event; an anti-join on event_id would read every row of the store's sales.
   const gaps = sql`
     WITH recent AS (
-      SELECT event_id, store_id, type, device_id, received_at, payload FROM events
-      WHERE store_id = ${storeId} ORDER BY node_seq DESC LIMIT ${window})
+      SELECT event_id, store_id, type, device_id, received_at,
+        (CASE type WHEN 'SaleCreated' THEN payload->>'sale_id' WHEN 'DebtCreated' THEN payload->>'debt_id'
+          WHEN 'DebtPaymentRecorded' THEN payload->>'payment_id' WHEN 'DebtPaymentAdded' THEN payload->>'payment_id'
+          WHEN 'CashSessionOpened' THEN payload->>'session_id' END)::uuid AS entity_id
+      FROM events WHERE store_id = ${storeId} ORDER BY node_seq DESC LIMIT ${window})
     SELECT e.event_id, e.type, e.device_id, e.received_at FROM recent e
     WHERE e.type = 'SaleCreated'
-      AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.store_id = e.store_id AND s.event_id = e.event_id)
+      AND NOT EXISTS (SELECT 1 FROM sales s WHERE s.store_id = e.store_id AND s.id = e.entity_id)
     UNION ALL
     SELECT e.event_id, e.type, e.device_id, e.received_at FROM recent e
     WHERE e.type = 'DebtCreated'
-      AND NOT EXISTS (SELECT 1 FROM debts d WHERE d.store_id = e.store_id AND d.event_id = e.event_id)
+      AND NOT EXISTS (SELECT 1 FROM debts d WHERE d.store_id = e.store_id AND d.id = e.entity_id)
     UNION ALL
     SELECT e.event_id, e.type, e.device_id, e.received_at FROM recent e
     WHERE e.type IN ('DebtPaymentRecorded', 'DebtPaymentAdded')
-      AND NOT EXISTS (SELECT 1 FROM debt_payments p WHERE p.store_id = e.store_id AND p.event_id = e.event_id)
+      AND NOT EXISTS (SELECT 1 FROM debt_payments p WHERE p.store_id = e.store_id AND p.id = e.entity_id)
     UNION ALL
     SELECT e.event_id, e.type, e.device_id, e.received_at FROM recent e
     WHERE e.type = 'CashSessionOpened'
-      AND NOT EXISTS (SELECT 1 FROM cash_sessions c WHERE c.store_id = e.store_id
-        AND c.id = lower(e.payload->>'session_id')::uuid)`;
+      AND NOT EXISTS (SELECT 1 FROM cash_sessions c WHERE c.store_id = e.store_id AND c.id = e.entity_id)`;
   const [rows, unprojected] = await Promise.all([
     sql<ProjectionGaps['examples'][number]>`SELECT * FROM (${gaps}) g ORDER BY received_at`.execute(db),
     sql<{ n: string }>`
@@ -81,7 +87,12 @@ export interface StockCheck {
 
 const STOCK_EXAMPLES = 50;
 
-/** Stock against its movements, and stock below zero, for one store. */
+/**
+ * Stock against the sum of its movements, and stock below zero, for one store. The sums are
+ * stock_movement_totals, kept by triggers on stock_movements (migration 20261203_0011), so the check
+ * reads one row per pair whatever the number of movements; `movementTotalsCheck` sums the movements
+ * themselves for the daily self-check.
+ */
 export async function stockCheck(
   db: Executor,
   storeId: string,
@@ -89,8 +100,8 @@ export async function stockCheck(
   const [divergent, negative] = await Promise.all([
     sql<StockCheck['divergent'][number] & { total: string }>`
       WITH m AS (
-        SELECT warehouse_id, product_id, sum(qty_delta) AS movements FROM stock_movements
-        WHERE store_id = ${storeId} GROUP BY warehouse_id, product_id)
+        SELECT warehouse_id, product_id, qty AS movements FROM stock_movement_totals
+        WHERE store_id = ${storeId})
       SELECT coalesce(w.product_id, m.product_id)::text AS product_id,
              coalesce(w.warehouse_id, m.warehouse_id)::text AS warehouse_id,
              coalesce(w.stock, 0)::text AS stock, coalesce(m.movements, 0)::text AS movements,
@@ -111,6 +122,40 @@ export async function stockCheck(
     divergentCount: Number(divergent.rows[0]?.total ?? 0),
     negativeCount: Number(negative.rows[0]?.total ?? 0),
   };
+}
+
+/**
+ * Pairs whose stored movement total is not the sum of their movements: writes the triggers did not
+ * see (triggers disabled, a TRUNCATE, the totals edited). Reads every movement of the store, so it
+ * runs in the projection self-check, not in the health report.
+ */
+export async function movementTotalsCheck(
+  db: Executor,
+  storeId: string,
+  limit = STOCK_EXAMPLES,
+): Promise<{
+  rows: { warehouse_id: string; product_id: string; total: string; movements: string }[];
+  count: number;
+}> {
+  const r = await sql<{
+    warehouse_id: string;
+    product_id: string;
+    total: string;
+    movements: string;
+    n: string;
+  }>`
+    WITH m AS (
+      SELECT warehouse_id, product_id, sum(qty_delta) AS qty, count(*) AS n FROM stock_movements
+      WHERE store_id = ${storeId} GROUP BY warehouse_id, product_id),
+    t AS (SELECT * FROM stock_movement_totals WHERE store_id = ${storeId})
+    SELECT coalesce(t.warehouse_id, m.warehouse_id)::text AS warehouse_id,
+           coalesce(t.product_id, m.product_id)::text AS product_id,
+           coalesce(t.qty, 0)::text AS total, coalesce(m.qty, 0)::text AS movements,
+           count(*) OVER ()::text AS n
+    FROM t FULL JOIN m ON m.warehouse_id = t.warehouse_id AND m.product_id = t.product_id
+    WHERE coalesce(t.qty, 0) <> coalesce(m.qty, 0) OR coalesce(t.movements, 0) <> coalesce(m.n, 0)
+    ORDER BY 1, 2 LIMIT ${limit}`.execute(db);
+  return { rows: r.rows.map(({ n: _n, ...x }) => x), count: Number(r.rows[0]?.n ?? 0) };
 }
 
 export interface ConflictCounts {

@@ -80,3 +80,59 @@ export function findDebt(db: Db | Trx, storeId: string, id: string) {
     .where('id', '=', id)
     .executeTakeFirst();
 }
+
+/**
+ * The state of each debt of the store as two nodes compare it (docs/health.md, "Debts between
+ * nodes"): total, remaining amount, and its payments (id and amount of each) folded into one md5.
+ * `buckets` (two hex digits, the start of the debt id) narrows it to those buckets.
+ */
+function debtStatesSql(storeId: string, buckets?: string[]) {
+  return sql`
+    SELECT d.id::text AS debt_id, d.customer_id::text AS customer_id,
+      d.total_amount::text AS total_amount, d.remaining_amount::text AS remaining_amount,
+      count(p.id)::int AS payments,
+      md5(concat_ws('|', d.id, d.customer_id, d.total_amount, d.remaining_amount,
+        string_agg(p.id::text || ':' || p.amount::text, ',' ORDER BY p.id))) AS digest
+    FROM debts d LEFT JOIN debt_payments p ON p.store_id = d.store_id AND p.debt_id = d.id
+    WHERE d.store_id = ${storeId}
+      ${buckets === undefined ? sql`` : sql`AND left(d.id::text, 2) = ANY(${buckets})`}
+    GROUP BY d.store_id, d.id`;
+}
+
+export interface DebtStateRow {
+  debt_id: string;
+  customer_id: string | null;
+  total_amount: string;
+  remaining_amount: string;
+  payments: number;
+  digest: string;
+}
+
+/** Count and digest of every debt state of the store (one row per store, whatever its size). */
+export async function debtRootDigest(
+  db: Db | Trx,
+  storeId: string,
+): Promise<{ count: number; digest: string }> {
+  const r = await sql<{ n: string; digest: string }>`
+    SELECT count(*) AS n, md5(coalesce(string_agg(s.digest, '' ORDER BY s.debt_id), '')) AS digest
+    FROM (${debtStatesSql(storeId)}) s`.execute(db);
+  return { count: Number(r.rows[0]!.n), digest: r.rows[0]!.digest };
+}
+
+/** Per bucket (first two hex digits of the debt id): debts and the digest of their states. */
+export async function debtBucketDigests(
+  db: Db | Trx,
+  storeId: string,
+): Promise<{ key: string; count: number; digest: string }[]> {
+  const r = await sql<{ key: string; n: string; digest: string }>`
+    SELECT left(s.debt_id, 2) AS key, count(*) AS n, md5(string_agg(s.digest, '' ORDER BY s.debt_id)) AS digest
+    FROM (${debtStatesSql(storeId)}) s GROUP BY 1 ORDER BY 1`.execute(db);
+  return r.rows.map((x) => ({ key: x.key, count: Number(x.n), digest: x.digest }));
+}
+
+/** The debt states of some buckets, by id. */
+export async function debtStates(db: Db | Trx, storeId: string, buckets: string[]): Promise<DebtStateRow[]> {
+  const r = await sql<DebtStateRow>`
+    SELECT * FROM (${debtStatesSql(storeId, buckets)}) s ORDER BY s.debt_id`.execute(db);
+  return r.rows;
+}

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Client, Connection } from '@temporalio/client';
+import { sql } from 'kysely';
 import type { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfig, type Config } from '../../../infra/config';
 import { connectTemporal } from '../../../infra/temporal/client';
@@ -10,6 +11,7 @@ import { listAlerts, raiseAlert } from '../../../infra/repositories/alerts';
 import { saveSnapshot } from '../../../infra/repositories/health-snapshots';
 import { setAlertWebhook } from '../../../infra/repositories/store-alert-settings';
 import { declareStore } from '../../../infra/repositories/stores';
+import { selfCheckStore } from '../../../infra/projections/self-check';
 import { buildHealthReport } from '../../../actors/health';
 import { ensureSchedules } from '../../../actors/schedules';
 import { connectWorker, createNodeWorker } from '../../../app/worker';
@@ -194,6 +196,54 @@ describe('the health report, from real state', () => {
       /is 40, but its movements add up to 4/,
     );
     expect(rb.metrics.stockDivergenceCount).toBe(0);
+  });
+
+  it('a movement deleted behind the node’s back diverges at once; one the movement totals did not see is found by the self-check', async () => {
+    const a = await storeWithSales(1, { stock: 5 });
+    await tdb.db
+      .deleteFrom('stock_movements')
+      .where('store_id', '=', a.storeId)
+      .where('kind', '=', 'sale')
+      .execute();
+    const ra = await report(a.storeId);
+    expect(ra.metrics.stockDivergenceCount).toBe(1);
+    expect(ra.findings.find((f) => f.metric === 'stockDivergence')!.message).toMatch(
+      /is 4, but its movements add up to 5/,
+    );
+
+    // With the totals' triggers off (a restore, a replica), the live check compares two stale sums;
+    // the daily self-check sums every movement again. Inside one transaction no one else sees the
+    // triggers off.
+    const c = await storeWithSales(1, { stock: 5 });
+    await tdb.db.transaction().execute(async (trx) => {
+      await sql`ALTER TABLE stock_movements DISABLE TRIGGER stock_movement_totals_delete`.execute(trx);
+      await trx
+        .deleteFrom('stock_movements')
+        .where('store_id', '=', c.storeId)
+        .where('kind', '=', 'sale')
+        .execute();
+      await sql`ALTER TABLE stock_movements ENABLE TRIGGER stock_movement_totals_delete`.execute(trx);
+    });
+    const check = await selfCheckStore(tdb.db, testLog, c.storeId);
+    expect(check.tables.find((t) => t.table === 'stock_movement_totals')).toMatchObject({
+      count: 1,
+      onlyLive: [expect.objectContaining({ product_id: c.products[0] })],
+    });
+    expect(
+      Number(
+        (check.tables.find((t) => t.table === 'stock_movement_totals')!.onlyLive[0] as { total: string })
+          .total,
+      ),
+    ).toBe(4);
+    expect(
+      Number(
+        (
+          check.tables.find((t) => t.table === 'stock_movement_totals')!.onlyRebuilt[0] as {
+            movements: string;
+          }
+        ).movements,
+      ),
+    ).toBe(5);
   });
 });
 

@@ -372,7 +372,7 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
     overallHealth: assessment.overall,
     metrics: {
       eventLagCount: worstLag,
-      projectionGapCount: gaps.sales + gaps.debts + gaps.debtPayments + gaps.sessions,
+      projectionGapCount: gaps.sales + gaps.debts + gaps.debtPayments + gaps.sessions + gaps.unprojectedOther,
       stockDivergenceCount: stock.divergentCount,
       negativeStockCount: stock.negativeCount,
       queueDepth: running ?? 0,
@@ -400,6 +400,7 @@ export async function buildHealthReport(deps: HealthDeps, storeId: string): Prom
         debtPayments: gaps.debtPayments,
         sessions: gaps.sessions,
         unprojected: gaps.unprojected,
+        unprojectedOther: gaps.unprojectedOther,
       },
       stockDivergence: { divergent: stock.divergentCount, negative: stock.negativeCount },
       debtDivergence: {

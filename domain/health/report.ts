@@ -68,6 +68,8 @@ export interface FederationHealthReport {
       debtPayments: number;
       sessions: number;
       unprojected: number;
+      /** Of those, events of types the row probes do not cover: counted in projectionGapCount. */
+      unprojectedOther: number;
     };
     stockDivergence: { divergent: number; negative: number };
     /**

@@ -168,6 +168,22 @@ describe('the health report, from real state', () => {
     ]);
   });
 
+  it('an event whose projection keeps failing counts as a gap, whatever its type (the gap alert holds on the count)', async () => {
+    const { storeId, events } = await storeWithSales(1, { stock: 5 });
+    expect((await report(storeId)).metrics.projectionGapCount).toBe(0);
+    // A StockReceived has no row the gap probes look for: only its failed status shows it.
+    const receipt = events.find((e) => e.type === 'StockReceived')!;
+    await tdb.db
+      .updateTable('events')
+      .set({ projection_status: 'failed' })
+      .where('store_id', '=', storeId)
+      .where('event_id', '=', receipt.event_id)
+      .execute();
+    const r = await report(storeId);
+    expect(r.metrics.projectionGapCount).toBe(1);
+    expect(r.consistency.projectionGaps).toMatchObject({ sales: 0, unprojected: 1, unprojectedOther: 1 });
+  });
+
   it('more than five products below zero is critical, each named with its quantity', async () => {
     const { storeId, products } = await storeWithSales(6);
     const r = await buildHealthReport(

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db';
 import type { Log } from '../log';
-import { raiseAlert } from '../repositories/alerts';
+import { raiseAlerts } from '../repositories/alerts';
 import {
   openQuotasFor,
   openQuotasOf,
@@ -33,7 +33,6 @@ const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 type Sale = ProjectionEvent<'SaleCreated'>;
 type OpenQuotaJson = Omit<OpenQuota, 'remaining'> & { remaining: string };
-
 
 /**
  * Both steps for a push's new sales (`checked`: those not relayed by a peer). One statement reads the
@@ -185,26 +184,35 @@ function checkStock(touched: Map<string, Oversold>, levels: StockLevel[], sink: 
 }
 
 /**
- * Raises the alerts of what a committed push oversold, one short transaction per product and
- * warehouse (each folds into the open alert of its key within the hour). Never throws: the sales are
- * committed whatever happens here, and the oversell detector finds what an alert failure missed.
+ * Raises the alerts of what a committed push oversold, in one short transaction (each folds into the
+ * open alert of its product and warehouse within the hour). Never throws: the sales are committed
+ * whatever happens here, and the oversell detector finds what an alert failure missed.
  */
 export async function alertOversold(db: Db, oversold: Oversold[], log: Log): Promise<void> {
-  for (const o of oversold) {
-    try {
-      const name = (await productInfo(db, o.store_id, [o.product_id])).get(o.product_id)?.name ?? null;
+  try {
+    const names = new Map<string, string | null>();
+    for (const storeId of new Set(oversold.map((o) => o.store_id))) {
+      const ids = [...new Set(oversold.filter((o) => o.store_id === storeId).map((o) => o.product_id))];
+      for (const [id, info] of await productInfo(db, storeId, ids)) names.set(`${storeId}|${id}`, info.name);
+    }
+    const alerts = oversold.map((o) => {
+      const name = names.get(`${o.store_id}|${o.product_id}`) ?? null;
       const product = name ? `${name} (${o.product_id})` : o.product_id;
       log.warn({ ...o, product_name: name }, 'overselling detected: sale accepted, stock below zero');
-      await raiseAlert(db, {
+      return {
         type: OVERSELLING_DETECTED,
-        severity: 'P2',
+        severity: 'P2' as const,
         store_id: o.store_id,
         subject: `product ${product} oversold: stock ${o.stock_after} in warehouse ${o.warehouse_id}`,
         payload: { ...o, product_name: name, detected_by: 'ingest' },
         dedup_key: oversellDedupKey(o.store_id, o.warehouse_id, o.product_id),
-      });
-    } catch (err) {
-      log.error({ err, ...o }, 'oversell alert not raised; the oversell detector will raise it');
-    }
+      };
+    });
+    await raiseAlerts(db, alerts);
+  } catch (err) {
+    log.error(
+      { err, oversold: oversold.length },
+      'oversell alerts not raised; the oversell detector will raise them',
+    );
   }
 }

@@ -38,33 +38,68 @@ const MAX_SUBJECT = 500;
  * a caller's transaction the alert commits or rolls back with the caller's work.
  */
 export async function raiseAlert(db: Executor, alert: NewAlert): Promise<RaisedAlert> {
-  const key = alert.dedup_key ?? `${alert.type}:${alert.store_id ?? '-'}:${alert.subject}`;
-  const windowMs = alert.windowMs ?? DEFAULT_ALERT_WINDOW_MS;
-  const run = async (trx: Executor): Promise<RaisedAlert> => {
-    await sql`SELECT pg_advisory_xact_lock(hashtextextended(${'alert:' + key}, 0))`.execute(trx);
-    const repeat = await sql<{ id: string; occurrences: number }>`
-      UPDATE alerts SET occurrences = occurrences + 1, last_seen_at = now()
-      WHERE id = (
-        SELECT id FROM alerts
-        WHERE dedup_key = ${key} AND status <> 'resolved'
-          AND created_at > now() - make_interval(secs => ${windowMs / 1000})
-        ORDER BY created_at DESC LIMIT 1)
-      RETURNING id::text, occurrences`.execute(trx);
-    const hit = repeat.rows[0];
-    if (hit) return { id: hit.id, raised: false, occurrences: hit.occurrences };
-    const row = await trx
-      .insertInto('alerts')
-      .values({
-        type: alert.type,
-        severity: alert.severity,
-        store_id: alert.store_id,
-        subject: alert.subject.slice(0, MAX_SUBJECT),
-        payload: JSON.stringify(alert.payload ?? {}),
-        dedup_key: key,
-      })
-      .returning(['id', 'occurrences'])
-      .executeTakeFirstOrThrow();
-    return { id: row.id, raised: true, occurrences: row.occurrences };
+  return (await raiseAlerts(db, [alert]))[0]!;
+}
+
+/**
+ * raiseAlert for several alerts in three statements whatever their number (a push that oversells
+ * fifty products): the keys are locked in one order, repeats within their window are counted in one
+ * update, the others inserted in one insert. Results in the order given; an alert whose key appears
+ * twice in the list counts twice.
+ */
+export async function raiseAlerts(db: Executor, alerts: NewAlert[]): Promise<RaisedAlert[]> {
+  if (alerts.length === 0) return [];
+  const keyed = alerts.map((a) => ({
+    alert: a,
+    key: a.dedup_key ?? `${a.type}:${a.store_id ?? '-'}:${a.subject}`,
+    windowSecs: (a.windowMs ?? DEFAULT_ALERT_WINDOW_MS) / 1000,
+  }));
+  const byKey = new Map<string, typeof keyed>();
+  for (const k of keyed) byKey.set(k.key, [...(byKey.get(k.key) ?? []), k]);
+  // One order for every caller, so two transactions locking overlapping keys cannot deadlock.
+  const keys = [...byKey.keys()].sort();
+  const run = async (trx: Executor): Promise<RaisedAlert[]> => {
+    await sql`
+      SELECT count(pg_advisory_xact_lock(hashtextextended('alert:' || k, 0)))
+      FROM unnest(${keys}::text[]) AS u(k)`.execute(trx);
+    const repeats = await sql<{ key: string; id: string; occurrences: number }>`
+      WITH want AS (
+        SELECT u.k, u.n, u.w FROM unnest(${keys}::text[], ${keys.map((k) => byKey.get(k)!.length)}::int[],
+          ${keys.map((k) => byKey.get(k)![0]!.windowSecs)}::float8[]) AS u(k, n, w)),
+      latest AS (
+        SELECT DISTINCT ON (a.dedup_key) a.id, want.k, want.n FROM want
+        JOIN alerts a ON a.dedup_key = want.k AND a.status <> 'resolved'
+          AND a.created_at > now() - make_interval(secs => want.w)
+        ORDER BY a.dedup_key, a.created_at DESC)
+      UPDATE alerts a SET occurrences = a.occurrences + latest.n, last_seen_at = now()
+      FROM latest WHERE a.id = latest.id
+      RETURNING latest.k AS key, a.id::text AS id, a.occurrences`.execute(trx);
+    const out = new Map<string, RaisedAlert>();
+    for (const r of repeats.rows) out.set(r.key, { id: r.id, raised: false, occurrences: r.occurrences });
+    const fresh = keys.filter((k) => !out.has(k));
+    if (fresh.length > 0) {
+      const rows = await trx
+        .insertInto('alerts')
+        .values(
+          fresh.map((k) => {
+            const group = byKey.get(k)!;
+            const a = group[0]!.alert;
+            return {
+              type: a.type,
+              severity: a.severity,
+              store_id: a.store_id,
+              subject: a.subject.slice(0, MAX_SUBJECT),
+              payload: JSON.stringify(a.payload ?? {}),
+              dedup_key: k,
+              occurrences: group.length,
+            };
+          }),
+        )
+        .returning(['id', 'occurrences', 'dedup_key'])
+        .execute();
+      for (const r of rows) out.set(r.dedup_key, { id: r.id, raised: true, occurrences: r.occurrences });
+    }
+    return keyed.map((k) => out.get(k.key)!);
   };
   return db.isTransaction ? run(db) : (db as Db).transaction().execute(run);
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
-import { listAlerts, raiseAlert, setAlertStatus } from '../../../infra/repositories/alerts';
+import { listAlerts, raiseAlert, raiseAlerts, setAlertStatus } from '../../../infra/repositories/alerts';
 
 let t: TestDatabase;
 beforeAll(async () => {
@@ -31,6 +31,31 @@ describe('alerts', () => {
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ type: 'OVERSELLING_DETECTED', occurrences: 8, status: 'open' });
     expect(rows[0]!.payload).toEqual({ product_id: product, qty: -2 });
+  });
+
+  it('several alerts at once: repeats counted, new ones raised, a key twice in the list counts twice; concurrent callers overlap without a duplicate row', async () => {
+    const store = randomUUID();
+    const [p1, p2, p3] = [randomUUID(), randomUUID(), randomUUID()];
+    await raiseAlert(t.db, oversell(store, p1));
+    const results = await raiseAlerts(t.db, [oversell(store, p1), oversell(store, p2), oversell(store, p2)]);
+    expect(results.map((r) => [r.raised, r.occurrences])).toEqual([
+      [false, 2],
+      [true, 2],
+      [true, 2],
+    ]);
+    expect(results[1]!.id).toBe(results[2]!.id);
+    // Overlapping sets from concurrent pushes, in different orders: one row per key, every count kept.
+    await Promise.all([
+      raiseAlerts(t.db, [oversell(store, p3), oversell(store, p1)]),
+      raiseAlerts(t.db, [oversell(store, p2), oversell(store, p3)]),
+      raiseAlerts(t.db, [oversell(store, p1), oversell(store, p2), oversell(store, p3)]),
+    ]);
+    const rows = await listAlerts(t.db, { store_id: store });
+    const byProduct = new Map(
+      rows.map((r) => [(r.payload as { product_id: string }).product_id, r.occurrences]),
+    );
+    expect(rows).toHaveLength(3);
+    expect(Object.fromEntries(byProduct)).toEqual({ [p1]: 4, [p2]: 4, [p3]: 3 });
   });
 
   it('after the window, or once resolved, the same problem raises a new alert', async () => {

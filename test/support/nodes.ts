@@ -19,7 +19,7 @@ process.on('exit', () => {
 });
 const LOG_DIR = path.join(ROOT, '.data', 'test-logs');
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -31,9 +31,9 @@ function freePort(): Promise<number> {
 }
 
 /** A Temporal namespace of its own for one node of one test, with the node's search attributes. */
-export async function createNamespace(prefix: string): Promise<string> {
+export async function createNamespace(prefix: string, address = temporalAddress()): Promise<string> {
   const namespace = `${prefix}-${randomBytes(4).toString('hex')}`;
-  const connection = await Connection.connect({ address: temporalAddress() });
+  const connection = await Connection.connect({ address });
   try {
     await connection.workflowService.registerNamespace({
       namespace,
@@ -46,12 +46,22 @@ export async function createNamespace(prefix: string): Promise<string> {
   return namespace;
 }
 
+/** A node's processes: one with both roles, or (split) an API and a worker, as in production. */
+export type NodePart = 'node' | 'api' | 'worker';
+
+const ENTRYPOINTS: Record<NodePart, string> = {
+  node: 'bin/node.ts',
+  api: 'bin/api.ts',
+  worker: 'bin/worker.ts',
+};
+
 /**
- * One node run as a real child process (`node --import tsx bin/node.ts`: API + worker), on its own database and
- * Temporal namespace, so a test can stop it, SIGKILL it mid-work and start it again.
+ * One node run as real child processes (`node --import tsx bin/node.ts`: API + worker; or, split,
+ * `bin/api.ts` and `bin/worker.ts` apart), on its own database and Temporal namespace, so a test can
+ * stop it, SIGKILL it (or only its worker, or only its API) mid-work and start it again.
  */
 export class TestNode {
-  process: ChildProcess | null = null;
+  private readonly procs = new Map<NodePart, ChildProcess>();
   readonly url: string;
   readonly admin = { authorization: `Bearer ${ADMIN_SECRET}` };
   client: Client | null = null;
@@ -63,6 +73,9 @@ export class TestNode {
     readonly namespace: string,
     readonly database: TestDatabase,
     readonly env: Record<string, string>,
+    /** API and worker as two processes (bin/api.ts, bin/worker.ts) instead of one (bin/node.ts). */
+    readonly split = false,
+    readonly temporal = temporalAddress(),
   ) {
     this.url = `http://127.0.0.1:${port}`;
   }
@@ -71,30 +84,53 @@ export class TestNode {
     return this.database.db;
   }
 
-  async start(): Promise<void> {
-    if (this.process) throw new Error(`node ${this.id} is already running`);
+  /** The process serving the API (the whole node unless split), or null when it is down. */
+  get process(): ChildProcess | null {
+    return this.procs.get(this.split ? 'api' : 'node') ?? null;
+  }
+
+  /** The parts this node runs as. */
+  get parts(): NodePart[] {
+    return this.split ? ['worker', 'api'] : ['node'];
+  }
+
+  /** Starts every part that is not running, and waits until /healthz is ok (PostgreSQL, Temporal, a worker). */
+  async start(timeoutMs = 60_000): Promise<void> {
+    if (this.parts.every((p) => this.procs.has(p))) throw new Error(`node ${this.id} is already running`);
+    const exits = this.parts.filter((p) => !this.procs.has(p)).map((p) => this.spawn(p));
+    await Promise.race([this.waitHealthy(timeoutMs), ...exits]);
+    if (!this.client) {
+      this.connection = await Connection.connect({ address: this.temporal });
+      this.client = new Client({ connection: this.connection, namespace: this.namespace });
+    }
+  }
+
+  /** Spawns one part; the promise rejects if it exits (for racing against its readiness). */
+  private spawn(part: NodePart): Promise<never> {
     mkdirSync(LOG_DIR, { recursive: true });
-    const out = createWriteStream(path.join(LOG_DIR, `${this.namespace}.log`), { flags: 'a' });
+    const name = part === 'node' ? this.namespace : `${this.namespace}-${part}`;
+    const out = createWriteStream(path.join(LOG_DIR, `${name}.log`), { flags: 'a' });
     // node itself, not the tsx wrapper: a SIGKILL must kill the node, not just a parent process.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/node.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRYPOINTS[part]], {
       cwd: ROOT,
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
-    this.process = child;
+    this.procs.set(part, child);
     children.add(child);
-    child.once('exit', () => children.delete(child));
+    child.once('exit', () => {
+      children.delete(child);
+      if (this.procs.get(part) === child) this.procs.delete(part);
+    });
     const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code) => reject(new Error(`node ${this.id} exited (${code}); see ${LOG_DIR}`))),
+      child.once('exit', (code) =>
+        reject(new Error(`node ${this.id} (${part}) exited (${code}); see ${LOG_DIR}`)),
+      ),
     );
     exited.catch(() => undefined);
-    await Promise.race([this.waitHealthy(30_000), exited]);
-    if (!this.client) {
-      this.connection = await Connection.connect({ address: temporalAddress() });
-      this.client = new Client({ connection: this.connection, namespace: this.namespace });
-    }
+    return exited;
   }
 
   private async waitHealthy(timeoutMs: number): Promise<void> {
@@ -111,12 +147,18 @@ export class TestNode {
     throw new Error(`node ${this.id} did not become healthy within ${timeoutMs} ms`);
   }
 
-  /** Stops the process: SIGTERM drains gracefully, SIGKILL is a crash. */
+  /** Stops the process(es): SIGTERM drains gracefully, SIGKILL is a crash. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    const child = this.process;
+    // The API first: it stops taking pushes before the worker that relays them goes.
+    for (const part of [...this.parts].reverse()) await this.stopPart(part, signal);
+  }
+
+  /** Stops one part of a split node (or the whole process with 'node'). */
+  async stopPart(part: NodePart, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.procs.get(part);
     if (!child) return;
-    this.process = null;
-    if (child.exitCode !== null) return;
+    this.procs.delete(part);
+    if (child.exitCode !== null || child.signalCode !== null) return;
     const done = new Promise((r) => child.once('exit', r));
     child.kill(signal);
     // A graceful stop that hangs is a bug to see in the node's log, not a reason to hang the tests.
@@ -161,6 +203,12 @@ export interface NetworkOptions {
   env?: Record<string, string>;
   /** The URL node `from` is given for peer `to` (a proxy in between, say); the node's own by default. */
   peerUrl?: (from: string, to: string, url: string) => Promise<string>;
+  /** Each node as an API process and a worker process (TestNode.split). */
+  split?: boolean;
+  /** The PostgreSQL server of the nodes' databases (a test's own cluster); DATABASE_URL's by default. */
+  databaseServer?: string;
+  /** The Temporal server of the nodes (a test's own dev server); TEMPORAL_ADDRESS by default. */
+  temporalAddress?: string;
 }
 
 /** Nodes that list each other as peers, each pair with its own shared token. */
@@ -172,8 +220,9 @@ export async function createTestNetwork(
   const token = (a: string, b: string) => `peer-token-${[a, b].sort().join('-')}-0123456789abcdef`;
   const nodes: Record<string, TestNode> = {};
   for (const [i, id] of ids.entries()) {
-    const database = await createTestDatabase(`node_${id}`);
-    const namespace = await createNamespace(`velox-test-${id}`);
+    const database = await createTestDatabase(`node_${id}`, opts.databaseServer);
+    const temporal = opts.temporalAddress ?? temporalAddress();
+    const namespace = await createNamespace(`velox-test-${id}`, temporal);
     const peers = [];
     for (const other of ids.filter((o) => o !== id)) {
       const url = `http://127.0.0.1:${ports[ids.indexOf(other)]}`;
@@ -183,20 +232,28 @@ export async function createTestNetwork(
         token: token(id, other),
       });
     }
-    nodes[id] = new TestNode(id, ports[i]!, namespace, database, {
-      NODE_ID: id,
-      PORT: String(ports[i]),
-      HOST: '127.0.0.1',
-      DATABASE_URL: database.url,
-      DATABASE_POOL_SIZE: '10',
-      TEMPORAL_ADDRESS: temporalAddress(),
-      TEMPORAL_NAMESPACE: namespace,
-      TEMPORAL_TASK_QUEUE: `velox-${id}`,
-      ADMIN_SECRET,
-      PEERS: JSON.stringify(peers),
-      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
-      ...opts.env,
-    });
+    nodes[id] = new TestNode(
+      id,
+      ports[i]!,
+      namespace,
+      database,
+      {
+        NODE_ID: id,
+        PORT: String(ports[i]),
+        HOST: '127.0.0.1',
+        DATABASE_URL: database.url,
+        DATABASE_POOL_SIZE: '10',
+        TEMPORAL_ADDRESS: temporal,
+        TEMPORAL_NAMESPACE: namespace,
+        TEMPORAL_TASK_QUEUE: `velox-${id}`,
+        ADMIN_SECRET,
+        PEERS: JSON.stringify(peers),
+        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+        ...opts.env,
+      },
+      opts.split ?? false,
+      temporal,
+    );
   }
   return nodes;
 }

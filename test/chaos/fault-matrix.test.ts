@@ -104,7 +104,8 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'link cut + heal',
-    short: true,
+    // In the short profile the random schedule of seed 9 cuts and heals the link.
+    short: false,
     async inject() {
       links.cut();
       await sleep(OUTAGE_MS * 2);

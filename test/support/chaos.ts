@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import type { TestNode } from './nodes';
-import { assertSameTables } from './projections';
+import { FISCAL_TABLES } from '../../infra/db/schema';
+import { assertSameTables, CONVERGENT_TABLES } from './projections';
 import type { TillDevice } from './traffic';
 
 // What the chaos suites check after a fault (test/chaos/): the relays caught up with their circuits
@@ -109,9 +110,13 @@ export async function waitConverged(
   throw new Error(`not converged after ${timeoutMs} ms: ${JSON.stringify(last)}`);
 }
 
-/** Projection digests per store identical on both nodes (assertSameTables names the first table that differs). */
+/**
+ * Projection digests per store identical on both nodes, the fiscal read models and the anti-entropy
+ * digests included (assertSameTables names the first table that differs, with its rows).
+ */
 export async function assertSameProjections(a: TestNode, b: TestNode, stores: readonly string[]) {
-  for (const store of stores) await assertSameTables(a.db, b.db, [a.id, b.id], [store]);
+  const tables = [...CONVERGENT_TABLES, ...FISCAL_TABLES];
+  for (const store of stores) await assertSameTables(a.db, b.db, [a.id, b.id], [store], tables);
 }
 
 /** Dead letters of the stores on a node, open or resolved: the chaos traffic is all valid, so any is a relay bug. */

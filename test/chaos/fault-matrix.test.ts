@@ -4,6 +4,7 @@ import {
   checkLogs,
   deadLetters,
   formatTable,
+  recordFigures,
   storeHealth,
   storeWithDevices,
   waitConverged,
@@ -179,6 +180,7 @@ test.each(faults.map((f) => [f.name, f] as const))(
       logs.duplicated.length,
       convergeMs,
     ]);
+    recordFigures('fault-matrix', `${FULL ? 'full' : 'short'} ${JSON.stringify(figures.at(-1))}`);
     expect(logs).toEqual({ lost: [], duplicated: [], onlyOnOne: [] });
 
     await assertSameProjections(a, b, [storeId]);

@@ -7,6 +7,7 @@ import {
   CHAOS_NODE_ENV,
   checkLogs,
   deadLetters,
+  recordFigures,
   storeWithDevices,
   waitConverged,
 } from '../support/chaos';
@@ -406,6 +407,10 @@ test.each(SEEDS)(
       const convergeMs = await waitConverged(a, b, run.stores, traffic.acked, 300_000);
       await check(run, events, traffic.acked);
       const types = new Set(events.map((e) => e.type)).size;
+      recordFigures(
+        'random-schedules',
+        `seed ${seed} × ${events.length} events: ${traffic.stats.retries} retried, converged ${convergeMs} ms, ${Date.now() - started} ms`,
+      );
       figures.push(
         `  seed ${seed}: ${events.length} events (${types} types), ${traffic.stats.retries} retried attempts, ` +
           `${schedule.length} faults, converged ${convergeMs} ms after the last push, ${Date.now() - started} ms in all\n` +

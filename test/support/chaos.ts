@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import { sql } from 'kysely';
+import { CHAOS_DIR } from './faults';
 import type { TestNode } from './nodes';
 import { FISCAL_TABLES } from '../../infra/db/schema';
 import { assertSameTables, CONVERGENT_TABLES } from './projections';
@@ -174,4 +177,13 @@ export function formatTable(head: string[], rows: (string | number)[][]): string
     `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
     ...cells.slice(1).map(line),
   ].join('\n');
+}
+
+/**
+ * Appends a suite's figures to .data/chaos/<suite>.txt as each test ends (jest shows console output
+ * only when the file finishes: a long full run that is stopped still leaves what it measured).
+ */
+export function recordFigures(suite: string, text: string): void {
+  mkdirSync(CHAOS_DIR, { recursive: true });
+  appendFileSync(path.join(CHAOS_DIR, `${suite}.txt`), `${new Date().toISOString()} ${text}\n`);
 }

@@ -51,8 +51,12 @@ const ACTIONS = FULL ? 14 : 4;
 const STORES = 2;
 /** Per store; even devices push to node a, odd ones to node b. */
 const DEVICES = 6;
-/** Stock of the escrow product received on each node: grants can never add up to more than twice this. */
-const ESCROW_STOCK = 40;
+/**
+ * Stock of the escrow product received on each node: grants can never add up to more than twice this.
+ * Small, so the grants a schedule asks for (every till of a node at once, up to 15 each) ask for more
+ * than there is: a node granting from the stock it sees rather than from its own rights would show.
+ */
+const ESCROW_STOCK = 10;
 const FISCAL_RANGE = 200;
 
 let a: TestNode;
@@ -68,7 +72,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Action =
   | { kind: 'cut' | 'heal' | 'pg-fast' | 'pg-immediate' | 'temporal'; outageMs: number }
   | { kind: 'kill-node' | 'kill-api' | 'kill-worker'; node: 'a' | 'b'; outageMs: number }
-  | { kind: 'grant'; store: number; dev: number; qty: number };
+  | { kind: 'grant'; store: number; node: 'a' | 'b'; qty: number };
 /** An action and the count of acknowledged events (of this seed) at which it fires. */
 type Step = { at: number; action: Action };
 
@@ -107,7 +111,7 @@ function scheduleOf(seed: number, events: number, actions: number): Step[] {
     const outageMs = int(500, 3000);
     const action: Action =
       kind === 'grant'
-        ? { kind, store: int(0, STORES - 1), dev: int(0, DEVICES - 1), qty: int(1, 15) }
+        ? { kind, store: int(0, STORES - 1), node: rnd() < 0.5 ? 'a' : 'b', qty: int(1, 15) }
         : kind === 'kill-api' || kind === 'kill-worker' || kind === 'kill-node'
           ? { kind, node: rnd() < 0.5 ? 'a' : 'b', outageMs }
           : { kind, outageMs };
@@ -229,23 +233,30 @@ async function perform(run: Run, action: Action, log: string[]): Promise<void> {
       await temporal.restart();
       break;
     case 'grant': {
-      const d = run.devices.find((x) => x.store === action.store && x.dev === action.dev)!;
-      // A grant may fail while a node or its services are down (503): the till would ask again later.
-      const res = await d.node
-        .request<{ granted: { qty_granted: number }[]; denied: { reason: string }[] }>(
-          'POST',
-          '/inventory/escrow/batch-grant',
-          {
-            store_id: d.storeId,
-            device_id: d.id,
-            items: [{ product_id: run.escrowProducts[d.store], qty: action.qty }],
-          },
-          { authorization: `Bearer ${d.token}` },
-        )
-        .catch((err: Error) => ({ status: 0, body: err.message }));
-      log.push(`    grant → ${res.status} ${JSON.stringify(res.body)}`);
-      if (res.status >= 400 && res.status < 500)
-        throw new Error(`grant refused: ${JSON.stringify(res.body)}`);
+      // Every till of the store on that node asks at once. A grant may fail while a node or its
+      // services are down (503): the till would ask again later.
+      const tills = run.devices.filter((x) => x.store === action.store && x.node === node(action.node));
+      const answers = await Promise.all(
+        tills.map((d) =>
+          d.node
+            .request<{ granted: { qty_granted: number }[]; denied: { reason: string }[] }>(
+              'POST',
+              '/inventory/escrow/batch-grant',
+              {
+                store_id: d.storeId,
+                device_id: d.id,
+                items: [{ product_id: run.escrowProducts[d.store], qty: action.qty }],
+              },
+              { authorization: `Bearer ${d.token}` },
+            )
+            .catch((err: Error) => ({ status: 0, body: err.message })),
+        ),
+      );
+      for (const res of answers) {
+        log.push(`    grant → ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.status >= 400 && res.status < 500)
+          throw new Error(`grant refused: ${JSON.stringify(res.body)}`);
+      }
       return;
     }
   }

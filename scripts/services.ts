@@ -8,7 +8,8 @@
  *   tsx scripts/services.ts up [--print-env] | down | status | env
  *
  * `up --print-env` prints status to stderr and `export KEY='value'` lines to stdout (for eval).
- * The jest global setup imports ensureServices() from here.
+ * The jest global setup imports ensureServices() from here; the chaos suites' fault kit
+ * (test/support/faults.ts) starts and restarts clusters of their own with startPrivatePostgres().
  *
  * Env: DATABASE_URL / TEMPORAL_ADDRESS (use external services, skip the local ones), PGPORT_LOCAL
  * (5433), PG_BIN_DIR, PG_FAST=1 (fsync off: throwaway clusters only), TEMPORAL_PORT (7233),

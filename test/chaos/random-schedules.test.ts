@@ -33,7 +33,8 @@ import { commandArb, compileWorkload, expectedStock, runNaming, type Command } f
 // A failure names its seed and prints the schedule: CHAOS_SEED=<n> replays the same events and the
 // same schedule (each action fires at the same count of acknowledged events; the interleaving of
 // concurrent pushes is the machine's).
-// Env: CHAOS_PROFILE=full (20 seeds × 10,000 events), CHAOS_SEEDS, CHAOS_EVENTS, CHAOS_SEED.
+// Env: CHAOS_PROFILE=full (20 seeds × 10,000 events, 14 actions each), CHAOS_SEEDS, CHAOS_EVENTS,
+// CHAOS_ACTIONS, CHAOS_SEED.
 
 const FULL = process.env.CHAOS_PROFILE === 'full';
 /**
@@ -47,7 +48,7 @@ const SEEDS = process.env.CHAOS_SEED
     ? Array.from({ length: Number(process.env.CHAOS_SEEDS ?? 20) }, (_, i) => i + 1)
     : [9];
 const EVENTS = Number(process.env.CHAOS_EVENTS ?? (FULL ? 10_000 : 300));
-const ACTIONS = FULL ? 14 : 4;
+const ACTIONS = Number(process.env.CHAOS_ACTIONS ?? (FULL ? 14 : 4));
 const STORES = 2;
 /** Per store; even devices push to node a, odd ones to node b. */
 const DEVICES = 6;
@@ -430,7 +431,7 @@ test.each(SEEDS)(
     } catch (err) {
       const e = err as Error;
       e.message =
-        `seed ${seed} failed — replay with CHAOS_SEED=${seed} CHAOS_EVENTS=${EVENTS}` +
+        `seed ${seed} failed — replay with CHAOS_SEED=${seed} CHAOS_EVENTS=${EVENTS} CHAOS_ACTIONS=${ACTIONS}` +
         `${FULL ? ' CHAOS_PROFILE=full' : ''}\nschedule:\n${schedule.map(describeStep).join('\n')}\n` +
         `what happened:\n${log.join('\n')}\n\n${e.message}`;
       throw e;

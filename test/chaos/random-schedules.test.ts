@@ -359,11 +359,15 @@ beforeAll(async () => {
     peerUrl: links.peerUrl,
   });
   [a, b] = [net.a!, net.b!];
+  // As in production, a process that dies on its own (one started while PostgreSQL is down exits at
+  // its migrations) is started again; each such exit is printed with the figures.
+  a.supervise = b.supervise = true;
   await Promise.all([a.start(120_000), b.start(120_000)]);
 }, 240_000);
 
 afterAll(async () => {
   if (figures.length > 0) console.log(`random schedules (${EVENTS} events per seed):\n${figures.join('\n')}`);
+  console.log(`processes that exited on their own: ${JSON.stringify({ a: a?.crashes, b: b?.crashes })}`);
   await Promise.all([a?.close(), b?.close()]);
   await links.close();
   await temporal?.close();

@@ -4,6 +4,7 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { Client, Connection, ScheduleClient } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import Long from 'long';
 import { ensureSearchAttributes } from '../../infra/temporal/search-attributes';
 import { ADMIN_SECRET } from './app';
@@ -75,7 +76,7 @@ export class TestNode {
     readonly env: Record<string, string>,
     /** API and worker as two processes (bin/api.ts, bin/worker.ts) instead of one (bin/node.ts). */
     readonly split = false,
-    readonly temporal = temporalAddress(),
+    readonly temporalServer = temporalAddress(),
   ) {
     this.url = `http://127.0.0.1:${port}`;
   }
@@ -94,19 +95,37 @@ export class TestNode {
     return this.split ? ['worker', 'api'] : ['node'];
   }
 
-  /** Starts every part that is not running, and waits until /healthz is ok (PostgreSQL, Temporal, a worker). */
+  /**
+   * Whether a part that dies on its own is started again (after a second), as a process supervisor
+   * (systemd, Kubernetes) does: a process started while PostgreSQL is down exits at its migrations.
+   * Each such exit is recorded in `crashes`. Stops asked for with stop()/stopPart() are not crashes.
+   */
+  supervise = false;
+  readonly crashes: { part: NodePart; code: number | null; signal: string | null; at: Date }[] = [];
+  private closing = false;
+
+  /**
+   * Starts every part that is not running, and waits until /healthz is ok (PostgreSQL, Temporal, a
+   * worker) and, when split, until the new worker process itself polls its task queue (the API's
+   * check also counts a killed worker's poller for a while).
+   */
   async start(timeoutMs = 60_000): Promise<void> {
     if (this.parts.every((p) => this.procs.has(p))) throw new Error(`node ${this.id} is already running`);
-    const exits = this.parts.filter((p) => !this.procs.has(p)).map((p) => this.spawn(p));
-    await Promise.race([this.waitHealthy(timeoutMs), ...exits]);
+    const spawned = this.parts.filter((p) => !this.procs.has(p)).map((p) => ({ part: p, ...this.spawn(p) }));
     if (!this.client) {
-      this.connection = await Connection.connect({ address: this.temporal });
+      this.connection = await Connection.connect({ address: this.temporalServer });
       this.client = new Client({ connection: this.connection, namespace: this.namespace });
     }
+    const deadline = Date.now() + timeoutMs;
+    const ready = Promise.all([
+      this.waitHealthy(timeoutMs),
+      ...spawned.filter((s) => s.part === 'worker').map((s) => this.waitPolling(s.child, deadline)),
+    ]);
+    await Promise.race([ready, ...spawned.map((s) => s.exited)]);
   }
 
-  /** Spawns one part; the promise rejects if it exits (for racing against its readiness). */
-  private spawn(part: NodePart): Promise<never> {
+  /** Spawns one part; `exited` rejects if it exits (for racing against its readiness). */
+  private spawn(part: NodePart): { child: ChildProcess; exited: Promise<never> } {
     mkdirSync(LOG_DIR, { recursive: true });
     const name = part === 'node' ? this.namespace : `${this.namespace}-${part}`;
     const out = createWriteStream(path.join(LOG_DIR, `${name}.log`), { flags: 'a' });
@@ -120,9 +139,16 @@ export class TestNode {
     child.stderr!.pipe(out);
     this.procs.set(part, child);
     children.add(child);
-    child.once('exit', () => {
+    child.once('exit', (code, signal) => {
       children.delete(child);
-      if (this.procs.get(part) === child) this.procs.delete(part);
+      if (this.procs.get(part) !== child) return; // stopped on purpose
+      this.procs.delete(part);
+      this.crashes.push({ part, code, signal, at: new Date() });
+      if (this.supervise && !this.closing) {
+        setTimeout(() => {
+          if (!this.procs.has(part) && !this.closing) this.spawn(part).exited.catch(() => undefined);
+        }, 1000);
+      }
     });
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) =>
@@ -130,7 +156,26 @@ export class TestNode {
       ),
     );
     exited.catch(() => undefined);
-    return exited;
+    return { child, exited };
+  }
+
+  /** Until `child` (a worker process) polls the node's task queue: its identity is `<pid>@<host>`. */
+  private async waitPolling(child: ChildProcess, deadline: number): Promise<void> {
+    const identity = `${child.pid}@`;
+    while (Date.now() < deadline) {
+      try {
+        const { pollers } = await this.client!.workflowService.describeTaskQueue({
+          namespace: this.namespace,
+          taskQueue: { name: this.env.TEMPORAL_TASK_QUEUE! },
+          taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        });
+        if ((pollers ?? []).some((p) => p.identity?.startsWith(identity))) return;
+      } catch {
+        // Temporal not answering yet
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    throw new Error(`the worker of node ${this.id} (pid ${child.pid}) does not poll its task queue`);
   }
 
   private async waitHealthy(timeoutMs: number): Promise<void> {
@@ -183,6 +228,7 @@ export class TestNode {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.stop();
     if (this.connection) {
       // The namespace outlives the test: its schedules would keep firing with no worker, loading the
@@ -221,8 +267,8 @@ export async function createTestNetwork(
   const nodes: Record<string, TestNode> = {};
   for (const [i, id] of ids.entries()) {
     const database = await createTestDatabase(`node_${id}`, opts.databaseServer);
-    const temporal = opts.temporalAddress ?? temporalAddress();
-    const namespace = await createNamespace(`velox-test-${id}`, temporal);
+    const temporalServer = opts.temporalAddress ?? temporalAddress();
+    const namespace = await createNamespace(`velox-test-${id}`, temporalServer);
     const peers = [];
     for (const other of ids.filter((o) => o !== id)) {
       const url = `http://127.0.0.1:${ports[ids.indexOf(other)]}`;
@@ -243,7 +289,7 @@ export async function createTestNetwork(
         HOST: '127.0.0.1',
         DATABASE_URL: database.url,
         DATABASE_POOL_SIZE: '10',
-        TEMPORAL_ADDRESS: temporal,
+        TEMPORAL_ADDRESS: temporalServer,
         TEMPORAL_NAMESPACE: namespace,
         TEMPORAL_TASK_QUEUE: `velox-${id}`,
         ADMIN_SECRET,
@@ -252,7 +298,7 @@ export async function createTestNetwork(
         ...opts.env,
       },
       opts.split ?? false,
-      temporal,
+      temporalServer,
     );
   }
   return nodes;

@@ -359,8 +359,8 @@ beforeAll(async () => {
     peerUrl: links.peerUrl,
   });
   [a, b] = [net.a!, net.b!];
-  // As in production, a process that dies on its own (one started while PostgreSQL is down exits at
-  // its migrations) is started again; each such exit is printed with the figures.
+  // As in production, a process that dies on its own is started again (so one crash does not fail
+  // every later test too); each test then fails on it: no fault here may crash a running process.
   a.supervise = b.supervise = true;
   await Promise.all([a.start(120_000), b.start(120_000)]);
 }, 240_000);
@@ -422,6 +422,7 @@ test.each(SEEDS)(
       expect(traffic.stats.acked).toBe(events.length);
       const convergeMs = await waitConverged(a, b, run.stores, traffic.acked, 300_000);
       await check(run, events, traffic.acked);
+      expect({ crashes: [...a.crashes, ...b.crashes] }).toEqual({ crashes: [] });
       const types = new Set(events.map((e) => e.type)).size;
       recordFigures(
         'random-schedules',

@@ -171,7 +171,10 @@ test.each(faults.map((f) => [f.name, f] as const))(
       await traffic.stop();
     }
     const stats = traffic.stats;
-    expect(stats.refused).toEqual([]);
+    expect({ refused: stats.refused, internalErrors: stats.internalErrors }).toEqual({
+      refused: [],
+      internalErrors: [],
+    });
 
     await waitConverged(a, b, [storeId], traffic.acked);
     const convergeMs = Date.now() - repaired;

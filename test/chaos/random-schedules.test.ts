@@ -418,7 +418,10 @@ test.each(SEEDS)(
         links.heal();
         await traffic.stop();
       }
-      expect(traffic.stats.refused).toEqual([]);
+      expect({ refused: traffic.stats.refused, internalErrors: traffic.stats.internalErrors }).toEqual({
+        refused: [],
+        internalErrors: [],
+      });
       expect(traffic.stats.acked).toBe(events.length);
       const convergeMs = await waitConverged(a, b, run.stores, traffic.acked, 300_000);
       await check(run, events, traffic.acked);

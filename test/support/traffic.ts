@@ -25,6 +25,8 @@ export interface PushStats {
   retries: number;
   /** Pushes refused for good (4xx or a rejected event): a bug in the node or in the traffic. */
   refused: string[];
+  /** Answers 500 (retried like any 5xx, but a bug: a fault must give 503, never 500). */
+  internalErrors: string[];
 }
 
 const REQUEST_TIMEOUT_MS = 15_000;
@@ -33,7 +35,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** One device: pushes the events `next` makes, one per request, each until acknowledged. */
 export class Till {
   readonly acked: string[] = [];
-  readonly stats: PushStats = { acked: 0, duplicates: 0, retries: 0, refused: [] };
+  readonly stats: PushStats = { acked: 0, duplicates: 0, retries: 0, refused: [], internalErrors: [] };
   private stopping = false;
   private running: Promise<void> | null = null;
 
@@ -111,6 +113,8 @@ export class Till {
         this.stats.refused.push(`${event.type} ${event.event_id}: ${status} ${JSON.stringify(answer)}`);
         return;
       }
+      if (status === 500)
+        this.stats.internalErrors.push(`${event.type} ${event.event_id}: ${JSON.stringify(answer)}`);
       this.stats.retries++;
       await sleep(this.opts.retryMs ?? 200);
     }
@@ -135,12 +139,13 @@ export class Traffic {
   }
 
   get stats(): PushStats {
-    const out: PushStats = { acked: 0, duplicates: 0, retries: 0, refused: [] };
+    const out: PushStats = { acked: 0, duplicates: 0, retries: 0, refused: [], internalErrors: [] };
     for (const t of this.tills) {
       out.acked += t.stats.acked;
       out.duplicates += t.stats.duplicates;
       out.retries += t.stats.retries;
       out.refused.push(...t.stats.refused);
+      out.internalErrors.push(...t.stats.internalErrors);
     }
     return out;
   }

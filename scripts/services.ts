@@ -8,7 +8,8 @@
  *   tsx scripts/services.ts up [--print-env] | down | status | env
  *
  * `up --print-env` prints status to stderr and `export KEY='value'` lines to stdout (for eval).
- * The jest global setup imports ensureServices() from here.
+ * The jest global setup imports ensureServices() from here; the chaos suites' fault kit
+ * (test/support/faults.ts) starts and restarts clusters of their own with startPrivatePostgres().
  *
  * Env: DATABASE_URL / TEMPORAL_ADDRESS (use external services, skip the local ones), PGPORT_LOCAL
  * (5433), PG_BIN_DIR, PG_FAST=1 (fsync off: throwaway clusters only), TEMPORAL_PORT (7233),
@@ -34,7 +35,12 @@ const PG_USER = 'velox';
 const PG_PASSWORD = 'velox';
 const PG_DB = 'velox';
 const TEMPORAL_NAMESPACES = ['default', 'velox-test-a', 'velox-test-b', 'velox-test-c', 'velox-test-d'];
-const TEMPORAL_SEARCH_ATTRIBUTES = ['StoreId=Keyword', 'PeerId=Keyword', 'DeviceId=Keyword', 'ErpVendorId=Keyword'];
+export const TEMPORAL_SEARCH_ATTRIBUTES = [
+  'StoreId=Keyword',
+  'PeerId=Keyword',
+  'DeviceId=Keyword',
+  'ErpVendorId=Keyword',
+];
 
 export interface ServiceEndpoints {
   databaseUrl: string;
@@ -340,6 +346,47 @@ function startPostgres(port: number, owner: Ids | undefined, layout: PgPlacement
   }
 }
 
+/** A cluster of its own for a test that restarts PostgreSQL (the shared one must never be). */
+export interface PrivatePostgres {
+  /** The server URL as the local velox role (any database: replace the path). */
+  url: string;
+  port: number;
+  data: string;
+  log: string;
+}
+
+/**
+ * Starts (initialising on first use) a throwaway cluster in `dir` on `port`: TCP on 127.0.0.1 only,
+ * the same binaries, owner and settings as the local cluster of `up`. `dir` must be one the postgres
+ * user can enter (as root): a folder under this checkout's .data is.
+ */
+export function startPrivatePostgres(dir: string, port: number, log: Log = () => undefined): PrivatePostgres {
+  const owner = pgOwner();
+  const shared = pgPlacement();
+  preparePg(shared);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const layout: PgPlacement = {
+    ...shared,
+    data: path.join(dir, 'pg'),
+    log: path.join(dir, 'pg.log'),
+    socketDir: undefined,
+    home: undefined,
+  };
+  startPostgres(port, owner, layout, log);
+  return {
+    url: `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/postgres`,
+    port,
+    data: layout.data,
+    log: layout.log,
+  };
+}
+
+/** `pg_ctl stop -m fast` (clients disconnected, a checkpoint) or `-m immediate` (a crash: WAL replay on start). */
+export function stopPrivatePostgres(cluster: PrivatePostgres, mode: 'fast' | 'immediate'): void {
+  const owner = isRoot() ? findPgUser() : undefined;
+  run(path.join(pgPlacement().bin, 'pg_ctl'), ['stop', '-D', cluster.data, '-m', mode, '-w'], owner);
+}
+
 async function ensurePostgres(log: Log): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
   const port = pgPort();
@@ -467,7 +514,7 @@ async function ensureTemporal(log: Log): Promise<Omit<ServiceEndpoints, 'databas
   return { temporalAddress: address, temporalUiUrl: `http://localhost:${uiPort}` };
 }
 
-async function waitForNamespaces(
+export async function waitForNamespaces(
   address: string,
   namespaces: string[],
   timeoutMs: number,

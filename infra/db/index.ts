@@ -75,6 +75,13 @@ export function createDb(databaseUrl: string, options: number | DbOptions = {}):
   });
   // An idle client that errors (server restart) must not crash the process.
   pool.on('error', () => undefined);
+  // Nor one that errors while checked out (PostgreSQL restarted, network cut): pg listens for errors
+  // only on idle clients, so a client emits 'error' with nobody listening. The query in flight fails
+  // with the same error (a 503), and the pool drops the client when it is released. The listener
+  // goes on when the pool first hands the client out ('connect' is emitted before the pool takes its
+  // idle listener off): a server shutting down as the session opens sends ReadyForQuery and FATAL
+  // 57P01 in one segment, parsed in one go before any code awaiting the checkout could add it.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
 }
 
@@ -118,14 +125,7 @@ function preparingPool(pool: pg.Pool) {
         client.release(true);
         client = await pool.connect();
       }
-      if (!bornIn.has(client)) {
-        bornIn.set(client, generation);
-        // pg listens for errors only on idle clients: a connection that dies while checked out
-        // (PostgreSQL restarted, network cut) emits 'error' with nobody listening, which would
-        // crash the process. The query in flight fails with the same error (a 503), and the pool
-        // drops the client when it is released.
-        client.on('error', () => undefined);
-      }
+      if (!bornIn.has(client)) bornIn.set(client, generation);
       return {
         query(sqlOrCursor: unknown, parameters?: ReadonlyArray<unknown>) {
           if (typeof sqlOrCursor !== 'string' || !parameters || parameters.length === 0) {

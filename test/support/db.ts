@@ -23,16 +23,16 @@ export interface TestDatabase {
 }
 
 /** A fresh, migrated database of its own for one test file, dropped at the end. */
-export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase> {
+export async function createTestDatabase(prefix = 'test', server = serverUrl()): Promise<TestDatabase> {
   const name = `velox_${prefix}_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl() });
+  const admin = new pg.Client({ connectionString: server });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
-  const url = withDatabase(serverUrl(), name);
+  const url = withDatabase(server, name);
   const db = createDb(url, 10);
   await migrateToLatest(db);
   return {
@@ -41,7 +41,7 @@ export async function createTestDatabase(prefix = 'test'): Promise<TestDatabase>
     name,
     async drop() {
       await db.destroy();
-      const c = new pg.Client({ connectionString: serverUrl() });
+      const c = new pg.Client({ connectionString: server });
       await c.connect();
       try {
         await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

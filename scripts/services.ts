@@ -357,13 +357,19 @@ export interface PrivatePostgres {
 
 /**
  * Starts (initialising on first use) a throwaway cluster in `dir` on `port`: TCP on 127.0.0.1 only,
- * the same binaries, owner and settings as the local cluster of `up`. `dir` must be one the postgres
- * user can enter (as root): a folder under this checkout's .data is.
+ * the same binaries, owner and settings as the local cluster of `up`. As root, a `dir` the postgres
+ * user cannot enter (a checkout under /root or a mode-0700 folder) is moved under the checkout's
+ * relocated home, as the local cluster is; `data` in the answer says where it went.
  */
-export function startPrivatePostgres(dir: string, port: number, log: Log = () => undefined): PrivatePostgres {
+export function startPrivatePostgres(
+  wanted: string,
+  port: number,
+  log: Log = () => undefined,
+): PrivatePostgres {
   const owner = pgOwner();
   const shared = pgPlacement();
   preparePg(shared);
+  const dir = privatePlacement(wanted);
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
   const layout: PgPlacement = {
     ...shared,
@@ -379,6 +385,18 @@ export function startPrivatePostgres(dir: string, port: number, log: Log = () =>
     data: layout.data,
     log: layout.log,
   };
+}
+
+/** Where a private cluster asked for in `wanted` lives: there, or under the relocated home. */
+export function privatePlacement(wanted: string): string {
+  if (!isRoot()) return wanted;
+  const who = findPgUser() ?? { uid: -1, gid: -1 };
+  const parent = path.dirname(wanted);
+  if (fs.existsSync(parent) && reachable(who, parent)) return wanted;
+  const home = relocatedHome();
+  fs.mkdirSync(path.join(home, 'private'), { recursive: true });
+  for (const p of [RELOCATED_BASE, home, path.join(home, 'private')]) fs.chmodSync(p, 0o755);
+  return path.join(home, 'private', path.basename(wanted));
 }
 
 /** `pg_ctl stop -m fast` (clients disconnected, a checkpoint) or `-m immediate` (a crash: WAL replay on start). */

@@ -3,6 +3,7 @@ import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import path from 'node:path';
 import {
+  privatePlacement,
   startPrivatePostgres,
   stopPrivatePostgres,
   temporalCli,
@@ -129,7 +130,7 @@ export class TestPostgres {
 
   static async start(name: string): Promise<TestPostgres> {
     const pg = new TestPostgres(path.join(CHAOS_DIR, `${name}-${process.pid}`), await freePort());
-    rmSync(pg.dir, { recursive: true, force: true });
+    rmSync(privatePlacement(pg.dir), { recursive: true, force: true });
     mkdirSync(CHAOS_DIR, { recursive: true, mode: 0o755 });
     pg.cluster = startPrivatePostgres(pg.dir, pg.port);
     return pg;
@@ -155,7 +156,8 @@ export class TestPostgres {
     } catch {
       // already stopped
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    // Where it really lives: the postgres user may not reach the checkout (privatePlacement).
+    rmSync(privatePlacement(this.dir), { recursive: true, force: true });
   }
 }
 

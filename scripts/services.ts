@@ -276,7 +276,14 @@ function pgMajor(bin: string): string {
   return /(\d+)/.exec(run(path.join(bin, 'postgres'), ['--version']))?.[1] ?? '?';
 }
 
-function startPostgres(port: number, owner: Ids | undefined, layout: PgPlacement, log: Log): void {
+/** `fast`: PG_FAST's settings (no fsync, asynchronous commit) — never for a cluster a test crashes. */
+function startPostgres(
+  port: number,
+  owner: Ids | undefined,
+  layout: PgPlacement,
+  log: Log,
+  fast = process.env.PG_FAST === '1',
+): void {
   const { bin, data } = layout;
   const versionFile = path.join(data, 'PG_VERSION');
   if (!fs.existsSync(versionFile)) {
@@ -322,8 +329,7 @@ function startPostgres(port: number, owner: Ids | undefined, layout: PgPlacement
   fs.closeSync(fs.openSync(layout.log, 'a'));
   if (owner) fs.chownSync(layout.log, owner.uid, owner.gid);
 
-  const durability =
-    process.env.PG_FAST === '1' ? 'fsync=off -c synchronous_commit=off -c full_page_writes=off' : 'fsync=on';
+  const durability = fast ? 'fsync=off -c synchronous_commit=off -c full_page_writes=off' : 'fsync=on';
   // Our own socket dir (Debian's default one may not exist or belong to another server), owned by the
   // server: it writes its lock file there.
   let socketDirs = "''";
@@ -333,7 +339,7 @@ function startPostgres(port: number, owner: Ids | undefined, layout: PgPlacement
     socketDirs = `'${layout.socketDir}'`;
   }
   const opts = `-p ${port} -c listen_addresses=127.0.0.1 -c max_connections=200 -c unix_socket_directories=${socketDirs} -c ${durability}`;
-  log(`postgres: starting on 127.0.0.1:${port}${process.env.PG_FAST === '1' ? ' (PG_FAST: fsync off)' : ''}`);
+  log(`postgres: starting on 127.0.0.1:${port}${fast ? ' (PG_FAST: fsync off)' : ''}`);
   try {
     // pg_ctl daemonises the server (own session, stdio to the log), so it survives this process.
     run(
@@ -378,7 +384,9 @@ export function startPrivatePostgres(
     socketDir: undefined,
     home: undefined,
   };
-  startPostgres(port, owner, layout, log);
+  // Durable whatever PG_FAST says: the chaos suites crash this server (-m immediate) and count every
+  // acknowledged commit; an asynchronous commit acknowledged before its WAL was written would be lost.
+  startPostgres(port, owner, layout, log, false);
   return {
     url: `postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${port}/postgres`,
     port,

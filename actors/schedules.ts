@@ -174,14 +174,12 @@ export function scheduleDefinitions(config: ScheduleConfig): ScheduleOptions[] {
 const LEGACY_SCHEDULE_IDS = new Set(['orphan-healer', 'reconcile-sweep']);
 
 /**
- * Creates the node's schedules, or brings existing ones up to date with the config (every boot of
- * every worker calls this, so it must be idempotent). A schedule an operator paused stays paused.
- * This node's schedules from before ids carried the node id are deleted (they would fire beside
- * the new ones); another node's are never touched.
+ * Creates each schedule, or brings an existing one's spec, action and policies up to date; its
+ * state (an operator's pause) is kept. Returns the ids.
  */
-export async function ensureSchedules(client: Client, config: ScheduleConfig, log?: Log): Promise<string[]> {
+export async function upsertSchedules(client: Client, definitions: ScheduleOptions[]): Promise<string[]> {
   const ids: string[] = [];
-  for (const definition of scheduleDefinitions(config)) {
+  for (const definition of definitions) {
     try {
       await client.schedule.create(definition);
     } catch (err) {
@@ -195,6 +193,17 @@ export async function ensureSchedules(client: Client, config: ScheduleConfig, lo
     }
     ids.push(definition.scheduleId);
   }
+  return ids;
+}
+
+/**
+ * Creates the node's schedules, or brings existing ones up to date with the config (every boot of
+ * every worker calls this, so it must be idempotent). A schedule an operator paused stays paused.
+ * This node's schedules from before ids carried the node id are deleted (they would fire beside
+ * the new ones); another node's are never touched.
+ */
+export async function ensureSchedules(client: Client, config: ScheduleConfig, log?: Log): Promise<string[]> {
+  const ids = await upsertSchedules(client, scheduleDefinitions(config));
   for await (const schedule of client.schedule.list()) {
     if (!LEGACY_SCHEDULE_IDS.has(schedule.scheduleId) || schedule.memo?.node !== config.NODE_ID) continue;
     await client.schedule.getHandle(schedule.scheduleId).delete();

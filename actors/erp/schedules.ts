@@ -1,5 +1,5 @@
-import { ScheduleAlreadyRunning, type Client, type ScheduleOptions } from '@temporalio/client';
-import { onePassAtATime } from '../schedules';
+import type { Client, ScheduleOptions } from '@temporalio/client';
+import { onePassAtATime, upsertSchedules } from '../schedules';
 import type { Config } from '../../infra/config';
 import { ERP_MAINTENANCE_TASKS, type ErpMaintenanceTask } from '../../activities/erp';
 import { erpScheduleId } from '../../workflows/erp/ids';
@@ -57,21 +57,6 @@ export function erpScheduleDefinitions(config: ErpScheduleConfig): ScheduleOptio
 }
 
 /** Creates the ERP schedules or brings them up to date (idempotent; paused ones stay paused). */
-export async function ensureErpSchedules(client: Client, config: ErpScheduleConfig): Promise<string[]> {
-  const ids: string[] = [];
-  for (const definition of erpScheduleDefinitions(config)) {
-    try {
-      await client.schedule.create(definition);
-    } catch (err) {
-      if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-      await client.schedule.getHandle(definition.scheduleId).update((previous) => ({
-        ...previous,
-        spec: definition.spec,
-        action: definition.action,
-        policies: definition.policies,
-      }));
-    }
-    ids.push(definition.scheduleId);
-  }
-  return ids;
+export function ensureErpSchedules(client: Client, config: ErpScheduleConfig): Promise<string[]> {
+  return upsertSchedules(client, erpScheduleDefinitions(config));
 }

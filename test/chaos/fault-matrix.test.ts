@@ -1,6 +1,6 @@
 import {
   assertSameProjections,
-  CHAOS_NODE_ENV,
+  ChaosNetwork,
   checkLogs,
   deadLetters,
   formatTable,
@@ -9,8 +9,8 @@ import {
   storeWithDevices,
   waitConverged,
 } from '../support/chaos';
-import { Links, TestPostgres, TestTemporal } from '../support/faults';
-import { createTestNetwork, eventually, type TestNode } from '../support/nodes';
+import type { TestPostgres, TestTemporal } from '../support/faults';
+import { eventually, type TestNode } from '../support/nodes';
 import { Till, tillDay, Traffic } from '../support/traffic';
 
 // The fault matrix (issue 18, item 1; docs/reliability.md): two real nodes, each an API process and
@@ -38,7 +38,8 @@ let a: TestNode;
 let b: TestNode;
 let postgres: TestPostgres;
 let temporal: TestTemporal;
-const links = new Links();
+const chaos = new ChaosNetwork();
+const links = chaos.links;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Fault {
@@ -120,22 +121,7 @@ const faults = FAULTS.filter((f) => (picked ? picked.includes(f.name) : FULL || 
 const figures: (string | number)[][] = [];
 
 beforeAll(async () => {
-  [postgres, temporal] = await Promise.all([
-    TestPostgres.start('fault-pg'),
-    TestTemporal.start('fault-temporal'),
-  ]);
-  const net = await createTestNetwork(['a', 'b'], {
-    env: CHAOS_NODE_ENV,
-    split: true,
-    databaseServer: postgres.url,
-    temporalAddress: temporal.address,
-    peerUrl: links.peerUrl,
-  });
-  [a, b] = [net.a!, net.b!];
-  // As in production, a process that dies on its own is started again (so one crash does not fail
-  // every later test too); each test then fails on it: no fault here may crash a running process.
-  a.supervise = b.supervise = true;
-  await Promise.all([a.start(120_000), b.start(120_000)]);
+  ({ a, b, postgres, temporal } = await chaos.start('fault'));
 }, 240_000);
 
 afterAll(async () => {
@@ -148,11 +134,7 @@ afterAll(async () => {
         ),
     );
   }
-  console.log(`processes that exited on their own: ${JSON.stringify({ a: a?.crashes, b: b?.crashes })}`);
-  await Promise.all([a?.close(), b?.close()]);
-  await links.close();
-  await temporal?.close();
-  await postgres?.close();
+  await chaos.close();
 }, 120_000);
 
 test.each(faults.map((f) => [f.name, f] as const))(

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import type { SyncEvent } from '../../domain/events/schemas';
 import {
   assertSameProjections,
-  CHAOS_NODE_ENV,
+  ChaosNetwork,
   checkLogs,
   deadLetters,
   recordFigures,
@@ -12,8 +12,8 @@ import {
   waitConverged,
 } from '../support/chaos';
 import { DeviceSim } from '../support/events';
-import { Links, TestPostgres, TestTemporal } from '../support/faults';
-import { createTestNetwork, type TestNode } from '../support/nodes';
+import type { TestPostgres, TestTemporal } from '../support/faults';
+import type { TestNode } from '../support/nodes';
 import { debtDivergence, stockDivergence } from '../support/projections';
 import { Till, Traffic, type TillDevice } from '../support/traffic';
 import { commandArb, compileWorkload, expectedStock, runNaming, type Command } from '../support/workload';
@@ -64,7 +64,8 @@ let a: TestNode;
 let b: TestNode;
 let postgres: TestPostgres;
 let temporal: TestTemporal;
-const links = new Links();
+const chaos = new ChaosNetwork();
+const links = chaos.links;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------------------------------------
@@ -347,31 +348,12 @@ async function check(run: Run, events: SyncEvent[], acked: string[]): Promise<vo
 const figures: string[] = [];
 
 beforeAll(async () => {
-  [postgres, temporal] = await Promise.all([
-    TestPostgres.start('schedules-pg'),
-    TestTemporal.start('schedules-temporal'),
-  ]);
-  const net = await createTestNetwork(['a', 'b'], {
-    env: CHAOS_NODE_ENV,
-    split: true,
-    databaseServer: postgres.url,
-    temporalAddress: temporal.address,
-    peerUrl: links.peerUrl,
-  });
-  [a, b] = [net.a!, net.b!];
-  // As in production, a process that dies on its own is started again (so one crash does not fail
-  // every later test too); each test then fails on it: no fault here may crash a running process.
-  a.supervise = b.supervise = true;
-  await Promise.all([a.start(120_000), b.start(120_000)]);
+  ({ a, b, postgres, temporal } = await chaos.start('schedules'));
 }, 240_000);
 
 afterAll(async () => {
   if (figures.length > 0) console.log(`random schedules (${EVENTS} events per seed):\n${figures.join('\n')}`);
-  console.log(`processes that exited on their own: ${JSON.stringify({ a: a?.crashes, b: b?.crashes })}`);
-  await Promise.all([a?.close(), b?.close()]);
-  await links.close();
-  await temporal?.close();
-  await postgres?.close();
+  await chaos.close();
 }, 120_000);
 
 test.each(SEEDS)(

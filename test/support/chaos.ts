@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { sql } from 'kysely';
-import { CHAOS_DIR } from './faults';
-import type { TestNode } from './nodes';
+import { CHAOS_DIR, Links, TestPostgres, TestTemporal } from './faults';
+import { createTestNetwork, type TestNode } from './nodes';
 import { FISCAL_TABLES } from '../../infra/db/schema';
 import { assertSameTables, CONVERGENT_TABLES } from './projections';
 import type { TillDevice } from './traffic';
@@ -24,6 +24,53 @@ export const CHAOS_NODE_ENV: Record<string, string> = {
   RATE_LIMIT_MAX: '1000000',
   DATABASE_POOL_SIZE: '10',
 };
+
+/**
+ * The two nodes of a chaos suite, on a PostgreSQL and a Temporal server of their own (the suite stops
+ * and restarts them) and linked through `links` (which the suite cuts). API and worker are separate
+ * processes, supervised: as in production, a process that dies on its own is started again (so one
+ * crash does not fail every later test too), and each test then fails on it.
+ */
+export class ChaosNetwork {
+  readonly links = new Links();
+  postgres: TestPostgres | undefined;
+  temporal: TestTemporal | undefined;
+  a: TestNode | undefined;
+  b: TestNode | undefined;
+
+  async start(
+    name: string,
+  ): Promise<{ a: TestNode; b: TestNode; postgres: TestPostgres; temporal: TestTemporal }> {
+    const [postgres, temporal] = await Promise.all([
+      TestPostgres.start(`${name}-pg`),
+      TestTemporal.start(`${name}-temporal`),
+    ]);
+    [this.postgres, this.temporal] = [postgres, temporal];
+    const net = await createTestNetwork(['a', 'b'], {
+      env: CHAOS_NODE_ENV,
+      split: true,
+      databaseServer: postgres.url,
+      temporalAddress: temporal.address,
+      peerUrl: this.links.peerUrl,
+    });
+    const [a, b] = [net.a!, net.b!];
+    [this.a, this.b] = [a, b];
+    a.supervise = b.supervise = true;
+    await Promise.all([a.start(120_000), b.start(120_000)]);
+    return { a, b, postgres, temporal };
+  }
+
+  /** Closes whatever started, and says which processes exited on their own. */
+  async close(): Promise<void> {
+    console.log(
+      `processes that exited on their own: ${JSON.stringify({ a: this.a?.crashes, b: this.b?.crashes })}`,
+    );
+    await Promise.all([this.a?.close(), this.b?.close()]);
+    await this.links.close();
+    await this.temporal?.close();
+    await this.postgres?.close();
+  }
+}
 
 export interface PeerStatus {
   peer_id: string;

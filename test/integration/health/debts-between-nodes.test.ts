@@ -166,6 +166,51 @@ test('a debt only one node has is named with the node that has it', async () => 
   expect(debtFindings(await health(b))).toEqual([]);
 }, 60_000);
 
+test('another store that reuses a debt id has its own finding; the first store is not named', async () => {
+  const other = randomUUID();
+  for (const node of [a, b]) await node.request('POST', '/stores', { id: other, name: 'Bodega El Centro' });
+  const dev = await a.request<{ device_id: string; token: string }>('POST', `/stores/${other}/devices`, {
+    name: 'POS 1',
+  });
+  const otherSim = new DeviceSim(other, dev.body.device_id);
+  const debtId = randomUUID();
+  await push([sim.event('DebtCreated', { debt_id: debtId, amount: 40 })]);
+  await eventually(
+    'debt on b',
+    () => remainingOn(b, debtId),
+    (v) => v === '40.00',
+  );
+  await a.request('POST', '/sync/federation/relays/b/pause');
+  try {
+    const res = await a.request<{ accepted: string[] }>(
+      'POST',
+      '/sync/push',
+      {
+        store_id: other,
+        device_id: otherSim.deviceId,
+        events: [otherSim.event('DebtCreated', { debt_id: debtId, amount: 55 })],
+      },
+      { authorization: `Bearer ${dev.body.token}` },
+    );
+    expect(res.body.accepted).toHaveLength(1);
+    // Same debt id, both nodes agree on the first store's debt: nothing named there.
+    expect(debtFindings(await health(a))).toEqual([]);
+    const otherReport = (
+      await a.request<FederationHealthReport>('GET', `/sync/federation/health?store_id=${other}`)
+    ).body;
+    expect(debtFindings(otherReport).map((f) => f.ids)).toEqual([
+      expect.objectContaining({
+        store_id: other,
+        debt_id: debtId,
+        remaining_here: '55.00',
+        remaining_there: '',
+      }),
+    ]);
+  } finally {
+    await a.request('POST', '/sync/federation/relays/b/resume');
+  }
+}, 60_000);
+
 test('the peer route takes a peer or admin token only and validates its query', async () => {
   const url = `/sync/federation/debts?store_id=${storeId}&level=root`;
   expect((await a.request('GET', url, undefined, {})).status).toBe(401);

@@ -172,6 +172,9 @@ export const cashSessionSchema = z.object({
 });
 export type CashSessionOut = z.infer<typeof cashSessionSchema>;
 
+/** The days of sales history a snapshot carries (the escrow plan's window, pwa/src/escrow.ts). */
+export const SNAPSHOT_SALES_DAYS = 7;
+
 export const snapshotSchema = z.object({
   store_id: z.string(),
   node_id: z.string().describe('positions are per node: after switching nodes, take a new snapshot'),
@@ -197,6 +200,12 @@ export const snapshotSchema = z.object({
         ),
     }),
   ),
+  sales_stats: z
+    .array(z.object({ product_id: z.string(), day: z.string().describe('UTC, YYYY-MM-DD'), qty: decimal }))
+    .describe(
+      `units sold per product and UTC day over the last ${SNAPSHOT_SALES_DAYS} days (today included), voided ` +
+        "sales left out: a new till's top sellers for its escrow plan",
+    ),
   customers: z.array(customerSchema),
   debts: z.array(debtSchema).describe('debts not fully paid'),
   cash_sessions: z.array(cashSessionSchema).describe('sessions not closed'),

@@ -1,9 +1,10 @@
-import type { SnapshotOut, StockOut } from '../../domain/wire/store-queries';
+import { SNAPSHOT_SALES_DAYS, type SnapshotOut, type StockOut } from '../../domain/wire/store-queries';
 import type { Db } from '../db';
 import { listCustomers } from '../repositories/customers';
 import { heldInQuotas } from '../repositories/escrow-quotas';
 import { feedPosition, storeClock } from '../repositories/events';
 import { listProducts } from '../repositories/products';
+import { unitsSoldPerDay } from '../repositories/sale-items';
 import { listStock } from '../repositories/warehouse-stock';
 import { customerOut, openCashSessions, productOut, stockOut, unpaidDebts } from './store-queries';
 
@@ -43,6 +44,7 @@ export function readSnapshot(
       const debts = await unpaidDebts(trx, storeId);
       const sessions = await openCashSessions(trx, storeId);
       const clock = await storeClock(trx, storeId);
+      const salesStats = await unitsSoldPerDay(trx, storeId, salesWindowStart(new Date()));
       return {
         store_id: storeId,
         node_id: nodeId,
@@ -52,6 +54,7 @@ export function readSnapshot(
         taken_at: new Date().toISOString(),
         products: products.map(productOut),
         stock: withReserved(stock.map(stockOut), held, storeId),
+        sales_stats: salesStats,
         customers: customers.map(customerOut),
         debts,
         cash_sessions: sessions,
@@ -72,4 +75,10 @@ function withReserved(rows: StockOut[], held: Map<string, string>, storeId: stri
       carrier.set(r.product_id, r);
   }
   return rows.map((r) => (carrier.get(r.product_id) === r ? { ...r, reserved: held.get(r.product_id)! } : r));
+}
+
+/** UTC midnight SNAPSHOT_SALES_DAYS − 1 days before `now`: the window is whole days, today included. */
+export function salesWindowStart(now: Date): Date {
+  const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
+  return new Date(midnight - (SNAPSHOT_SALES_DAYS - 1) * 86_400_000);
 }

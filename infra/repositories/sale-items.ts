@@ -51,3 +51,21 @@ export function linesOfSales(db: Db | Trx, storeId: string, saleIds: string[]) {
     .orderBy('line_no')
     .execute();
 }
+
+/**
+ * Units sold per product and UTC day since `from`, voided sales left out: the store's recent sales
+ * history, which a new till needs for its escrow plan (pwa/src/escrow.ts planEscrow).
+ */
+export async function unitsSoldPerDay(
+  db: Db | Trx,
+  storeId: string,
+  from: Date,
+): Promise<{ product_id: string; day: string; qty: string }[]> {
+  const r = await sql<{ product_id: string; day: string; qty: string }>`
+    SELECT si.product_id, to_char(s.sold_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, sum(si.qty)::text AS qty
+    FROM sale_items si JOIN sales s ON (s.store_id, s.id) = (si.store_id, si.sale_id)
+    WHERE si.store_id = ${storeId} AND s.sold_at >= ${from} AND s.voided_at IS NULL
+    GROUP BY 1, 2
+    ORDER BY 1, 2`.execute(db);
+  return r.rows;
+}

@@ -67,7 +67,14 @@ async function renderProducts() {
 }
 
 function cartLines(): CartLine[] {
-  return [...cart].map(([product_id, qty]) => ({ product_id, qty }));
+  const byId = new Map(products.map((p) => [p.id, p]));
+  // Name and price as shown: the sale uses them if the product cache cannot be read.
+  return [...cart].map(([product_id, qty]) => ({
+    product_id,
+    qty,
+    name: byId.get(product_id)?.name,
+    unit_price: byId.get(product_id)?.price,
+  }));
 }
 
 function renderCart() {

@@ -1,5 +1,11 @@
 import type { PulledEvent, StoreSnapshot } from './node-api';
-import type { CachedProduct, DeviceIdentity, PosDatabase } from './db';
+import {
+  saleWarehouse,
+  type CachedProduct,
+  type DeviceIdentity,
+  type PosDatabase,
+  type StockCacheRow,
+} from './db';
 
 // How the device's caches follow the node: a snapshot replaces them, each pulled event adjusts them
 // the way the node's projections do (stock per product and warehouse, the store's default warehouse
@@ -8,7 +14,11 @@ import type { CachedProduct, DeviceIdentity, PosDatabase } from './db';
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0)) || 0;
 const day = (iso: string) => iso.slice(0, 10);
 
-/** Replaces products and stock with the node's snapshot, then re-applies this device's unsent sales. */
+/**
+ * Replaces products, stock and the sales history with the node's snapshot, then re-applies this
+ * device's unsent sales. Call it in a transaction over products, warehouse_stock_cache, sales_stats
+ * and outbox.
+ */
 export async function applySnapshot(db: PosDatabase, snapshot: StoreSnapshot, me: DeviceIdentity) {
   await db.products.clear();
   await db.products.bulkPut(
@@ -24,20 +34,50 @@ export async function applySnapshot(db: PosDatabase, snapshot: StoreSnapshot, me
   );
   await db.warehouse_stock_cache.clear();
   await db.warehouse_stock_cache.bulkPut(
-    snapshot.stock.map((s) => ({
-      product_id: s.product_id.toLowerCase(),
-      warehouse_id: s.warehouse_id.toLowerCase(),
-      quantity: num(s.quantity),
-      reserved: num(s.reserved),
-    })),
+    reservedOnSaleWarehouse(
+      snapshot.stock.map((s) => ({
+        product_id: s.product_id.toLowerCase(),
+        warehouse_id: s.warehouse_id.toLowerCase(),
+        quantity: num(s.quantity),
+        reserved: num(s.reserved),
+      })),
+      saleWarehouse(me),
+    ),
   );
+  // A node without the field leaves the history the device gathered itself.
+  if (snapshot.sales_stats) {
+    await db.sales_stats.clear();
+    await db.sales_stats.bulkPut(
+      snapshot.sales_stats.map((s) => ({
+        product_id: s.product_id.toLowerCase(),
+        day: s.day,
+        qty: num(s.qty),
+      })),
+    );
+  }
   for (const q of await db.outbox.where('status').equals('pending').toArray()) {
     if (q.type !== 'SaleCreated') continue;
     const p = q.event.payload as unknown as SalePayload;
     for (const item of p.items) {
       await adjustStock(db, item.product_id, p.warehouse_id ?? me.store_id, -item.qty);
+      if (snapshot.sales_stats) await addSalesStat(db, item.product_id, q.event.created_at, item.qty);
     }
   }
+}
+
+/**
+ * Escrow is per product; the node reports it on one stock row of the product (the default
+ * warehouse's). The validator and the escrow bookkeeping read the row of the warehouse this till
+ * sells from, so that is where the product's reserved units go, when the till has a row there.
+ */
+function reservedOnSaleWarehouse(rows: StockCacheRow[], warehouse: string): StockCacheRow[] {
+  const own = new Set(rows.filter((r) => r.warehouse_id === warehouse).map((r) => r.product_id));
+  const total = new Map<string, number>();
+  for (const r of rows) total.set(r.product_id, (total.get(r.product_id) ?? 0) + r.reserved);
+  return rows.map((r) => {
+    if (!own.has(r.product_id)) return r;
+    return { ...r, reserved: r.warehouse_id === warehouse ? total.get(r.product_id)! : 0 };
+  });
 }
 
 interface SalePayload {

@@ -60,14 +60,29 @@ export interface StockCacheRow {
   reserved: number;
 }
 
-/** A quota of one product the node reserved for this device (deliverable 12). */
+/** One grant of the node (one row of its escrow_quotas), and what this device has left of it. */
+export interface EscrowGrantPart {
+  grant_id: string | null;
+  qty_granted: number;
+  remaining: number;
+  expires_at: string;
+}
+
+/**
+ * What the node reserved of one product for this device (deliverable 12). The node keeps one quota
+ * per grant, each with its own expiry, and a device may hold several: `grants` mirrors them, and
+ * the totals below sum the grants that had not expired when the row was last written.
+ */
 export interface EscrowQuota {
   product_id: string;
   qty_granted: number;
   /** Units of the quota this device has sold since it was granted. */
   qty_used: number;
+  /** The latest expiry among the grants. */
   expires_at: string;
   granted_at: string;
+  /** The grants, earliest expiry first (absent on rows written before grants were kept apart: one grant). */
+  grants?: EscrowGrantPart[];
 }
 
 /** A block of fiscal numbers reserved for this device (seed 003 deliverable 9). */
@@ -104,6 +119,14 @@ export interface DeviceIdentity {
   vector_clock: Record<string, number>;
   /** The last created_at given or seen (ms): the hybrid clock never goes back. */
   last_time_ms: number;
+}
+
+/**
+ * The warehouse this till sells from: the one it was signed in with, else the store's default
+ * warehouse (whose id is the store's). Sales, the validator and the escrow bookkeeping all use it.
+ */
+export function saleWarehouse(me: { store_id: string; warehouse_id?: string | null }): string {
+  return (me.warehouse_id ?? me.store_id).toLowerCase();
 }
 
 export interface SyncStateRow {

@@ -86,6 +86,8 @@ export interface StoreSnapshot {
     /** Units held in other devices' escrow, if the node reports it. */
     reserved?: number | string;
   }[];
+  /** Units sold per product and UTC day over the node's recent days (the escrow plan's history). */
+  sales_stats?: { product_id: string; day: string; qty: number | string }[];
 }
 
 export interface FiscalRangeGrant {
@@ -96,7 +98,7 @@ export interface FiscalRangeGrant {
 }
 
 export interface EscrowGrantResult {
-  granted: { product_id: string; qty_granted: number; expires_at?: string }[];
+  granted: { grant_id?: string; product_id: string; qty_granted: number; expires_at?: string }[];
   denied: { product_id: string; reason: string }[];
 }
 

@@ -1,5 +1,5 @@
 import { createNodeApi, NodeApiError, type FetchLike, type NodeApi } from './node-api';
-import { PosDatabase, type DeadLetter, type DeviceIdentity } from './db';
+import { PosDatabase, saleWarehouse, type DeadLetter, type DeviceIdentity } from './db';
 import { FiscalOfflineService } from './fiscal-offline';
 import { ReconnectOrchestrator } from './reconnect-orchestrator';
 import { SaleService } from './sales';
@@ -74,10 +74,8 @@ export class PosClient {
       grantEscrow: (...a) => this.api().grantEscrow(...a),
     };
     this.sync = new SyncClient({ db: this.db, api, now, ...opts.sync });
-    const warehouseId = async () => {
-      const me = await this.sync.identity();
-      return (await this.setting('warehouse_id')) ?? me.store_id;
-    };
+    // One resolver for the sale, the validator and escrow (pwa/src/escrow.ts takes it from the identity).
+    const warehouseId = async () => saleWarehouse(await this.sync.identity());
     const seriesId = () => this.setting('series_id');
     this.validator = new StockValidator(this.db, { warehouseId, now });
     this.fiscal = new FiscalOfflineService({
@@ -110,7 +108,7 @@ export class PosClient {
     return this.apiImpl;
   }
 
-  private async setting(name: 'series_id' | 'warehouse_id'): Promise<string | null> {
+  private async setting(name: 'series_id'): Promise<string | null> {
     return (await this.db.device.get('self'))?.[name] ?? null;
   }
 

@@ -1,5 +1,5 @@
 import { addSalesStat } from './caches';
-import type { PosDatabase } from './db';
+import type { CachedProduct, PosDatabase } from './db';
 import { FiscalRangeExhaustedError, type FiscalOfflineService } from './fiscal-offline';
 import type { StockValidationResult, StockValidator } from './stock-validator';
 import type { SyncClient } from './sync-client';
@@ -7,6 +7,9 @@ import type { SyncClient } from './sync-client';
 export interface CartLine {
   product_id: string;
   qty: number;
+  /** What the till showed: used when the product cache cannot be read (the sale fails open). */
+  name?: string;
+  unit_price?: number;
 }
 
 export interface SaleOptions {
@@ -36,6 +39,8 @@ export interface SaleServiceOptions {
   seriesId: () => Promise<string | null>;
   warehouseId: () => Promise<string>;
   uuid?: () => string;
+  /** Told when the product cache could not be read (the sale then goes on, as the validator's does). */
+  onStorageError?: (err: unknown) => void;
 }
 
 /**
@@ -56,8 +61,15 @@ export class SaleService {
       .filter((l) => l.qty > 0)
       .map((l) => ({ ...l, product_id: l.product_id.toLowerCase() }));
     if (lines.length === 0) return { status: 'blocked', errors: [{ message: 'The cart is empty' }] };
-    const products = await db.products.bulkGet(lines.map((l) => l.product_id));
-    const named = lines.map((l, i) => ({ ...l, name: products[i]?.name ?? l.product_id }));
+    let products: (CachedProduct | undefined)[] = [];
+    try {
+      products = await db.products.bulkGet(lines.map((l) => l.product_id));
+    } catch (err) {
+      // Deliverable 5: a storage error never blocks a sale. The validator fails open on its own
+      // reads; names and prices come from the cart the till showed.
+      this.opts.onStorageError?.(err);
+    }
+    const named = lines.map((l, i) => ({ ...l, name: products[i]?.name ?? l.name ?? l.product_id }));
     const online = sync.isOnline();
     const check = await validator.validateBeforeSale(named, online);
     if (!check.valid) return { status: 'blocked', errors: check.errors };
@@ -77,7 +89,7 @@ export class SaleService {
     const items = lines.map((l, i) => ({
       product_id: l.product_id,
       qty: l.qty,
-      unit_price: products[i]?.price ?? 0,
+      unit_price: products[i]?.price ?? l.unit_price ?? 0,
     }));
     const total = Math.round(items.reduce((s, i) => s + i.qty * i.unit_price, 0) * 100) / 100;
     const saleId = this.uuid();

@@ -1,4 +1,5 @@
 import type { PosDatabase } from './db';
+import { quotaLeft, useQuota } from './escrow';
 
 // Seed 003 deliverable 5: check the cart against the device's own stock knowledge before a sale is
 // written. The policy, exactly:
@@ -66,9 +67,7 @@ export class StockValidator {
   }
 
   private async escrowLeft(productId: string): Promise<number> {
-    const quota = await this.db.escrow_quotas.get(productId);
-    if (!quota || Date.parse(quota.expires_at) <= this.now()) return 0;
-    return Math.max(0, quota.qty_granted - quota.qty_used);
+    return quotaLeft(await this.db.escrow_quotas.get(productId), this.now());
   }
 
   async validateBeforeSale(
@@ -122,10 +121,10 @@ export class StockValidator {
         if (product && !product.track_inventory) continue;
         let rest = item.qty;
         const quota = await db.escrow_quotas.get(id);
-        if (quota && Date.parse(quota.expires_at) > this.now()) {
-          const take = Math.min(rest, Math.max(0, quota.qty_granted - quota.qty_used));
-          if (take > 0) await db.escrow_quotas.update(id, { qty_used: quota.qty_used + take });
-          rest -= take;
+        if (quota) {
+          const { quota: after, taken } = useQuota(quota, rest, this.now());
+          if (taken > 0) await db.escrow_quotas.put(after);
+          rest -= taken;
         }
         const row = await db.warehouse_stock_cache.get([id, warehouse]);
         await db.warehouse_stock_cache.put({

@@ -257,7 +257,14 @@ export class SyncClient {
     const snapshot = await this.opts.api.snapshot(me.store_id);
     await this.db.transaction(
       'rw',
-      [this.db.products, this.db.warehouse_stock_cache, this.db.sync_state, this.db.outbox, this.db.device],
+      [
+        this.db.products,
+        this.db.warehouse_stock_cache,
+        this.db.sales_stats,
+        this.db.sync_state,
+        this.db.outbox,
+        this.db.device,
+      ],
       async () => {
         if (snapshot) {
           await applySnapshot(this.db, snapshot, me);

@@ -130,3 +130,65 @@ test('a failed step does not stop the later ones', async () => {
     ['pull', true],
   ]);
 });
+
+test('a second grant adds to what the device still holds; each grant expires on its own', async () => {
+  const db = await deviceDb();
+  const A = pid(1);
+  await product(db, A, 'Arroz', 30);
+  const expiries = [new Date(NOW + 3_600_000).toISOString(), new Date(NOW + 5 * 3_600_000).toISOString()];
+  const node = contractNode();
+  let round = 0;
+  node.api.grantEscrow = async (req) => {
+    const expires_at = expiries[round++]!;
+    return {
+      granted: req.items.map((i) => ({
+        grant_id: `g${round}`,
+        product_id: i.product_id,
+        qty_granted: 3,
+        expires_at,
+      })),
+      denied: [],
+    };
+  };
+  const me = { store_id: STORE, device_id: DEVICE };
+  const validator = new StockValidator(db, { warehouseId: async () => STORE, now: () => NOW });
+  await takeEscrow(db, node.api, me, NOW);
+  // One unit of the first grant sold before the device asks again.
+  await validator.decrementLocalStock([{ product_id: A, qty: 1 }]);
+  await takeEscrow(db, node.api, me, NOW + 60_000);
+  // The node holds 2 + 3 for this device, as two quotas: so does the device.
+  expect(await db.escrow_quotas.get(A)).toMatchObject({
+    qty_granted: 6,
+    qty_used: 1,
+    expires_at: expiries[1],
+    grants: [
+      { grant_id: 'g1', qty_granted: 3, remaining: 2, expires_at: expiries[0] },
+      { grant_id: 'g2', qty_granted: 3, remaining: 3, expires_at: expiries[1] },
+    ],
+  });
+  // 30 shared, 6 of them held by the node for this till (reserved), plus its own 5 left.
+  expect(await db.warehouse_stock_cache.get([A, STORE])).toMatchObject({ quantity: 30, reserved: 6 });
+  expect(await validator.available(A)).toBe(24 + 5);
+  // Sales take the soonest-expiring grant first, as the node consumes them.
+  await validator.decrementLocalStock([{ product_id: A, qty: 3 }]);
+  expect((await db.escrow_quotas.get(A))!.grants!.map((g) => g.remaining)).toEqual([0, 2]);
+  // After the first grant's expiry only the second one's rest counts.
+  const later = new StockValidator(db, { warehouseId: async () => STORE, now: () => NOW + 2 * 3_600_000 });
+  expect(await later.available(A)).toBe(24 + 2);
+});
+
+test("a grant's units are reserved on the stock row of the warehouse the till sells from", async () => {
+  const W = 'dddddddd-0000-4000-8000-000000000001';
+  const db = await deviceDb();
+  await db.device.update('self', { warehouse_id: W });
+  const A = pid(1);
+  await product(db, A, 'Arroz', 40);
+  await db.warehouse_stock_cache.put({ product_id: A, warehouse_id: W, quantity: 10, reserved: 0 });
+  const node = contractNode();
+  await takeEscrow(db, node.api, (await db.device.get('self'))!, NOW);
+  expect(await db.warehouse_stock_cache.get([A, W])).toMatchObject({ quantity: 10, reserved: 2 });
+  expect(await db.warehouse_stock_cache.get([A, STORE])).toMatchObject({ quantity: 40, reserved: 0 });
+  // The validator of that till: 10 − 2 shared, plus its own 2: the quota is not counted twice.
+  const validator = new StockValidator(db, { warehouseId: async () => W, now: () => NOW });
+  expect(await validator.available(A)).toBe(10);
+});

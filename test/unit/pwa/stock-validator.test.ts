@@ -1,7 +1,10 @@
 // First: Dexie looks for IndexedDB when it loads.
 import 'fake-indexeddb/auto';
+import { FiscalOfflineService } from '../../../pwa/src/fiscal-offline';
+import { SaleService } from '../../../pwa/src/sales';
 import { StockValidator } from '../../../pwa/src/stock-validator';
-import { deviceDb, product, STORE } from './helpers';
+import { SyncClient } from '../../../pwa/src/sync-client';
+import { contractNode, deviceDb, product, STORE } from './helpers';
 
 // Seed 003 deliverable 5: the policy table and every test it lists, plus escrow (deliverable 12).
 
@@ -91,6 +94,34 @@ test('an IndexedDB error fails open: valid, no errors, online and offline', asyn
     });
   }
   expect(seen).toHaveLength(2);
+});
+
+test('a storage error reading the products at checkout fails open too: the sale is written', async () => {
+  const { db, validator } = await setup(5);
+  const node = contractNode();
+  const sync = new SyncClient({ db, api: node.api });
+  sync.setOnline(false);
+  const seen: unknown[] = [];
+  const sales = new SaleService({
+    db,
+    sync,
+    validator,
+    fiscal: new FiscalOfflineService({ db, api: node.api, identity: () => sync.identity() }),
+    seriesId: async () => null,
+    warehouseId: async () => STORE,
+    onStorageError: (e) => seen.push(e),
+  });
+  // IndexedDB fails the checkout's read of the product cache (a quota or a corrupt-store error).
+  const failure = new Error('UnknownError: the product store could not be read');
+  const bulkGet = jest.spyOn(db.products, 'bulkGet').mockRejectedValueOnce(failure);
+  const sold = await sales.sell([{ product_id: P, qty: 2, name: 'Harina', unit_price: 2.5 }]);
+  bulkGet.mockRestore();
+  expect(seen).toEqual([failure]);
+  // Priced from the cart the till showed; stock checked and decremented as usual.
+  expect(sold).toMatchObject({ status: 'sold', total: 5, warnings: [] });
+  expect((await db.warehouse_stock_cache.get([P, STORE]))!.quantity).toBe(3);
+  const [queued] = await sync.pendingEvents();
+  expect(queued!.event.payload).toMatchObject({ items: [{ product_id: P, qty: 2, unit_price: 2.5 }] });
 });
 
 test('decrementLocalStock lowers the local stock, and the next validation sees it', async () => {

@@ -194,3 +194,56 @@ test('the snapshot holds unpaid debts and open sessions only, and a store withou
   ]);
   expect(snap.cash_sessions).toEqual([expect.objectContaining({ id: running, status: 'open', ledger: [] })]);
 });
+
+test('the snapshot carries units sold per product and UTC day over the last 7 days, voided sales left out', async () => {
+  const storeId = randomUUID();
+  const dev = await storeWithDevice(app, storeId);
+  const now = Date.now();
+  const DAY = 86_400_000;
+  // Past sales a minute into their UTC day, so none of them sits on a day boundary.
+  const midnight = Math.floor(now / DAY) * DAY;
+  const daysAgo = (n: number) => midnight - n * DAY + 60_000;
+  const sim = new DeviceSim(storeId, dev.deviceId, daysAgo(10));
+  const [arroz, cafe] = [randomUUID(), randomUUID()];
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  const sell = (at: number, items: [string, number][]) =>
+    sim.event(
+      'SaleCreated',
+      {
+        sale_id: randomUUID(),
+        items: items.map(([product_id, qty]) => ({ product_id, qty, unit_price: 1 })),
+      },
+      { at },
+    );
+  // Built in time order: the device's clock never goes back (DeviceSim).
+  const events = [
+    sim.event('ProductCreated', { product_id: arroz, name: 'Arroz', price: 1 }, { at: daysAgo(10) }),
+    sim.event('ProductCreated', { product_id: cafe, name: 'Café', price: 1 }, { at: daysAgo(10) }),
+    // Seven days before today: outside the window (today and the six days before it).
+    sell(daysAgo(7), [[arroz, 100]]),
+    sell(daysAgo(3), [
+      [arroz, 2],
+      [cafe, 5],
+    ]),
+    sell(daysAgo(3), [[arroz, 1]]),
+  ];
+  const voided = sell(daysAgo(2), [[cafe, 50]]);
+  events.push(
+    voided,
+    sim.event('SaleVoided', { sale_id: (voided.payload as { sale_id: string }).sale_id }, { at: daysAgo(2) }),
+    sell(now, [[cafe, 4]]),
+  );
+  await pushAs(dev.headers, storeId, dev.deviceId, events);
+  const res = await app.inject({ method: 'GET', url: `/stores/${storeId}/snapshot`, headers: dev.headers });
+  expect(res.statusCode).toBe(200);
+  const stats = res.json<SnapshotOut>().sales_stats;
+  const expected = [
+    { product_id: arroz, day: day(daysAgo(3)), qty: 3 },
+    { product_id: cafe, day: day(daysAgo(3)), qty: 5 },
+    { product_id: cafe, day: day(now), qty: 4 },
+  ];
+  const key = (s: { product_id: string; day: string }) => `${s.product_id}:${s.day}`;
+  expect(
+    stats.map((s) => ({ ...s, qty: Number(s.qty) })).sort((a, b) => key(a).localeCompare(key(b))),
+  ).toEqual(expected.sort((a, b) => key(a).localeCompare(key(b))));
+});

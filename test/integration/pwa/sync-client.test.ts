@@ -2,6 +2,7 @@
 import 'fake-indexeddb/auto';
 import { randomUUID } from 'node:crypto';
 import { PosDatabase } from '../../../pwa/src/db';
+import { planEscrow } from '../../../pwa/src/escrow';
 import { createNodeApi, NetworkError, type FetchLike } from '../../../pwa/src/node-api';
 import { StockValidator } from '../../../pwa/src/stock-validator';
 import { SyncClient } from '../../../pwa/src/sync-client';
@@ -160,4 +161,49 @@ test("a pull fills the product and stock caches from the feed, without counting 
   expect(cursor).toBeGreaterThan(0);
   // The device learnt the office's clock from the pull.
   expect((await db.device.get('self'))!.vector_clock[office.deviceId]).toBe(3);
+});
+
+test("a new till starting from the node's snapshot plans escrow from the store's real top sellers", async () => {
+  const storeId = randomUUID();
+  const [arroz, cafe, pan] = [randomUUID(), randomUUID(), randomUUID()];
+  // The store's history, sold on another till before this one ever connected.
+  const DAY = 86_400_000;
+  const now = Date.now();
+  const office = new DeviceSim(storeId, randomUUID(), now - 3 * DAY);
+  await app.inject({
+    method: 'POST',
+    url: '/stores',
+    headers: admin,
+    payload: { id: storeId, name: 'Bodega' },
+  });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/sync/push',
+    headers: admin,
+    payload: {
+      store_id: storeId,
+      device_id: office.deviceId,
+      events: [
+        office.event('ProductCreated', { product_id: arroz, name: 'Arroz', price: 1 }),
+        office.event('ProductCreated', { product_id: cafe, name: 'Café', price: 1 }),
+        office.event('ProductCreated', { product_id: pan, name: 'Pan', price: 1 }),
+        office.event('StockReceived', { product_id: cafe, qty: 500 }),
+        // 70 of Café in the week (avg 10 a day), 21 of Pan (avg 3), Arroz none.
+        office.event('SaleCreated', sale(cafe, 40), { at: now - 2 * DAY }),
+        office.event('SaleCreated', sale(pan, 21), { at: now - DAY }),
+        office.event('SaleCreated', sale(cafe, 30), { at: now }),
+      ],
+    },
+  });
+  expect(res.json()).toMatchObject({ rejected: [] });
+  const { db, sync } = await signedInDevice(storeId);
+  await sync.pull();
+  // The snapshot moved the cursor past those sales: only its history says what sells.
+  expect(Number((await db.sync_state.get('cursor'))!.value)).toBeGreaterThan(0);
+  const plan = planEscrow(await db.products.toArray(), await db.sales_stats.toArray(), Date.now());
+  expect(plan).toEqual([
+    { product_id: cafe, qty: 5 },
+    { product_id: pan, qty: 2 },
+    { product_id: arroz, qty: 2 },
+  ]);
 });

@@ -1,19 +1,29 @@
-import type { Browser } from 'playwright-core';
+import { randomUUID } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { admin } from '../support/app';
+import { DeviceSim } from '../support/events';
 import {
+  feedEvents,
+  idbRows,
   launchChromium,
   pending,
+  salesOn,
   screenshot,
   sell,
   signIn,
   startPosNode,
+  stockOf,
   storeWithCatalogue,
   waitForState,
   type PosNode,
 } from '../support/pos';
 
 // The POS page in real headless Chromium against a real node: it loads at /pos, sells offline
-// (refusing the product with no stock, as deliverable 5 says), reloads offline from its service
-// worker with the queue intact, and on reconnect the node projects exactly those sales, once.
+// (refusing the product with no stock, as deliverable 5 says) with fiscal numbers from its own
+// range, reloads offline from its service worker with the queue intact, and on reconnect the node
+// projects exactly those sales, once — checked through the node's query API, as a back office
+// would. An event the node refuses lands in the dead-letter list on screen without holding back
+// the rest of the queue.
 
 let node: PosNode;
 let browser: Browser;
@@ -26,16 +36,56 @@ afterAll(async () => {
   await node?.close();
 });
 
-test('offline sales survive a reload and reach the node exactly once', async () => {
+interface Queued {
+  seq: number;
+  event_id: string;
+  status: string;
+  type: string;
+  event: {
+    created_at: string;
+    payload: { sale_id: string; items: { product_id: string; qty: number }[]; fiscal_number?: number };
+  };
+}
+
+/** The fiscal number the till shows for its last sale, once it is not `previous` (the page sets it after the sale). */
+async function soldNumber(page: Page, previous = '') {
+  const handle = await page.waitForFunction((prev) => {
+    const n = document.querySelector('[data-testid="last-sale"]')?.getAttribute('data-fiscal-number');
+    return n && n !== prev ? n : null;
+  }, previous);
+  return Number(await handle.jsonValue());
+}
+
+async function waitForSold(page: Page, pendingCount: number) {
+  await page.waitForFunction(
+    (n) => document.querySelector('[data-testid="sync-pending"]')?.textContent === n,
+    String(pendingCount),
+  );
+}
+
+test('offline sales with fiscal numbers survive a reload and reach the node exactly once', async () => {
   const { storeId, devices, products } = await storeWithCatalogue(node.app, [
     { name: 'Arroz', price: 2.5, stock: 10 },
     { name: 'Café', price: 4, stock: 0 },
   ]);
   const [arroz, cafe] = products as [(typeof products)[0], (typeof products)[0]];
   const device = devices[0]!;
+  const seriesId = randomUUID();
   const context = await browser.newContext();
   const page = await context.newPage();
-  await signIn(page, node.url, { storeId, deviceId: device.deviceId, token: device.token }, 2);
+  await signIn(page, node.url, { storeId, deviceId: device.deviceId, token: device.token, seriesId }, 2);
+  // The reconnect round reserved this device's range of the series (POST /fiscal/reserve-range).
+  await page.waitForFunction(async () => {
+    const open = indexedDB.open('velox-pos');
+    const db = await new Promise<IDBDatabase>((r) => (open.onsuccess = () => r(open.result)));
+    const count = db.transaction('fiscal_ranges').objectStore('fiscal_ranges').count();
+    return new Promise<boolean>((r) => (count.onsuccess = () => r(count.result === 1)));
+  });
+  const [range] = await idbRows<{ series_id: string; range_start: number; range_end: number }>(
+    page,
+    'fiscal_ranges',
+  );
+  expect(range!.series_id).toBe(seriesId);
   await screenshot(page, '01-online');
 
   await context.setOffline(true);
@@ -43,10 +93,8 @@ test('offline sales survive a reload and reach the node exactly once', async () 
 
   // Sale 1: two of Arroz.
   await sell(page, [{ id: arroz.id, qty: 2 }]);
-  await page.waitForFunction(() =>
-    document.querySelector('[data-testid="last-sale"]')?.textContent?.startsWith('Sold'),
-  );
-  expect(await pending(page)).toBe(1);
+  await waitForSold(page, 1);
+  const shown = [await soldNumber(page)];
 
   // Sale 2: Café has no stock; offline the validator blocks it with the red dialog.
   await sell(page, [{ id: cafe.id, qty: 1 }]);
@@ -63,9 +111,10 @@ test('offline sales survive a reload and reach the node exactly once', async () 
 
   // Sale 3: one more Arroz.
   await sell(page, [{ id: arroz.id, qty: 1 }]);
-  await page.waitForFunction(
-    () => document.querySelector('[data-testid="sync-pending"]')?.textContent === '2',
-  );
+  await waitForSold(page, 2);
+  shown.push(await soldNumber(page, String(shown[0])));
+  // Numbered in sequence from the device's range; the refused sale took none.
+  expect(shown).toEqual([range!.range_start, range!.range_start + 1]);
 
   // A reload with no network: the service worker serves the page, IndexedDB the queue.
   await page.reload();
@@ -73,26 +122,7 @@ test('offline sales survive a reload and reach the node exactly once', async () 
   await page.waitForFunction(
     () => document.querySelector('[data-testid="sync-pending"]')?.textContent === '2',
   );
-  const queued = await page.evaluate(async () => {
-    const open = indexedDB.open('velox-pos');
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      open.onsuccess = () => resolve(open.result);
-      open.onerror = () => reject(open.error);
-    });
-    const all = db.transaction('outbox').objectStore('outbox').getAll();
-    return new Promise<{ event_id: string; status: string; items: unknown }[]>((resolve) => {
-      all.onsuccess = () =>
-        resolve(
-          (all.result as { event_id: string; status: string; event: { payload: { items: unknown } } }[]).map(
-            (q) => ({
-              event_id: q.event_id,
-              status: q.status,
-              items: q.event.payload.items,
-            }),
-          ),
-        );
-    });
-  });
+  const queued = await idbRows<Queued>(page, 'outbox');
   expect(queued.map((q) => q.status)).toEqual(['pending', 'pending']);
   expect(await page.locator(`[data-testid="product-${arroz.id}"] small`).textContent()).toMatch(/stock 7$/);
   await screenshot(page, '03-offline-reloaded');
@@ -104,39 +134,39 @@ test('offline sales survive a reload and reach the node exactly once', async () 
   await waitForState(page, 'online');
   await screenshot(page, '04-synced');
 
-  // The node projected exactly those two sales, once each, with their lines.
-  const db = node.app.t.db;
-  const events = await db
-    .selectFrom('events')
-    .select(['event_id'])
-    .where('store_id', '=', storeId)
-    .where('type', '=', 'SaleCreated')
-    .execute();
-  expect(events.map((e) => e.event_id).sort()).toEqual(queued.map((q) => q.event_id).sort());
-  const sales = await db
-    .selectFrom('sales')
-    .select(['id', 'event_id', 'device_id', 'total'])
-    .where('store_id', '=', storeId)
-    .execute();
-  expect(sales).toHaveLength(2);
-  expect(sales.every((s) => s.device_id === device.deviceId)).toBe(true);
+  // Through the query API, with the device's token: the node projected exactly those two sales,
+  // once each, with their lines and the fiscal numbers the till printed.
+  const token = device.token;
+  const feed = await feedEvents(node.url, token, storeId, ['SaleCreated']);
+  expect(feed.map((e) => e.event_id).sort()).toEqual(queued.map((q) => q.event_id).sort());
+  const sales = await salesOn(
+    node.url,
+    token,
+    storeId,
+    queued.map((q) => q.event.created_at),
+  );
+  const byId = new Map(queued.map((q) => [q.event.payload.sale_id, q]));
+  expect(sales.map((s) => s.id).sort()).toEqual([...byId.keys()].sort());
+  for (const s of sales) {
+    const q = byId.get(s.id)!;
+    expect(s).toMatchObject({
+      event_id: q.event_id,
+      device_id: device.deviceId,
+      invoice_series_id: seriesId,
+      fiscal_number: q.event.payload.fiscal_number,
+      voided: false,
+    });
+    expect(s.lines.map((l) => [l.product_id, Number(l.qty)])).toEqual(
+      q.event.payload.items.map((i) => [i.product_id, i.qty]),
+    );
+  }
   expect(sales.map((s) => Number(s.total)).sort()).toEqual([2.5, 5]);
-  const lines = await db
-    .selectFrom('sale_items')
-    .select(['product_id', 'qty'])
-    .where('store_id', '=', storeId)
-    .execute();
-  expect(lines.map((l) => [l.product_id, Number(l.qty)]).sort()).toEqual([
-    [arroz.id, 1],
-    [arroz.id, 2],
-  ]);
-  const stock = await db
-    .selectFrom('warehouse_stock')
-    .select(['product_id', 'stock'])
-    .where('store_id', '=', storeId)
-    .where('product_id', '=', arroz.id)
-    .executeTakeFirstOrThrow();
-  expect(Number(stock.stock)).toBe(7);
+  // Every number inside the device's range, and none used twice.
+  const numbers = sales.map((s) => s.fiscal_number!);
+  expect(numbers.sort((x, y) => x - y)).toEqual(shown);
+  expect(numbers.every((n) => n >= range!.range_start && n <= range!.range_end)).toBe(true);
+  expect(new Set(numbers).size).toBe(numbers.length);
+  expect(await stockOf(node.url, token, storeId, arroz.id)).toBe(7);
   await context.close();
 });
 
@@ -162,12 +192,11 @@ test('online, a product with no stock is a yellow notice the cashier may go past
   await page.waitForFunction(
     () => document.querySelector('[data-testid="sync-pending"]')?.textContent === '0',
   );
-  const sales = await node.app.t.db
-    .selectFrom('sales')
-    .select('id')
-    .where('store_id', '=', storeId)
-    .execute();
-  expect(sales).toHaveLength(1);
+  const [queued] = await idbRows<Queued>(page, 'outbox');
+  const sales = await salesOn(node.url, device.token, storeId, [queued!.event.created_at]);
+  expect(sales.map((s) => s.id)).toEqual([queued!.event.payload.sale_id]);
+  // Sold past zero, as the cashier chose.
+  expect(await stockOf(node.url, device.token, storeId, products[0]!.id)).toBe(-1);
   await context.close();
 });
 
@@ -185,5 +214,68 @@ test('a token the node does not know is refused at sign-in and not stored', asyn
   expect(await page.locator('#pos').isVisible()).toBe(false);
   await page.reload();
   expect(await page.getByTestId('store-id').isVisible()).toBe(true);
+  await context.close();
+});
+
+test('an event the node refuses shows in the dead-letter list; the rest of the queue syncs', async () => {
+  const { storeId, devices, products } = await storeWithCatalogue(node.app, [
+    { name: 'Arroz', price: 2.5, stock: 10 },
+  ]);
+  const [arroz] = products as [(typeof products)[0]];
+  const device = devices[0]!;
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, node.url, { storeId, deviceId: device.deviceId, token: device.token }, 1);
+  await context.setOffline(true);
+  await waitForState(page, 'offline');
+  for (const n of [1, 2, 3]) {
+    await sell(page, [{ id: arroz.id, qty: n }]);
+    await waitForSold(page, n);
+  }
+  const queued = await idbRows<Queued>(page, 'outbox');
+  const [, doomed] = queued;
+  // Meanwhile another device's event took the second sale's event_id: the node holds a different
+  // event under that id, so it refuses the till's (EVENT_ID_CONFLICT, a per-event rejection).
+  const office = new DeviceSim(storeId);
+  const res = await node.app.inject({
+    method: 'POST',
+    url: '/sync/push',
+    headers: admin,
+    payload: {
+      store_id: storeId,
+      device_id: office.deviceId,
+      events: [
+        {
+          ...office.event('CustomerCreated', { customer_id: randomUUID(), name: 'Ana' }),
+          event_id: doomed!.event_id,
+        },
+      ],
+    },
+  });
+  expect(res.json()).toMatchObject({ rejected: [] });
+
+  await context.setOffline(false);
+  await page.waitForFunction(() => document.querySelector('[data-testid="sync-dead"]')?.textContent === '1');
+  await waitForSold(page, 0);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="dead-letters"] li').length === 1);
+  expect(await page.getByTestId('dead-letters').textContent()).toMatch(
+    new RegExp(`^SaleCreated #${doomed!.seq}: EVENT_ID_CONFLICT — event_id: an event with this event_id`),
+  );
+  expect((await idbRows<{ event_id: string }>(page, 'dead_letters')).map((d) => d.event_id)).toEqual([
+    doomed!.event_id,
+  ]);
+  await screenshot(page, '06-dead-letter');
+
+  // The sales before and after it reached the node; the refused one did not.
+  const sales = await salesOn(
+    node.url,
+    device.token,
+    storeId,
+    queued.map((q) => q.event.created_at),
+  );
+  expect(sales.map((s) => s.id).sort()).toEqual(
+    [queued[0]!, queued[2]!].map((q) => q.event.payload.sale_id).sort(),
+  );
+  expect(await stockOf(node.url, device.token, storeId, arroz.id)).toBe(10 - 1 - 3);
   await context.close();
 });

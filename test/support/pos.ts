@@ -129,3 +129,93 @@ export async function sell(page: Page, lines: { id: string; qty: number }[]) {
   for (const l of lines) for (let i = 0; i < l.qty; i++) await page.getByTestId(`product-${l.id}`).click();
   await page.getByTestId('sell').click();
 }
+
+/** GET on the node's query API over HTTP, with a device (or admin) token, as a back office would. */
+export async function queryApi<T>(url: string, token: string, path: string): Promise<T> {
+  const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+/** Every page of a paginated store query (`next_cursor` until null). */
+export async function queryAll<T>(url: string, token: string, path: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const sep = path.includes('?') ? '&' : '?';
+    const page: { items: T[]; next_cursor: string | null } = await queryApi(
+      url,
+      token,
+      `${path}${sep}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
+}
+
+export interface SaleView {
+  id: string;
+  event_id: string;
+  device_id: string;
+  total: string;
+  invoice_series_id: string | null;
+  fiscal_number: number | null;
+  voided: boolean;
+  lines: { product_id: string; qty: string }[];
+}
+
+/** The store's sales of the UTC days these times fall on, through GET /stores/{id}/sales?day=. */
+export async function salesOn(url: string, token: string, storeId: string, times: string[]) {
+  const days = [...new Set(times.map((t) => t.slice(0, 10)))];
+  const sales: SaleView[] = [];
+  for (const day of days)
+    sales.push(...(await queryAll<SaleView>(url, token, `/stores/${storeId}/sales?day=${day}`)));
+  return sales;
+}
+
+/** The stock of one product in one warehouse, through GET /stores/{id}/stock. */
+export async function stockOf(
+  url: string,
+  token: string,
+  storeId: string,
+  productId: string,
+  warehouseId = storeId,
+) {
+  const rows = await queryAll<{ product_id: string; warehouse_id: string; quantity: string }>(
+    url,
+    token,
+    `/stores/${storeId}/stock`,
+  );
+  const row = rows.find((r) => r.product_id === productId && r.warehouse_id === warehouseId);
+  return row ? Number(row.quantity) : null;
+}
+
+/** Every event of the store's feed of these types, through GET /sync/pull. */
+export async function feedEvents(url: string, token: string, storeId: string, types: string[]) {
+  const events: { event_id: string; type: string; payload: Record<string, unknown> }[] = [];
+  let since = 0;
+  for (;;) {
+    const page = await queryApi<{ events: typeof events; next_since: number; has_more: boolean }>(
+      url,
+      token,
+      `/sync/pull?store_id=${storeId}&since=${since}&limit=500`,
+    );
+    events.push(...page.events.filter((e) => types.includes(e.type)));
+    since = page.next_since;
+    if (!page.has_more || page.events.length === 0) return events;
+  }
+}
+
+/** All rows of one object store of the page's IndexedDB (what the till holds). */
+export function idbRows<T>(page: Page, store: string): Promise<T[]> {
+  return page.evaluate(async (name) => {
+    const open = indexedDB.open('velox-pos');
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+    const all = db.transaction(name).objectStore(name).getAll();
+    return new Promise<T[]>((resolve) => (all.onsuccess = () => resolve(all.result as T[])));
+  }, store);
+}

@@ -7,8 +7,10 @@ import {
   pending,
   screenshot,
   sell,
+  salesOn,
   signIn,
   startPosNode,
+  stockOf,
   storeWithCatalogue,
   waitForState,
   type PosNode,
@@ -101,13 +103,19 @@ test('offline sales carry fiscal numbers from the range the device reserved onli
   await page.waitForFunction(
     () => document.querySelector('[data-testid="sync-pending"]')?.textContent === '0',
   );
-  const sales = await node.app.t.db
-    .selectFrom('sales')
-    .select(['id', 'invoice_series_id', 'fiscal_number', 'device_id'])
-    .where('store_id', '=', storeId)
-    .orderBy('fiscal_number')
-    .execute();
-  expect(sales.map((s) => [s.invoice_series_id, Number(s.fiscal_number), s.device_id])).toEqual([
+  // Through the query API, with the device's token.
+  const queued = await idb<{ event: { created_at: string } }>(page, 'outbox');
+  const sales = await salesOn(
+    node.url,
+    device.token,
+    storeId,
+    queued.map((q) => q.event.created_at),
+  );
+  expect(
+    sales
+      .map((s) => [s.invoice_series_id, s.fiscal_number, s.device_id])
+      .sort((a, b) => Number(a[1]) - Number(b[1])),
+  ).toEqual([
     [seriesId, range!.range_start, device.deviceId],
     [seriesId, range!.range_start + 1, device.deviceId],
   ]);
@@ -205,21 +213,16 @@ test('two tills sell the last units of a product offline, each from its escrow, 
       () => document.querySelector('[data-testid="sync-pending"]')?.textContent === '0',
     );
   }
-  const db = node.app.t.db;
-  const lines = await db
-    .selectFrom('sale_items')
-    .select(['sale_id', 'qty'])
-    .where('store_id', '=', storeId)
-    .execute();
+  // Through the query API: one line of one unit per sale the tills made, and not one unit oversold.
+  const times = (
+    await Promise.all(tills.map((t) => idb<{ event: { created_at: string } }>(t.page, 'outbox')))
+  ).flatMap((rows) => rows.map((q) => q.event.created_at));
+  const token = tills[0]!.device.token;
+  const sales = await salesOn(node.url, token, storeId, times);
+  const lines = sales.flatMap((s) => s.lines.map((l) => ({ sale_id: s.id, qty: Number(l.qty) })));
   expect(lines).toHaveLength(escrowed);
+  expect(lines.every((l) => l.qty === 1)).toBe(true);
   expect(new Set(lines.map((l) => l.sale_id)).size).toBe(escrowed);
-  const stock = await db
-    .selectFrom('warehouse_stock')
-    .select('stock')
-    .where('store_id', '=', storeId)
-    .where('product_id', '=', leche.id)
-    .executeTakeFirstOrThrow();
-  // Not one unit oversold.
-  expect(Number(stock.stock)).toBe(0);
+  expect(await stockOf(node.url, token, storeId, leche.id)).toBe(0);
   for (const t of tills) await t.context.close();
 });

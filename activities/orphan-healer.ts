@@ -68,10 +68,7 @@ export function createOrphanHealerActivities({ db, log, config, onFiscalExhauste
         });
       }
       const result = await healOrphanBatch(db, healerLog, parsed.data, { onFiscalExhausted });
-      const ended = await endOverdueRanges(
-        { db, config, log: healerLog },
-        { storeId: parsed.data.storeId },
-      );
+      const ended = await endOverdueRanges({ db, config, log: healerLog }, { storeId: parsed.data.storeId });
       if (ended.length > 0) healerLog.info({ ranges: ended.length }, 'overdue fiscal ranges ended');
       return result;
     },

@@ -114,11 +114,7 @@ export async function assertSameTables(
 }
 
 /** Makes inserts and updates of one store's rows in `table` fail, as a broken projection would. */
-export async function breakProjection(
-  db: Db,
-  table: 'sales' | 'debts' | 'debt_payments',
-  storeId: string,
-) {
+export async function breakProjection(db: Db, table: 'sales' | 'debts' | 'debt_payments', storeId: string) {
   const trigger = `refuse_${randomUUID().replaceAll('-', '')}`;
   await sql`
     CREATE OR REPLACE FUNCTION test_refuse_store() RETURNS trigger LANGUAGE plpgsql AS $$

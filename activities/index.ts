@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
+import type { ExhaustedRange } from '../infra/projections';
 import { createEscrowActivities } from './escrow';
 import type { FederationHealthReport } from '../domain/health/report';
 import { createHealthActivities } from './health';
@@ -25,6 +26,11 @@ export interface ActivityDeps {
   config: Config;
   /** Builds a store's health report (actors/health.ts, handed in by the composition root). */
   healthReport?: (storeId: string) => Promise<FederationHealthReport>;
+  /**
+   * Signals the FiscalRange workflows of ranges whose last number a sale used, for sales that enter
+   * by reconcile or are projected by the orphan healer (actors/fiscal.ts, handed in by the root).
+   */
+  onFiscalExhausted?: (ranges: ExhaustedRange[]) => void;
 }
 
 /**

@@ -1,9 +1,18 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
 import { describeIssues, Failure } from '../domain/errors';
-import { applyStock, fromRows, newSink, projectWithFallback, writeConflictAudit } from '../infra/projections';
+import { endOverdueRanges } from '../infra/fiscal/ranges';
+import {
+  applyStock,
+  fromRows,
+  newSink,
+  projectWithFallback,
+  writeConflictAudit,
+  type ExhaustedRange,
+} from '../infra/projections';
 import { claimUnprojected, recordProjectionOutcomes } from '../infra/repositories/events';
 
 // The orphan healer (docs/runbook.md, "Projection gaps"): events that are in
@@ -11,6 +20,8 @@ import { claimUnprojected, recordProjectionOutcomes } from '../infra/repositorie
 // projected again.
 // The log is the source of truth, so healing is just "project the event once more": projections are
 // idempotent CRDTs, which is what makes a re-run (or a crash between runs) harmless.
+// Each pass also ends the fiscal ranges this node granted that are past their time but still open
+// (their FiscalRange workflow never ran): a safety net under the workflow's timer, not a reclaim cron.
 
 export const orphanHealInputSchema = z.object({
   batchSize: z.number().int().positive().max(10_000),
@@ -38,9 +49,12 @@ export interface OrphanHealResult {
 export interface OrphanHealerDeps {
   db: Db;
   log: Logger;
+  config: Config;
+  /** Tells the FiscalRange workflows of ranges a healed sale used up (as a push does). */
+  onFiscalExhausted?: (ranges: ExhaustedRange[]) => void;
 }
 
-export function createOrphanHealerActivities({ db, log }: OrphanHealerDeps) {
+export function createOrphanHealerActivities({ db, log, config, onFiscalExhausted }: OrphanHealerDeps) {
   const healerLog = log.child({ component: 'orphan-healer' });
   return {
     async healOrphans(input: OrphanHealInput): Promise<OrphanHealResult> {
@@ -53,7 +67,10 @@ export function createOrphanHealerActivities({ db, log }: OrphanHealerDeps) {
           nonRetryable: true,
         });
       }
-      return healOrphanBatch(db, healerLog, parsed.data);
+      const result = await healOrphanBatch(db, healerLog, parsed.data, { onFiscalExhausted });
+      const ended = await endOverdueRanges({ db, config, log: healerLog }, { storeId: parsed.data.storeId });
+      if (ended.length > 0) healerLog.info({ ranges: ended.length }, 'overdue fiscal ranges ended');
+      return result;
     },
   };
 }
@@ -68,7 +85,9 @@ export async function healOrphanBatch(
   db: Db,
   log: Logger,
   input: OrphanHealInput,
+  hooks: { onFiscalExhausted?: (ranges: ExhaustedRange[]) => void } = {},
 ): Promise<OrphanHealResult> {
+  let fiscalExhausted: ExhaustedRange[] = [];
   const result = await db.transaction().execute(async (trx) => {
     const rows = await claimUnprojected(trx, input);
     if (rows.length === 0) return { checked: 0, healed: 0, failed: 0, details: [] };
@@ -90,6 +109,7 @@ export async function healOrphanBatch(
       details.map((d) => ({ event_id: d.event_id, error: d.error ?? null })),
     );
     await applyStock(trx, sink); // last: the hot stock rows stay locked only until commit
+    fiscalExhausted = sink.fiscalExhausted;
     return {
       checked: rows.length,
       healed: details.filter((d) => d.status === 'healed').length,
@@ -98,6 +118,8 @@ export async function healOrphanBatch(
     };
   });
 
+  // After the commit, as a push does: a healed sale that used a range's last number exhausts it.
+  if (fiscalExhausted.length > 0) hooks.onFiscalExhausted?.(fiscalExhausted);
   // Logged after commit: a line saying "healed" is only written once it is true.
   for (const d of result.details) {
     if (d.status === 'healed')

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
+import type { ExhaustedRange } from '../infra/projections';
 import { listStoreIds } from '../infra/repositories/stores';
 import type { EntityTally, WalkOptions } from '../domain/reconcile/digest-walk';
 import type { TrafficCounter } from '../domain/wire/peer-protocol';
@@ -18,6 +19,8 @@ export interface ReconcileDeps {
   db: Db;
   config: Pick<Config, 'NODE_ID' | 'PEERS'>;
   log: Logger;
+  /** Tells the FiscalRange workflows of ranges a pulled sale used up (as a push does). */
+  onFiscalExhausted?: (ranges: ExhaustedRange[]) => void;
 }
 
 export interface ReconcileStepInput {
@@ -82,7 +85,7 @@ async function heartbeating<T>(step: () => Promise<T>): Promise<T> {
 
 const copy = (t: TrafficCounter): TrafficCounter => ({ ...t });
 
-export function createReconcileActivities({ db, config, log }: ReconcileDeps) {
+export function createReconcileActivities({ db, config, log, onFiscalExhausted }: ReconcileDeps) {
   const rlog = log.child({ component: 'reconcile' });
 
   function clientFor(input: ReconcileStepInput): PeerClient {
@@ -119,6 +122,7 @@ export function createReconcileActivities({ db, config, log }: ReconcileDeps) {
           nodeId: config.NODE_ID,
           log: rlog,
         });
+        if (r.fiscalExhausted.length > 0) onFiscalExhausted?.(r.fiscalExhausted);
         return {
           fetched: r.fetched,
           replayed: r.replayed,

@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import type { Logger } from 'pino';
 import { createActivities } from '../activities';
+import { createFiscalExhaustionSignaller } from '../actors/fiscal';
 import { buildHealthReport } from '../actors/health';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
@@ -44,6 +45,8 @@ export async function createNodeWorker({
       // The report asks the relay actors and Temporal's visibility: through the worker's own client.
       healthReport: (storeId) =>
         buildHealthReport({ db, config, temporal: Context.current().client }, storeId),
+      onFiscalExhausted: (ranges) =>
+        createFiscalExhaustionSignaller(Context.current().client, config, log)(ranges),
     }),
     // A healing pass is one short transaction: let it commit rather than cancel it mid-way.
     shutdownGraceTime: '10 seconds',

@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { startFiscalRange } from '../../actors/fiscal';
+import { createFiscalExhaustionSignaller, startFiscalRange } from '../../actors/fiscal';
 import type { Config } from '../../infra/config';
 import type { Db } from '../../infra/db';
 import type { Logger } from 'pino';
@@ -84,6 +84,9 @@ const ledgerSchema = z.object({
 export const fiscalRoutes: FastifyPluginAsyncZod<FiscalRoutesOptions> = async (app, opts) => {
   const { config, db } = opts;
   const deps = { db, config, log: opts.log.child({ component: 'fiscal' }) };
+  const signalExhausted = opts.temporal
+    ? createFiscalExhaustionSignaller(opts.temporal, config, deps.log)
+    : undefined;
 
   app.post(
     '/fiscal/series',
@@ -161,7 +164,9 @@ export const fiscalRoutes: FastifyPluginAsyncZod<FiscalRoutesOptions> = async (a
       }
       if (principal.kind === 'admin') await requireStore(db, body.store_id);
       const range = await reserveRange(deps, body);
-      if (range.created) opts.onEventsCommitted?.([body.store_id]);
+      if (range.created || range.ended.length > 0) opts.onEventsCommitted?.([body.store_id]);
+      // Used-up ranges the reservation ended (their signal was lost): their workflows can stop now.
+      if (range.ended.length > 0) signalExhausted?.(range.ended);
       // A device's active range granted by another node (it moved) has its workflow there.
       if (opts.temporal && range.node_id === config.NODE_ID) {
         // Committed already: a failed start is retried by the device's next reservation (200).

@@ -16,8 +16,14 @@ import {
   findActiveRange,
   findRange,
   listRanges,
+  openRanges,
+  overdueRanges,
+  rangesWithLastNumberUsed,
+  staleDeviceRanges,
   type FiscalRange,
+  type StaleRange,
 } from '../repositories/fiscal-sequence-ranges';
+import type { ExhaustedRange } from '../projections/types';
 import { ApiError, AppError } from '../../domain/errors';
 import { cutRange, defaultHomeNode, freeNumbers, nextBlock } from '../../domain/fiscal/allocation';
 import { buildLedger, type LedgerEntry, type LedgerState } from '../../domain/fiscal/ledger';
@@ -235,9 +241,11 @@ export interface ReservedRange {
   /** The node that granted it: its FiscalRange workflow runs there. */
   node_id: string | null;
   created: boolean;
+  /** The device's used-up ranges this reservation ended `exhausted` (their workflows are told). */
+  ended: ExhaustedRange[];
 }
 
-const reservedOf = (r: FiscalRange, created: boolean): ReservedRange => ({
+const reservedOf = (r: FiscalRange, created: boolean, ended: ExhaustedRange[]): ReservedRange => ({
   range_id: r.range_id,
   store_id: r.store_id,
   series_id: r.series_id,
@@ -247,11 +255,12 @@ const reservedOf = (r: FiscalRange, created: boolean): ReservedRange => ({
   expires_at: r.expires_at!.toISOString(),
   node_id: r.node_id,
   created,
+  ended,
 });
 
 type Attempt =
   | { kind: 'range'; range: ReservedRange; free: number; series: FiscalSeries }
-  | { kind: 'need-block'; series: FiscalSeries };
+  | { kind: 'need-block'; series: FiscalSeries; ended: ExhaustedRange[] };
 
 const exhausted = (seriesId: string, last: number | null) =>
   new AppError(
@@ -273,9 +282,11 @@ const pendingBlocks = new Map<string, Promise<void>>();
 export async function reserveRange(deps: FiscalDeps, input: ReserveInput): Promise<ReservedRange> {
   const { config } = deps;
   const quantity = input.quantity ?? config.FISCAL_RANGE_DEFAULT_SIZE;
+  const ended: ExhaustedRange[] = [];
   for (let round = 0; round < 3; round++) {
     const attempt = await inTransaction(deps.db, (trx) => reserveInTx(trx, deps, input, quantity));
     if (attempt.kind === 'range') {
+      attempt.range.ended.unshift(...ended);
       if (
         attempt.range.created &&
         attempt.series.home_node !== config.NODE_ID &&
@@ -288,6 +299,8 @@ export async function reserveRange(deps: FiscalDeps, input: ReserveInput): Promi
       }
       return attempt.range;
     }
+    // Committed with the round's transaction: a later round finds those ranges ended already.
+    ended.push(...attempt.ended);
     await requestBlock(deps, attempt.series);
   }
   throw noBlock(input.series_id, 'blocks granted by the home node were used up by concurrent reservations');
@@ -305,8 +318,13 @@ async function reserveInTx(
   const series =
     (await findSeries(trx, input.store_id, input.series_id)) ??
     (await declareInTx(trx, deps, input.store_id, input.series_id, implicitSeries(config)));
+  // A range is never handed back once its last number is used, even if the signal that should have
+  // ended it was lost; one past its time whose workflow never ran is ended here too.
+  const stale = await staleDeviceRanges(trx, input, config.NODE_ID, now);
+  await endRangesInTx(trx, deps, stale);
+  const ended = stale.filter((r) => r.used_up).map(exhaustedOf);
   const active = await findActiveRange(trx, input.store_id, input.series_id, input.device_id, now);
-  if (active) return { kind: 'range', range: reservedOf(active, false), free: Infinity, series };
+  if (active) return { kind: 'range', range: reservedOf(active, false, ended), free: Infinity, series };
   if (series.valid_until && series.valid_until <= now) {
     throw new AppError(
       409,
@@ -318,7 +336,7 @@ async function reserveInTx(
   let cut = cutRange(blocks, quantity);
   let free = freeNumbers(blocks);
   if (!cut) {
-    if (series.home_node !== config.NODE_ID) return { kind: 'need-block', series };
+    if (series.home_node !== config.NODE_ID) return { kind: 'need-block', series, ended };
     const block = await grantBlockInTx(
       trx,
       deps,
@@ -348,7 +366,45 @@ async function reserveInTx(
     }),
   ]);
   const range = (await findRange(trx, input.store_id, rangeId))!;
-  return { kind: 'range', range: reservedOf(range, true), free: free - (cut.end - cut.start + 1), series };
+  return {
+    kind: 'range',
+    range: reservedOf(range, true, ended),
+    free: free - (cut.end - cut.start + 1),
+    series,
+  };
+}
+
+const exhaustedOf = (r: StaleRange): ExhaustedRange => ({
+  store_id: r.store_id,
+  range_id: r.range_id,
+  node_id: r.node_id,
+});
+
+/**
+ * Appends FiscalRangeClosed for open ranges (the caller holds their series lock): `exhausted` when
+ * the device used the last number, else `expired`. The end is an event, so every node's ledger
+ * shows it; of two ends of one range (this one and its workflow's) the projection keeps one.
+ */
+async function endRangesInTx(trx: Trx, deps: FiscalDeps, ranges: StaleRange[]): Promise<void> {
+  if (ranges.length === 0) return;
+  await append(
+    trx,
+    deps,
+    ranges.map((r) =>
+      nodeEvent(deps.config.NODE_ID, r.store_id, 'FiscalRangeClosed', {
+        range_id: r.range_id,
+        series_id: r.series_id,
+        device_id: r.device_id,
+        status: r.used_up ? 'exhausted' : 'expired',
+      }),
+    ),
+  );
+  for (const r of ranges) {
+    deps.log.info(
+      { range_id: r.range_id, series_id: r.series_id, status: r.used_up ? 'exhausted' : 'expired' },
+      'fiscal range ended outside its workflow',
+    );
+  }
 }
 
 /** The home node grants `nodeId` the next block (the caller holds the series lock). */
@@ -485,6 +541,8 @@ export async function grantBlockToPeer(
 /**
  * Ends a range (its FiscalRange workflow calls this): appends FiscalRangeClosed unless the range has
  * ended already (a retried activity, or an end relayed from elsewhere). Returns whether it ended it.
+ * A range whose last number its device used ends `exhausted` even when the workflow's timer ran out
+ * first (the signal was lost, or the sale arrived by a path that does not signal).
  */
 export async function closeRange(
   deps: FiscalDeps,
@@ -496,16 +554,64 @@ export async function closeRange(
     await lockSeries(trx, input.store_id, range.series_id);
     const now = await findRange(trx, input.store_id, input.range_id);
     if (!now || now.close_event_id !== null) return false;
+    const usedUp =
+      input.status === 'exhausted' ||
+      (await rangesWithLastNumberUsed(trx, input.store_id, [input.range_id])).length > 0;
     await append(trx, deps, [
       nodeEvent(deps.config.NODE_ID, input.store_id, 'FiscalRangeClosed', {
         range_id: input.range_id,
         series_id: now.series_id,
         device_id: now.device_id,
-        status: input.status,
+        status: usedUp ? 'exhausted' : 'expired',
       }),
     ]);
     return true;
   });
+}
+
+/** Most overdue ranges one sweep ends. */
+export const OVERDUE_SWEEP_LIMIT = 100;
+
+/**
+ * Ends this node's ranges whose time is up but which are still open: their FiscalRange workflow
+ * never started (a start that failed after the reservation committed, and the device never asked
+ * again) or was terminated. Without this their unused numbers would stay `reserved` in the ledger
+ * for ever; ended, they are `burned` (or the range `exhausted` if its last number was used), on
+ * every node, since the end is an event. The orphan healer runs it on each pass.
+ */
+export async function endOverdueRanges(
+  deps: FiscalDeps,
+  opts: { storeId?: string; now?: Date } = {},
+): Promise<StaleRange[]> {
+  const now = opts.now ?? new Date();
+  const found = await overdueRanges(deps.db, deps.config.NODE_ID, now, {
+    storeId: opts.storeId,
+    limit: OVERDUE_SWEEP_LIMIT,
+  });
+  const bySeries = new Map<string, StaleRange[]>();
+  for (const r of found) {
+    const key = `${r.store_id}:${r.series_id}`;
+    bySeries.set(key, [...(bySeries.get(key) ?? []), r]);
+  }
+  const ended: StaleRange[] = [];
+  for (const ranges of bySeries.values()) {
+    const { store_id, series_id } = ranges[0]!;
+    ended.push(
+      ...(await inTransaction(deps.db, async (trx) => {
+        await lockSeries(trx, store_id, series_id);
+        // Under the lock: a workflow or a reservation may have ended some meanwhile, and a sale
+        // may have used a last number.
+        const open = await openRanges(
+          trx,
+          store_id,
+          ranges.map((r) => r.range_id),
+        );
+        await endRangesInTx(trx, deps, open);
+        return open;
+      })),
+    );
+  }
+  return ended;
 }
 
 /** Most numbers one ledger answer lists (page on with `from`). */

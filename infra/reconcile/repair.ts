@@ -4,6 +4,7 @@ import { chunk } from '../../domain/chunk';
 import { describeIssues, PeerFailure, Rejection } from '../../domain/errors';
 import { syncEventSchema, type SyncEvent } from '../../domain/events/schemas';
 import type { Log } from '../log';
+import type { ExhaustedRange } from '../projections';
 import {
   entityOf,
   tallyTypes,
@@ -83,6 +84,8 @@ export interface PullOutcome {
   conflicts: string[];
   /** Events the peer returned that this node refuses (malformed, wrong store). */
   refused: { event_id: string; reason: string }[];
+  /** Device ranges whose last number a pulled sale used (their workflows are told by the caller). */
+  fiscalExhausted: ExhaustedRange[];
 }
 
 /**
@@ -96,7 +99,7 @@ export async function pullEvents(
   eventIds: string[],
   opts: { nodeId: string; log: Log },
 ): Promise<PullOutcome> {
-  const out: PullOutcome = { fetched: {}, replayed: {}, conflicts: [], refused: [] };
+  const out: PullOutcome = { fetched: {}, replayed: {}, conflicts: [], refused: [], fiscalExhausted: [] };
   const add = (t: EntityTally, type: string) => {
     const e = entityOf(type);
     t[e] = (t[e] ?? 0) + 1;
@@ -130,6 +133,7 @@ export async function pullEvents(
     out.conflicts.push(
       ...result.rejected.filter((r) => r.code === Rejection.eventIdConflict).map((r) => r.event_id),
     );
+    out.fiscalExhausted.push(...result.fiscalExhausted);
   }
   for (const r of out.refused)
     opts.log.warn({ event_id: r.event_id, reason: r.reason, peer: client.peer.id }, 'pulled event refused');

@@ -110,6 +110,79 @@ export async function activeRangesEndingAt(
   return r.rows;
 }
 
+/** An open range that has to be ended: its device used its last number, or its time is up. */
+export interface StaleRange {
+  store_id: string;
+  range_id: string;
+  series_id: string;
+  device_id: string;
+  node_id: string | null;
+  /** Its device used its last number: it ends `exhausted` (else `expired`). */
+  used_up: boolean;
+}
+
+const staleColumns = sql<StaleRange>`r.store_id, r.range_id, r.series_id, r.device_id, r.node_id,
+  EXISTS (SELECT 1 FROM fiscal_numbers n
+    WHERE n.store_id = r.store_id AND n.series_id = r.series_id AND n.fiscal_number = r.range_end
+      AND n.device_id = r.device_id) AS used_up`;
+
+/**
+ * The device's open ranges in the series that must not be handed back: used up (whoever granted
+ * them: the sale is in this node's log), or out of time and granted by `nodeId` (its own clock
+ * decides for its own ranges only). The caller holds the series lock.
+ */
+export async function staleDeviceRanges(
+  trx: Transaction<Database>,
+  key: { store_id: string; series_id: string; device_id: string },
+  nodeId: string,
+  now: Date,
+): Promise<StaleRange[]> {
+  const r = await sql<StaleRange>`
+    SELECT s.store_id, s.range_id, s.series_id, s.device_id, s.node_id, s.used_up FROM (
+      SELECT ${staleColumns}, r.expires_at FROM fiscal_sequence_ranges r
+      WHERE r.store_id = ${key.store_id} AND r.series_id = ${key.series_id}
+        AND r.device_id = ${key.device_id} AND r.status = 'active' AND r.range_start IS NOT NULL
+    ) s
+    WHERE s.used_up OR (s.node_id = ${nodeId} AND s.expires_at <= ${now})
+    ORDER BY s.range_id`.execute(trx);
+  return r.rows;
+}
+
+/**
+ * Open ranges granted by `nodeId` whose time is up (their FiscalRange workflow should have ended
+ * them: it never started, or was terminated), oldest expiry first.
+ */
+export async function overdueRanges(
+  db: Executor,
+  nodeId: string,
+  now: Date,
+  opts: { storeId?: string; limit: number },
+): Promise<StaleRange[]> {
+  const r = await sql<StaleRange>`
+    SELECT ${staleColumns} FROM fiscal_sequence_ranges r
+    WHERE r.node_id = ${nodeId} AND r.status = 'active' AND r.range_start IS NOT NULL
+      AND r.expires_at <= ${now}
+      ${opts.storeId === undefined ? sql`` : sql`AND r.store_id = ${opts.storeId}`}
+    ORDER BY r.expires_at, r.range_id
+    LIMIT ${opts.limit}`.execute(db);
+  return r.rows;
+}
+
+/** Of these ranges, the ones still open (the caller holds their series lock). */
+export async function openRanges(
+  trx: Transaction<Database>,
+  storeId: string,
+  rangeIds: string[],
+): Promise<StaleRange[]> {
+  if (rangeIds.length === 0) return [];
+  const r = await sql<StaleRange>`
+    SELECT ${staleColumns} FROM fiscal_sequence_ranges r
+    WHERE r.store_id = ${storeId} AND r.range_id = ANY(${rangeIds}::uuid[]) AND r.status = 'active'
+      AND r.close_event_id IS NULL
+    ORDER BY r.range_id`.execute(trx);
+  return r.rows;
+}
+
 /** The device's active range in the series that has not run out of time, if any. */
 export function findActiveRange(
   db: Executor,

@@ -2,7 +2,6 @@ import { testConfig } from '../support/app';
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { sql } from 'kysely';
 import { createOrphanHealerActivities, type OrphanHealInput } from '../../activities/orphan-healer';
 import type { Db } from '../../infra/db';
 import { ingestEvents } from '../../infra/eventlog/ingest';
@@ -12,6 +11,7 @@ import { createNodeWorker } from '../../app/worker';
 import { orphanHealerWorkflow } from '../../workflows';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { DeviceSim } from '../support/events';
+import { breakProjection } from '../support/projections';
 import {
   bundleWorkflows,
   connectTestEnvironment,
@@ -70,29 +70,13 @@ async function heal(storeId: string, limits = LIMITS) {
   return { result, handle: env.client.workflow.getHandle(workflowId) };
 }
 
-/** Makes inserts and updates of one store's rows in `table` fail, as a broken projection would. */
-async function breakProjection(table: 'sales' | 'debts' | 'debt_payments', storeId: string) {
-  const trigger = `refuse_${randomUUID().replaceAll('-', '')}`;
-  await sql`
-    CREATE OR REPLACE FUNCTION test_refuse_store() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.store_id::text = TG_ARGV[0] THEN
-        RAISE EXCEPTION '% unavailable for store %', TG_TABLE_NAME, NEW.store_id;
-      END IF;
-      RETURN NEW;
-    END $$`.execute(db);
-  await sql`CREATE TRIGGER ${sql.id(trigger)} BEFORE INSERT OR UPDATE ON ${sql.table(table)}
-    FOR EACH ROW EXECUTE FUNCTION test_refuse_store(${sql.lit(storeId)})`.execute(db);
-  return { restore: () => sql`DROP TRIGGER ${sql.id(trigger)} ON ${sql.table(table)}`.execute(db) };
-}
-
 async function ingest(events: SyncEvent[]) {
   return ingestEvents(db, events, { nodeId: 'node-a', source: 'device' }, testLog);
 }
 
 /** Ingests while `table` refuses the store's rows: the events are kept, their projection fails. */
 async function ingestOrphans(table: 'sales' | 'debts' | 'debt_payments', events: SyncEvent[]) {
-  const broken = await breakProjection(table, events[0]!.store_id);
+  const broken = await breakProjection(db, table, events[0]!.store_id);
   const result = await ingest(events);
   await broken.restore();
   expect(result.accepted).toHaveLength(events.length);
@@ -338,7 +322,7 @@ test('projection errors are recorded on the event, and the rest of the batch sti
   const healthy = saleEvent(device);
   await insertLeftovers([healthy]);
 
-  const broken = await breakProjection('debts', store);
+  const broken = await breakProjection(db, 'debts', store);
   const { result } = await heal(store).finally(() => broken.restore());
 
   expect(result).toMatchObject({ checked: 3, healed: 1, failed: 2 });
@@ -417,7 +401,7 @@ test('concurrent passes never claim the same event (SKIP LOCKED)', async () => {
   const device = new DeviceSim(store);
   const sales = Array.from({ length: 20 }, () => saleEvent(device, { qty: 1 }));
   await insertLeftovers(sales);
-  const { healOrphans } = createOrphanHealerActivities({ db, log: testLog });
+  const { healOrphans } = createOrphanHealerActivities({ db, log: testLog, config: testConfig() });
   const input: OrphanHealInput = { batchSize: 8, maxAgeDays: 7, storeId: store };
 
   const results = await Promise.all([healOrphans(input), healOrphans(input), healOrphans(input)]);

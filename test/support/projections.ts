@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import pino from 'pino';
 import type { Db } from '../../infra/db';
@@ -110,4 +111,20 @@ export async function assertSameTables(
         `only in ${labels[1]}:\n  ${onlyB.slice(0, 10).join('\n  ')}`,
     );
   }
+}
+
+/** Makes inserts and updates of one store's rows in `table` fail, as a broken projection would. */
+export async function breakProjection(db: Db, table: 'sales' | 'debts' | 'debt_payments', storeId: string) {
+  const trigger = `refuse_${randomUUID().replaceAll('-', '')}`;
+  await sql`
+    CREATE OR REPLACE FUNCTION test_refuse_store() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.store_id::text = TG_ARGV[0] THEN
+        RAISE EXCEPTION '% unavailable for store %', TG_TABLE_NAME, NEW.store_id;
+      END IF;
+      RETURN NEW;
+    END $$`.execute(db);
+  await sql`CREATE TRIGGER ${sql.id(trigger)} BEFORE INSERT OR UPDATE ON ${sql.table(table)}
+    FOR EACH ROW EXECUTE FUNCTION test_refuse_store(${sql.lit(storeId)})`.execute(db);
+  return { restore: () => sql`DROP TRIGGER ${sql.id(trigger)} ON ${sql.table(table)}`.execute(db) };
 }

@@ -224,3 +224,61 @@ test('partitioned nodes keep reserving from their own blocks, never hand out a n
   const alerts = await a.db.selectFrom('alerts').selectAll().where('type', '=', 'FISCAL_DUPLICATE').execute();
   expect(alerts).toEqual([]);
 });
+
+test('a last number that reaches the granting node only by a reconcile pull ends its range exhausted, on both nodes', async () => {
+  // The device reserves on a (the home) and, moved to b, sells its whole range there while the
+  // relays are paused: a learns of the sales only when it pulls them from b.
+  const device = randomUUID();
+  const range = await reserve(a, seriesId, device, 2);
+  expect(range.status).toBe(201);
+  const rangeRow = (node: TestNode) =>
+    node.db
+      .selectFrom('fiscal_sequence_ranges')
+      .select(['range_id', 'status'])
+      .where('store_id', '=', storeId)
+      .where('device_id', '=', device)
+      .executeTakeFirst();
+  await eventually(
+    'b knows the range',
+    () => rangeRow(b),
+    (r) => r !== undefined,
+  );
+  const rangeId = (await rangeRow(a))!.range_id;
+  await setRelays('pause');
+  const sim = new DeviceSim(storeId, device);
+  await pushSale(b, sim, seriesId, range.body.range_start);
+  await pushSale(b, sim, seriesId, range.body.range_end);
+  expect((await rangeRow(a))!.status).toBe('active');
+
+  const repaired = await a.request<{ sales: { replayedToLocal: number } }>(
+    'POST',
+    '/sync/federation/auto-reconcile',
+    { store_id: storeId, peer_id: 'b' },
+  );
+  expect(repaired.status).toBe(200);
+  expect(repaired.body.sales.replayedToLocal).toBe(2);
+  const handle = a.client!.workflow.getHandle(`fiscal-range:${rangeId}`);
+  const ended = await Promise.race([
+    handle.result(),
+    new Promise((resolve) => setTimeout(() => resolve('still running'), 20_000).unref()),
+  ]);
+  expect(ended).toBe('exhausted');
+  expect((await rangeRow(a))!.status).toBe('exhausted');
+
+  await setRelays('resume');
+  await eventually(
+    'b learns the end',
+    () => rangeRow(b),
+    (r) => r?.status === 'exhausted',
+    60_000,
+  );
+  await eventually(
+    'both relays caught up',
+    async () => [await lag(a), await lag(b)],
+    (l) => l[0] === 0 && l[1] === 0,
+    60_000,
+  );
+  const ledgerOf = (node: TestNode) =>
+    node.request('GET', `/fiscal/series/${seriesId}/ledger?store_id=${storeId}`);
+  expect((await ledgerOf(b)).body).toEqual((await ledgerOf(a)).body);
+});

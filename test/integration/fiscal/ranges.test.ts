@@ -11,6 +11,8 @@ import { ensureSearchAttributes } from '../../../infra/temporal/search-attribute
 import { listAlerts } from '../../../infra/repositories/alerts';
 import { createTestApp, storeWithDevice, testConfig, admin, type TestApp } from '../../support/app';
 import { DeviceSim } from '../../support/events';
+import { breakProjection, push } from '../../support/projections';
+import { orphanHealerWorkflow } from '../../../workflows';
 import {
   bundleWorkflows,
   connectTestEnvironment,
@@ -161,6 +163,31 @@ const rangeRow = (storeId: string, deviceId: string) =>
     .orderBy('range_start')
     .execute();
 
+/** Sale events that use these numbers of the series (from `sim`'s device). */
+const salesUsing = (sim: DeviceSim, seriesId: string, numbers: number[]) =>
+  numbers.map((n) =>
+    sim.event('SaleCreated', {
+      sale_id: randomUUID(),
+      items: [{ product_id: randomUUID(), qty: 1, unit_price: 10 }],
+      invoice_series_id: seriesId,
+      fiscal_number: n,
+    }),
+  );
+
+/** The workflow's result, or 'still running' if it has not ended within `ms`. */
+const resultWithin = (handle: { result(): Promise<unknown> }, ms: number) =>
+  Promise.race([
+    handle.result(),
+    new Promise((resolve) => setTimeout(() => resolve('still running'), ms).unref()),
+  ]);
+
+const healStore = (storeId: string) =>
+  env.client.workflow.execute(orphanHealerWorkflow, {
+    taskQueue,
+    workflowId: uniqueName('heal'),
+    args: [{ batchSize: 50, maxAgeDays: 7, storeId }],
+  });
+
 function assertDisjoint(ranges: { range_start: number; range_end: number }[]) {
   const sorted = [...ranges].sort((a, b) => a.range_start - b.range_start);
   for (let i = 1; i < sorted.length; i++)
@@ -267,6 +294,37 @@ describe('reserveRange (seed 003 deliverable 9)', () => {
       payload: { store_id: storeId, series_id: seriesId, prefix: 'FV', first_number: 1, last_number: 1070 },
     });
     expect(redeclared.statusCode).toBe(409);
+  });
+
+  test('a series whose authorisation has ended (valid_until in the past) is a 409 FISCAL_SERIES_EXPIRED naming it', async () => {
+    const { storeId, seriesId } = await newStore();
+    const declared = await app.inject({
+      method: 'POST',
+      url: '/fiscal/series',
+      headers: admin,
+      payload: {
+        store_id: storeId,
+        series_id: seriesId,
+        prefix: 'FE',
+        last_number: 5000,
+        valid_until: new Date(Date.now() - 3600_000).toISOString(),
+      },
+    });
+    expect(declared.statusCode).toBe(201);
+    const res = await reserve({ store_id: storeId, series_id: seriesId, device_id: randomUUID() });
+    expect(res.status).toBe(409);
+    expect(res.body.error!.code).toBe('FISCAL_SERIES_EXPIRED');
+    expect(res.body.error!.message).toContain(seriesId);
+    expect(
+      await app.t.db.selectFrom('fiscal_blocks').where('series_id', '=', seriesId).selectAll().execute(),
+    ).toEqual([]);
+    expect(
+      await app.t.db
+        .selectFrom('fiscal_sequence_ranges')
+        .where('series_id', '=', seriesId)
+        .selectAll()
+        .execute(),
+    ).toEqual([]);
   });
 
   test('a node that is not the home and cannot reach it answers 503 naming the series, never a range', async () => {
@@ -376,6 +434,104 @@ describe('the FiscalRange workflow', () => {
     const l = await ledger(storeId, seriesId);
     expect(l.entries.filter((e) => e.number <= 50).every((e) => e.state === 'burned')).toBe(true);
     await recordHistory(handle, 'fiscal-range-expired');
+  });
+});
+
+describe('a used-up range ends exhausted on every path', () => {
+  test('its signal lost: the next reservation gives a new range, not the used-up one, and ends the old one', async () => {
+    const { storeId, seriesId, device } = await newStore();
+    const body = { store_id: storeId, series_id: seriesId, device_id: device.deviceId, quantity: 3 };
+    const first = await reserve(body, device.headers);
+    expect(first.status).toBe(201);
+    const [row] = await rangeRow(storeId, device.deviceId);
+    const handle = env.client.workflow.getHandle(fiscalRangeWorkflowId(row!.range_id));
+    // Committed without the after-commit signal: what a lost signal leaves behind.
+    const sim = new DeviceSim(storeId, device.deviceId);
+    const ingested = await push(app.t.db, salesUsing(sim, seriesId, [1, 2, 3]));
+    expect(ingested.fiscalExhausted.map((r) => r.range_id)).toEqual([row!.range_id]);
+    expect((await rangeRow(storeId, device.deviceId))[0]!.status).toBe('active');
+
+    const next = await reserve(body, device.headers);
+    expect(next.status).toBe(201);
+    expect(next.body.range_start).toBe(4);
+    const rows = await rangeRow(storeId, device.deviceId);
+    expect(rows.map((r) => [Number(r.range_start), r.status])).toEqual([
+      [1, 'exhausted'],
+      [4, 'active'],
+    ]);
+    // The reservation told the old range's workflow, which ends without waiting for its TTL.
+    expect(await resultWithin(handle, 20_000)).toBe('exhausted');
+    const again = await reserve(body, device.headers);
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(next.body);
+  });
+
+  test('its signal lost: the TTL ends it exhausted, not expired', async () => {
+    const { storeId, seriesId } = await newStore();
+    const device = randomUUID();
+    await reserve(
+      { store_id: storeId, series_id: seriesId, device_id: device, quantity: 2 },
+      admin,
+      shortApp,
+    );
+    const [row] = await rangeRow(storeId, device);
+    await push(app.t.db, salesUsing(new DeviceSim(storeId, device), seriesId, [1, 2]));
+    await env.client.workflow.getHandle(fiscalRangeWorkflowId(row!.range_id)).result();
+    expect((await rangeRow(storeId, device))[0]!.status).toBe('exhausted');
+  });
+
+  test('a sale projected by the orphan healer signals the range it used up', async () => {
+    const { storeId, seriesId, device } = await newStore();
+    await reserve(
+      { store_id: storeId, series_id: seriesId, device_id: device.deviceId, quantity: 2 },
+      device.headers,
+    );
+    const [row] = await rangeRow(storeId, device.deviceId);
+    const handle = env.client.workflow.getHandle(fiscalRangeWorkflowId(row!.range_id));
+    const broken = await breakProjection(app.t.db, 'sales', storeId);
+    const sim = new DeviceSim(storeId, device.deviceId);
+    await pushSales(
+      storeId,
+      sim,
+      [1, 2].map((n) => ({ series: seriesId, number: n })),
+      device.headers,
+    );
+    await broken.restore();
+    expect((await rangeRow(storeId, device.deviceId))[0]!.status).toBe('active');
+
+    const healed = await healStore(storeId);
+    expect(healed.healed).toBe(2);
+    expect(await resultWithin(handle, 20_000)).toBe('exhausted');
+    expect((await rangeRow(storeId, device.deviceId))[0]!.status).toBe('exhausted');
+  });
+
+  test('a range past its time whose workflow never ran is ended by the healer: its numbers are burned', async () => {
+    const { storeId, seriesId } = await newStore();
+    const device = randomUUID();
+    await reserve(
+      { store_id: storeId, series_id: seriesId, device_id: device, quantity: 4 },
+      admin,
+      shortApp,
+    );
+    const [row] = await rangeRow(storeId, device);
+    await push(app.t.db, salesUsing(new DeviceSim(storeId, device), seriesId, [1]));
+    // Gone before its timer fired: as if it had never started.
+    await env.client.workflow.getHandle(fiscalRangeWorkflowId(row!.range_id)).terminate('test');
+    await new Promise((r) => setTimeout(r, 3500));
+    expect((await ledger(storeId, seriesId)).totals).toMatchObject({ issued: 1, reserved: 3 });
+
+    await healStore(storeId);
+    const [ended] = await rangeRow(storeId, device);
+    expect(ended!.status).toBe('expired');
+    const closes = await app.t.db
+      .selectFrom('events')
+      .select('payload')
+      .where('store_id', '=', storeId)
+      .where('type', '=', 'FiscalRangeClosed')
+      .execute();
+    expect(closes.map((c) => c.payload)).toEqual([expect.objectContaining({ status: 'expired' })]);
+    const l = await ledger(storeId, seriesId);
+    expect(l.entries.map((e) => e.state)).toEqual(['issued', 'burned', 'burned', 'burned']);
   });
 });
 

@@ -34,8 +34,9 @@ export type Role = 'admin' | 'device' | 'peer' | 'agent';
 /** Every run, in order. Admin last: its run revokes and rotates devices and re-registers agents. */
 export const ROLES: readonly Role[] = ['device', 'peer', 'agent', 'admin'];
 
-/** AGENT_SECRET of the fuzzed node (a throw-away node: the secret is no secret). */
+/** AGENT_SECRET and API_SECRET of the fuzzed node (a throw-away node: these are no secrets). */
 const AGENT_SECRET = `fuzz-agent-secret-${randomUUID()}`;
+const API_SECRET = `fuzz-api-secret-${randomUUID()}`;
 
 export interface Profile {
   /** schemathesis --max-examples: generated cases per operation and phase, per run. */
@@ -266,6 +267,7 @@ export async function runFuzz(opts: {
       ERP_RATE_LIMIT_REGISTER: '1000000',
       ERP_RATE_LIMIT_ADMIN: '1000000',
       AGENT_SECRET,
+      API_SECRET,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     },
   });
@@ -310,6 +312,9 @@ export async function runFuzz(opts: {
           a.url,
           '--header',
           `Authorization: Bearer ${tokens[role]}`,
+          // The ERP admin routes also take X-API-Key, which schemathesis would otherwise make up
+          // (and a wrong key is a 401 whatever the bearer).
+          ...(role === 'admin' ? ['--header', `X-API-Key: ${API_SECRET}`] : []),
           '--checks',
           CHECKS,
           '--phases',

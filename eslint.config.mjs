@@ -9,12 +9,25 @@ import tseslint from 'typescript-eslint';
 const LAYERS = ['domain', 'infra', 'activities', 'workflows', 'actors', 'api', 'app', 'bin'];
 const below = (layer) => LAYERS.slice(LAYERS.indexOf(layer) + 1).flatMap((l) => [`**/${l}`, `**/${l}/**`]);
 
-function layerRule(files, group, message) {
+function layerRule(files, group, message, more = []) {
   return {
     files,
-    rules: { '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group, message }] }] },
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [{ group, message }, ...more] }],
+    },
   };
 }
+
+/**
+ * No SQL above infra/: activities, actors, routes and the composition root call repository
+ * functions, and app/ opens the pool through infra/db (`createDb`), so none of them needs the
+ * database packages themselves.
+ */
+const NO_SQL_LAYERS = ['activities', 'actors', 'api', 'app'];
+const noSql = {
+  group: ['pg', 'pg/**', 'pg-*', 'kysely', 'kysely/**'],
+  message: 'no SQL in upper layers: call a function of infra/repositories (docs/architecture.md)',
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/', '.tools/', '.data/', 'dist/', 'coverage/', '*.config.js'] },
@@ -60,6 +73,7 @@ export default tseslint.config(
         ? [...below(layer), 'pg', 'kysely', '@temporalio/*', 'fastify', 'fastify-*', 'pino']
         : below(layer),
       `${layer}/ may not depend on this: layers point inward (docs/architecture.md)`,
+      NO_SQL_LAYERS.includes(layer) ? [noSql] : [],
     ),
   ),
   // The PWA runs in the browser: of the node it may use the domain's types only, and no Node built-ins.

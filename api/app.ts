@@ -108,6 +108,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(opsRoutes, {
     db,
     metrics,
+    probeCacheMs: config.HEALTHZ_PROBE_CACHE_MS,
     checkTemporal: deps.checkTemporal,
     checkWorker: deps.checkWorker,
   });

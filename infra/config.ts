@@ -107,6 +107,11 @@ const envSchema = z.object({
    * other API replicas.
    */
   AUTH_CACHE_TTL_MS: z.coerce.number().int().min(0).default(2000),
+  /**
+   * /healthz reuses its PostgreSQL and Temporal probes for this long (0 = probe every request), so a
+   * flood of /healthz costs each dependency one call per window; an outage still shows within it.
+   */
+  HEALTHZ_PROBE_CACHE_MS: z.coerce.number().int().min(0).default(1000),
   /** Entries in each auth cache (known-good tokens, known-bad tokens, client failure counters). */
   AUTH_CACHE_MAX: positiveInt(10_000),
   /**

@@ -5,13 +5,19 @@
  *
  * Two real nodes (child processes, each on a fresh database and its own Temporal namespace, peers of
  * each other) so reconcile and relay routes reach a real peer. A store is declared on the first, a
- * device registered and a few events of every family pushed, so reads answer with real rows. Then
- * one schemathesis run per credential (admin, device, peer), each over the operations its role may
- * call (`x-auth` of the document; what a role may not call is the auth matrix test's job), with the
- * checks not_a_server_error, status_code_conformance and response_schema_conformance.
+ * device registered and a few events of every family pushed, so reads answer with real rows; an ERP
+ * agent is registered (AGENT_SECRET) with the usual mappings. Then one schemathesis run per
+ * credential (device, peer, agent, admin), each over the operations its role may call (`x-auth` of
+ * the document; what a role may not call is the auth matrix test's job), with the checks
+ * not_a_server_error, status_code_conformance and response_schema_conformance.
  *
- * Prints the cases and the responses by status class per run; exits 1 on any failure. The short
- * profile runs inside `npm test` (test/integration/api/fuzz.test.ts).
+ *   --roles agent,peer     only these runs: a quick look at some roles (the full profile's floor of
+ *                          1,000 cases holds for a run of every role only)
+ *   --max-examples N       the profile's examples per operation, changed (with --roles: a tiny try)
+ *
+ * Prints the cases and the responses by status class per run; exits 1 on any failure, and the full
+ * profile also when fewer than 1,000 cases ran. The short profile runs inside `npm test`
+ * (test/integration/api/fuzz.test.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -19,15 +25,25 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createTestNetwork, type TestNode } from '../test/support/nodes';
 import { DeviceSim } from '../test/support/events';
+import { BASE_MAPPINGS } from '../test/support/erp-agent';
 
 const ROOT = path.resolve(__dirname, '..');
 
-export type Role = 'admin' | 'device' | 'peer';
+export type Role = 'admin' | 'device' | 'peer' | 'agent';
+
+/** Every run, in order. Admin last: its run revokes and rotates devices and re-registers agents. */
+export const ROLES: readonly Role[] = ['device', 'peer', 'agent', 'admin'];
+
+/** AGENT_SECRET and API_SECRET of the fuzzed node (a throw-away node: these are no secrets). */
+const AGENT_SECRET = `fuzz-agent-secret-${randomUUID()}`;
+const API_SECRET = `fuzz-api-secret-${randomUUID()}`;
 
 export interface Profile {
   /** schemathesis --max-examples: generated cases per operation and phase, per run. */
   maxExamples: number;
   phases: string;
+  /** Fewer cases than this over all runs fail the run: a fuzz that barely ran proves nothing. */
+  minCases: number;
 }
 
 /**
@@ -35,8 +51,8 @@ export interface Profile {
  * The coverage phase adds its own boundary and negative cases per operation on top of the examples.
  */
 export const PROFILES: Record<'short' | 'full', Profile> = {
-  short: { maxExamples: 6, phases: 'fuzzing' },
-  full: { maxExamples: 100, phases: 'coverage,fuzzing' },
+  short: { maxExamples: 6, phases: 'fuzzing', minCases: 100 },
+  full: { maxExamples: 100, phases: 'coverage,fuzzing', minCases: 1000 },
 };
 
 export const CHECKS = 'not_a_server_error,status_code_conformance,response_schema_conformance';
@@ -59,6 +75,8 @@ export interface FuzzReport {
   cases: number;
   byClass: Record<string, number>;
   ok: boolean;
+  /** Why the run failed, when it did. */
+  problems: string[];
 }
 
 type Log = (line: string) => void;
@@ -170,7 +188,24 @@ async function seedNode(a: TestNode, b: TestNode) {
     })
     .returning('id')
     .executeTakeFirstOrThrow();
-  return { storeId, device, deadLetterId: String(row.id), productId: product!, debtId: debt! };
+  // An ERP agent with its own token and the usual mappings, so its pushes reach the upserts.
+  const vendorId = `fuzz-vendor-${randomUUID().slice(0, 8)}`;
+  const agentToken = `fuzz-agent-token-${randomUUID()}`;
+  await put(
+    '/api/agents/register',
+    { vendorId, agentUrl: 'http://127.0.0.1:9', authToken: agentToken, version: '1.0.0' },
+    { authorization: `Bearer ${AGENT_SECRET}` },
+    [201],
+  );
+  await put('/api/admin/mappings/seed', { mappings: BASE_MAPPINGS(vendorId) }, a.admin, [200]);
+  return {
+    storeId,
+    device,
+    deadLetterId: String(row.id),
+    productId: product!,
+    debtId: debt!,
+    agent: { vendorId, token: agentToken },
+  };
 }
 
 /** The schemathesis process of the current run, stopped when this process is interrupted. */
@@ -208,12 +243,15 @@ const classOf = (status: number) => `${Math.floor(status / 100)}xx`;
 export async function runFuzz(opts: {
   profile: Profile;
   seed?: number;
+  /** Only these runs (default: every role, the only kind of run held to `minCases`). */
+  roles?: readonly Role[];
   /** Keep the schemas, responses and schemathesis output even when the run passes. */
   keep?: boolean;
   log?: Log;
 }): Promise<FuzzReport> {
   const log = opts.log ?? ((line: string) => console.log(line));
   const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const roles = opts.roles ?? ROLES;
   const python = ensureSchemathesis();
   const dir = path.join(ROOT, '.data', 'fuzz', `${Date.now()}-${seed}`);
   mkdirSync(dir, { recursive: true });
@@ -223,6 +261,13 @@ export async function runFuzz(opts: {
     env: {
       RATE_LIMIT_MAX: '1000000',
       AUTH_FAIL_MAX: '1000000',
+      ERP_RATE_LIMIT_SYNC: '1000000',
+      ERP_RATE_LIMIT_BATCH: '1000000',
+      ERP_RATE_LIMIT_HEARTBEAT: '1000000',
+      ERP_RATE_LIMIT_REGISTER: '1000000',
+      ERP_RATE_LIMIT_ADMIN: '1000000',
+      AGENT_SECRET,
+      API_SECRET,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     },
   });
@@ -242,10 +287,10 @@ export async function runFuzz(opts: {
       admin: a.admin.authorization.slice('Bearer '.length),
       device: seeded.device.token,
       peer: peerToken,
+      agent: seeded.agent.token,
     };
 
-    // Admin last: its run revokes and rotates devices (the fuzzed device among them).
-    for (const role of ['device', 'peer', 'admin'] as const) {
+    for (const role of ROLES.filter((r) => roles.includes(r))) {
       if (interrupted) break;
       const { doc: restricted, operations } = documentFor(doc, role);
       const schemaFile = path.join(dir, `${role}.json`);
@@ -267,6 +312,9 @@ export async function runFuzz(opts: {
           a.url,
           '--header',
           `Authorization: Bearer ${tokens[role]}`,
+          // The ERP admin routes also take X-API-Key, which schemathesis would otherwise make up
+          // (and a wrong key is a 401 whatever the bearer).
+          ...(role === 'admin' ? ['--header', `X-API-Key: ${API_SECRET}`] : []),
           '--checks',
           CHECKS,
           '--phases',
@@ -288,6 +336,7 @@ export async function runFuzz(opts: {
           PYTHONPATH: path.join(ROOT, 'scripts'),
           FUZZ_STORE_ID: seeded.storeId,
           FUZZ_DEVICE_ID: role === 'device' ? seeded.device.device_id : '',
+          FUZZ_VENDOR_ID: role === 'agent' ? seeded.agent.vendorId : '',
           FUZZ_PEER_ID: b.id,
           FUZZ_DEAD_LETTER_ID: seeded.deadLetterId,
           FUZZ_PRODUCT_ID: seeded.productId,
@@ -332,12 +381,22 @@ export async function runFuzz(opts: {
     for (const [k, v] of Object.entries(run.byClass)) byClass[k] = (byClass[k] ?? 0) + v;
   }
   const cases = runs.reduce((n, r) => n + r.cases, 0);
-  const ok = runs.length === 3 && runs.every((r) => r.exitCode === 0) && !byClass['5xx'];
-  log(`fuzz: ${cases} cases in all, ${formatCounts(byClass)}; ${ok ? 'no failures' : 'FAILED'}`);
+  const problems: string[] = [];
+  if (runs.length !== roles.length) problems.push(`${runs.length} of ${roles.length} runs finished`);
+  for (const r of runs) if (r.exitCode !== 0) problems.push(`${r.role}: schemathesis exit ${r.exitCode}`);
+  if (byClass['5xx']) problems.push(`${byClass['5xx']} responses 5xx`);
+  // A partial run (--roles) is a look at one role, not the profile: its case count is not held to it.
+  if (roles.length === ROLES.length && cases < opts.profile.minCases) {
+    problems.push(`${cases} cases ran, fewer than the profile's ${opts.profile.minCases}`);
+  }
+  const ok = problems.length === 0;
+  log(
+    `fuzz: ${cases} cases in all, ${formatCounts(byClass)}; ${ok ? 'no failures' : `FAILED: ${problems.join('; ')}`}`,
+  );
   if (!ok || opts.keep)
     log(`fuzz: schemas, responses and schemathesis output in ${path.relative(ROOT, dir)}`);
   if (ok && !opts.keep) rmSync(dir, { recursive: true, force: true });
-  return { seed, runs, cases, byClass, ok };
+  return { seed, runs, cases, byClass, ok, problems };
 }
 
 function formatCounts(counts: Record<string, number>): string {
@@ -365,6 +424,10 @@ async function main() {
   const profile = PROFILES[profileName];
   if (!profile) throw new Error(`--profile: one of ${Object.keys(PROFILES).join(', ')}`);
   const seedArg = flag('--seed') ?? process.env.FUZZ_SEED;
+  const rolesArg = flag('--roles')?.split(',');
+  const unknown = rolesArg?.filter((r) => !(ROLES as readonly string[]).includes(r)) ?? [];
+  if (unknown.length > 0) throw new Error(`--roles: ${unknown.join(', ')}: one of ${ROLES.join(', ')}`);
+  const examples = flag('--max-examples');
   // Ctrl-C stops schemathesis and lets runFuzz stop the nodes and drop their databases.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -377,8 +440,9 @@ async function main() {
   process.env.DATABASE_URL ??= endpoints.databaseUrl;
   process.env.TEMPORAL_ADDRESS ??= endpoints.temporalAddress;
   const report = await runFuzz({
-    profile,
+    profile: examples === undefined ? profile : { ...profile, maxExamples: Number(examples) },
     seed: seedArg === undefined ? undefined : Number(seedArg),
+    roles: rolesArg as Role[] | undefined,
     keep: args.includes('--keep'),
   });
   process.exit(report.ok ? 0 : 1);

@@ -3,7 +3,7 @@
 Random uuids almost never name a store of the node, so most generated requests would stop at
 404 STORE_NOT_FOUND or 403 before the code that handles data. For most valid (positive) cases the
 ids are replaced by the ones the fuzz run created: the store, the device that holds the token, the
-peer and a dead letter. Negative cases are left as generated: their violation may be that very id.
+peer, a dead letter and the vendor of the agent that holds the token. Negative cases are left as generated: their violation may be that very id.
 Every response is appended to FUZZ_LOG as one JSON line, the figures the runner prints.
 """
 
@@ -17,6 +17,8 @@ from schemathesis import GenerationMode
 
 STORE_ID = os.environ["FUZZ_STORE_ID"]
 DEVICE_ID = os.environ.get("FUZZ_DEVICE_ID", "")
+# The registered agent's vendor (agent run only): an agent may push for its own vendor only.
+VENDOR_ID = os.environ.get("FUZZ_VENDOR_ID", "")
 PEER_ID = os.environ.get("FUZZ_PEER_ID", "")
 DEAD_LETTER_ID = os.environ.get("FUZZ_DEAD_LETTER_ID", "")
 PRODUCT_ID = os.environ.get("FUZZ_PRODUCT_ID", "")
@@ -69,6 +71,8 @@ def map_case(context, case):
             body["store_id"] = STORE_ID
         if "peer_id" in body and PEER_ID:
             body["peer_id"] = PEER_ID
+        if "vendorId" in body and VENDOR_ID:
+            body["vendorId"] = VENDOR_ID
         if path == "/sync/push":
             if DEVICE_ID:
                 body["device_id"] = DEVICE_ID

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { cachedCheck } from '../../infra/cached-check';
 import { pingDatabase, type Db } from '../../infra/db';
 import type { Metrics } from '../../infra/metrics';
 import type { WorkerCheck } from '../../infra/temporal/worker-health';
@@ -12,6 +13,8 @@ export interface OpsRoutesOptions {
   checkTemporal: () => Promise<void>;
   /** Resolves when a worker serves this node's task queue (this process's, or any that polls it). */
   checkWorker: WorkerCheck;
+  /** How long the PostgreSQL and Temporal answers are reused (HEALTHZ_PROBE_CACHE_MS). */
+  probeCacheMs: number;
 }
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -26,6 +29,10 @@ async function probe(check: () => Promise<unknown>): Promise<'ok' | string> {
 }
 
 export const opsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, opts) => {
+  // /healthz is public and not rate limited: its probes are shared for a short window so that a
+  // flood costs PostgreSQL and Temporal one call per window (the worker check caches on its own).
+  const postgresProbe = cachedCheck(() => probe(() => pingDatabase(opts.db)), opts.probeCacheMs);
+  const temporalProbe = cachedCheck(() => probe(opts.checkTemporal), opts.probeCacheMs);
   const checkSchema = z.object({
     status: z.enum(['ok', 'degraded']),
     checks: z.object({ postgres: z.string(), temporal: z.string(), worker: z.string() }),
@@ -44,8 +51,8 @@ export const opsRoutes: FastifyPluginAsyncZod<OpsRoutesOptions> = async (app, op
     },
     async (_request, reply) => {
       const [postgres, temporal, worker] = await Promise.all([
-        probe(() => pingDatabase(opts.db)),
-        probe(opts.checkTemporal),
+        postgresProbe(),
+        temporalProbe(),
         probe(opts.checkWorker),
       ]);
       const ok = postgres === 'ok' && temporal === 'ok' && worker === 'ok';

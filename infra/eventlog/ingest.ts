@@ -11,6 +11,7 @@ import {
   type EventInsertRow,
   type KnownEvent,
 } from '../repositories/events';
+import { upsertDigestsSql, type DigestDelta } from '../repositories/event-digests';
 import type { SyncEvent } from '../../domain/events/schemas';
 import { Rejection } from '../../domain/errors';
 import { hourStartOf } from '../../domain/reconcile/digest-tree';
@@ -364,16 +365,8 @@ async function ingestBatch(trx: Trx, batch: Prepared[], log: Log, careful: boole
   }));
   const inserted = await sql<{ event_id: string; node_seq: string }>`
     WITH feed_lock AS (SELECT pg_advisory_xact_lock(${FEED_LOCK}) AS held),
-    digests AS (
-      INSERT INTO event_digests (store_id, bucket_hour, event_count, digest)
-      SELECT store_id, bucket_hour, event_count, ('x' || digest)::bit(256)
-      FROM jsonb_to_recordset(${JSON.stringify(digestRows(appended))}::jsonb) AS d(
-        store_id uuid, bucket_hour timestamptz, event_count bigint, digest text)
-      WHERE EXISTS (SELECT 1 FROM feed_lock)
-      ON CONFLICT (store_id, bucket_hour) DO UPDATE SET
-        event_count = event_digests.event_count + excluded.event_count,
-        digest = event_digests.digest # excluded.digest
-    ), stock AS (${stockUpsertSql(sink.stock, sql`EXISTS (SELECT 1 FROM feed_lock)`)})
+    digests AS (${upsertDigestsSql(digestRows(appended), sql`EXISTS (SELECT 1 FROM feed_lock)`)}),
+    stock AS (${stockUpsertSql(sink.stock, sql`EXISTS (SELECT 1 FROM feed_lock)`)})
     ${appendEventsSql(rows, sql`EXISTS (SELECT 1 FROM feed_lock)`)}`.execute(trx);
   if (inserted.rows.length !== appended.length) {
     // Another request committed one of these events while we projected it: start over, and this
@@ -568,7 +561,7 @@ function stampEvents(fresh: Prepared[], floors: Map<number, Date>, sink: Project
 }
 
 /** The new events folded into their (store, hour) digests: count and XOR, order-independent. */
-function digestRows(fresh: Prepared[]) {
+function digestRows(fresh: Prepared[]): DigestDelta[] {
   const buckets = new Map<
     string,
     { store_id: string; bucket_hour: string; event_count: number; digest: Buffer }

@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db';
 import type { Database } from '../db/schema';
+import { storeTotalsSql } from './stock-movement-totals';
 
 // Read-only checks that compare one store's tables with each other (the event log with its
 // projections, stock with its movements): what the health report measures. Each query is bounded
@@ -115,9 +116,7 @@ export async function stockCheck(
 ): Promise<StockCheck & { divergentCount: number; negativeCount: number }> {
   const [divergent, negative] = await Promise.all([
     sql<StockCheck['divergent'][number] & { total: string }>`
-      WITH m AS (
-        SELECT warehouse_id, product_id, qty AS movements FROM stock_movement_totals
-        WHERE store_id = ${storeId})
+      WITH m AS (SELECT warehouse_id, product_id, qty AS movements FROM (${storeTotalsSql(storeId)}) t)
       SELECT coalesce(w.product_id, m.product_id)::text AS product_id,
              coalesce(w.warehouse_id, m.warehouse_id)::text AS warehouse_id,
              coalesce(w.stock, 0)::text AS stock, coalesce(m.movements, 0)::text AS movements,
@@ -163,7 +162,7 @@ export async function movementTotalsCheck(
     WITH m AS (
       SELECT warehouse_id, product_id, sum(qty_delta) AS qty, count(*) AS n FROM stock_movements
       WHERE store_id = ${storeId} GROUP BY warehouse_id, product_id),
-    t AS (SELECT * FROM stock_movement_totals WHERE store_id = ${storeId})
+    t AS (${storeTotalsSql(storeId)})
     SELECT coalesce(t.warehouse_id, m.warehouse_id)::text AS warehouse_id,
            coalesce(t.product_id, m.product_id)::text AS product_id,
            coalesce(t.qty, 0)::text AS total, coalesce(m.qty, 0)::text AS movements,

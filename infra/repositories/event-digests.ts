@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { Db } from '../db';
+import type { EventDigestsTable } from '../db/schema';
 import {
   bitsToHex,
   MAX_PREFIX,
@@ -7,8 +8,54 @@ import {
   type Bucket,
   type Leaf,
 } from '../../domain/reconcile/digest-tree';
-// Reads of the digest tree from PostgreSQL: days and hours from event_digests (kept by ingest),
-// prefix buckets and leaves computed from the events themselves.
+import { columnList, recordset, type ColumnMap } from './recordset';
+// The digest tree in PostgreSQL: days and hours from event_digests (folded in by ingest with
+// `upsertDigestsSql`), prefix buckets and leaves computed from the events themselves.
+
+/** A bucket's digest travels as hex text and becomes bit(256) in the statement. */
+const DIGEST_COLUMNS = {
+  store_id: 'uuid',
+  bucket_hour: 'timestamptz',
+  event_count: 'bigint',
+  digest: 'text',
+} as const satisfies ColumnMap<EventDigestsTable>;
+
+export interface DigestDelta {
+  store_id: string;
+  bucket_hour: string;
+  event_count: number;
+  /** XOR of the bucket's new event digests, 64 hex digits. */
+  digest: string;
+}
+
+/**
+ * CTE body: folds new events into their (store, hour) buckets — counts added, digests XORed — when
+ * `guard` holds (ingest passes its feed lock, so the hot rows are locked only under it).
+ */
+export function upsertDigestsSql(deltas: DigestDelta[], guard: RawBuilder<unknown> = sql`TRUE`) {
+  return sql`
+    INSERT INTO event_digests (${columnList(DIGEST_COLUMNS)})
+    SELECT store_id, bucket_hour, event_count, ('x' || digest)::bit(256)
+    FROM ${recordset(DIGEST_COLUMNS, deltas, 'd')}
+    WHERE ${guard}
+    ON CONFLICT (store_id, bucket_hour) DO UPDATE SET
+      event_count = event_digests.event_count + excluded.event_count,
+      digest = event_digests.digest # excluded.digest`;
+}
+
+/** A digest bucket addressed by key: its hour's text key, its start and its event-id prefix. */
+interface BucketKey {
+  parent: string;
+  hour: string;
+  start: string;
+  prefix: string;
+}
+
+const BUCKET_COLUMNS = {
+  hour: 'text',
+  start: 'timestamptz',
+  prefix: 'text',
+} as const satisfies ColumnMap<BucketKey>;
 
 /** One event's digest in SQL, exactly as `eventDigest` computes it in ingest. */
 const eventDigestSql = sql`('x' || encode(sha256(convert_to(e.event_id::text || e.full_payload_hash, 'UTF8')), 'hex'))::bit(256)`;
@@ -56,7 +103,7 @@ export async function hourDigests(db: Db, storeId: string, days: string[]): Prom
   return r.rows.map(toBucket);
 }
 
-function bucketRows(keys: string[]) {
+function bucketRows(keys: string[]): BucketKey[] {
   return keys.map((key) => {
     const b = parseHourBucket(key);
     if (!b) throw new Error(`not an hour bucket key: ${key}`);
@@ -77,7 +124,7 @@ export async function prefixDigests(db: Db, storeId: string, parents: string[]):
   const r = await sql<DigestRow>`
     SELECT b.hour || '/' || left(e.event_id::text, length(b.prefix) + 1) AS key, count(*) AS count,
       bit_xor(${eventDigestSql})::text AS bits
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS b(hour text, start timestamptz, prefix text)
+    FROM ${recordset(BUCKET_COLUMNS, rows, 'b')}
     JOIN events e ON e.store_id = ${storeId}
       AND e.created_at >= b.start AND e.created_at < b.start + interval '1 hour'
       AND starts_with(e.event_id::text, b.prefix)
@@ -91,7 +138,7 @@ export async function listLeaves(db: Db, storeId: string, keys: string[]): Promi
   const rows = bucketRows(keys);
   const r = await sql<{ event_id: string; hash: string }>`
     SELECT e.event_id::text AS event_id, e.full_payload_hash AS hash
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS b(start timestamptz, prefix text)
+    FROM ${recordset(BUCKET_COLUMNS, rows, 'b')}
     JOIN events e ON e.store_id = ${storeId}
       AND e.created_at >= b.start AND e.created_at < b.start + interval '1 hour'
       AND starts_with(e.event_id::text, b.prefix)

@@ -33,6 +33,15 @@ export async function insertBlocks(trx: Transaction<Database>, rows: FiscalBlock
     ON CONFLICT (store_id, block_id) DO NOTHING`.execute(trx);
 }
 
+/** A block as `overlappingBlocks` reads it. */
+const BLOCK_KEY_COLUMNS = {
+  store_id: 'uuid',
+  series_id: 'uuid',
+  block_id: 'uuid',
+  block_start: 'bigint',
+  block_end: 'bigint',
+} as const satisfies ColumnMap<FiscalBlocksTable>;
+
 /**
  * Blocks of another id that overlap these (by store and series): only possible when a series was
  * declared with two homes, which docs/fiscal.md rules out; found so that a person hears of it.
@@ -60,8 +69,7 @@ export async function overlappingBlocks(
     other_node: string;
   }>`
     SELECT n.store_id, n.series_id, n.block_id, b.block_id AS other_id, n.node_id, b.node_id AS other_node
-    FROM jsonb_to_recordset(${JSON.stringify(blocks)}::jsonb)
-      AS x(store_id uuid, series_id uuid, block_id uuid, block_start bigint, block_end bigint)
+    FROM ${recordset(BLOCK_KEY_COLUMNS, blocks)}
     JOIN fiscal_blocks n ON (n.store_id, n.block_id) = (x.store_id, x.block_id)
     JOIN fiscal_blocks b ON b.store_id = n.store_id AND b.series_id = n.series_id
       AND b.block_id <> n.block_id AND b.block_start <= n.block_end AND n.block_start <= b.block_end

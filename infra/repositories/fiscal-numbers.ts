@@ -1,6 +1,6 @@
 import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db';
-import type { Database, FiscalNumbersTable } from '../db/schema';
+import type { Database, FiscalNumbersTable, FiscalSequenceRangesTable } from '../db/schema';
 import { columnList, recordset, type ColumnMap } from './recordset';
 
 // Every (series, number, sale) a SaleCreated carried, from a device or from a peer. A number held by
@@ -79,6 +79,15 @@ export async function duplicatesAmong(
   return r.rows.map((x) => ({ ...x, fiscal_number: Number(x.fiscal_number) }));
 }
 
+/** A landed range grant, as `clearOutOfRange` reads it. */
+const GRANT_KEY_COLUMNS = {
+  store_id: 'uuid',
+  series_id: 'uuid',
+  device_id: 'text',
+  range_start: 'bigint',
+  range_end: 'bigint',
+} as const satisfies ColumnMap<FiscalSequenceRangesTable>;
+
 /** A range's grant landed: the numbers its device used inside it are no longer out of range. */
 export async function clearOutOfRange(
   trx: Transaction<Database>,
@@ -93,8 +102,7 @@ export async function clearOutOfRange(
   if (grants.length === 0) return;
   await sql`
     UPDATE fiscal_numbers n SET out_of_range = false
-    FROM jsonb_to_recordset(${JSON.stringify(grants)}::jsonb)
-      AS g(store_id uuid, series_id uuid, device_id text, range_start bigint, range_end bigint)
+    FROM ${recordset(GRANT_KEY_COLUMNS, grants, 'g')}
     WHERE n.store_id = g.store_id AND n.series_id = g.series_id AND n.device_id = g.device_id
       AND n.fiscal_number BETWEEN g.range_start AND g.range_end AND n.out_of_range`.execute(trx);
 }

@@ -1,6 +1,6 @@
 import { sql, type Selectable, type Transaction } from 'kysely';
 import type { Db } from '../db';
-import type { Database, FiscalSequenceRangesTable } from '../db/schema';
+import type { Database, FiscalNumbersTable, FiscalSequenceRangesTable } from '../db/schema';
 import { columnList, recordset, type ColumnMap } from './recordset';
 
 // Device ranges (FiscalRangeGranted, FiscalRangeClosed). A range's end may arrive before its grant
@@ -94,6 +94,14 @@ export async function rangesWithLastNumberUsed(
   return r.rows;
 }
 
+/** A used number, as `activeRangesEndingAt` reads it. */
+const USED_NUMBER_COLUMNS = {
+  store_id: 'uuid',
+  series_id: 'uuid',
+  fiscal_number: 'bigint',
+  device_id: 'text',
+} as const satisfies ColumnMap<FiscalNumbersTable>;
+
 /** Active ranges whose last number is one of these numbers, used by the range's own device. */
 export async function activeRangesEndingAt(
   trx: Transaction<Database>,
@@ -102,8 +110,7 @@ export async function activeRangesEndingAt(
   if (used.length === 0) return [];
   const r = await sql<{ store_id: string; range_id: string }>`
     SELECT r.store_id, r.range_id FROM fiscal_sequence_ranges r
-    JOIN jsonb_to_recordset(${JSON.stringify(used)}::jsonb)
-      AS u(store_id uuid, series_id uuid, fiscal_number bigint, device_id text)
+    JOIN ${recordset(USED_NUMBER_COLUMNS, used, 'u')}
       ON r.store_id = u.store_id AND r.series_id = u.series_id AND r.range_end = u.fiscal_number
         AND r.device_id = u.device_id
     WHERE r.status = 'active'`.execute(trx);

@@ -1,6 +1,7 @@
 import { sql, type Selectable, type Transaction } from 'kysely';
 import type { Db } from '../db';
 import type { Database, RelayDeadLettersTable } from '../db/schema';
+import { columnList, recordset, type ColumnMap } from './recordset';
 
 // Events a peer refused for good, per peer: set aside by the relay so they never block the rest,
 // listed, retried and resolved by an operator. Keyed by (peer_id, event_id); the store is recorded
@@ -17,6 +18,16 @@ export interface NewRelayDeadLetter {
   error_code: string;
   error_message: string;
 }
+
+const DEAD_LETTER_COLUMNS = {
+  peer_id: 'text',
+  event_id: 'uuid',
+  store_id: 'uuid',
+  node_seq: 'bigint',
+  type: 'text',
+  error_code: 'text',
+  error_message: 'text',
+} as const satisfies ColumnMap<RelayDeadLettersTable>;
 
 /** Longest error text kept per letter: a peer's error page must not bloat the table. */
 const MAX_MESSAGE = 2000;
@@ -38,11 +49,10 @@ export async function recordDeadLetters(
     peer_id: peerId,
     error_message: l.error_message.slice(0, MAX_MESSAGE),
   }));
+  const cols = columnList(DEAD_LETTER_COLUMNS);
   await sql`
-    INSERT INTO relay_dead_letters (peer_id, event_id, store_id, node_seq, type, error_code, error_message)
-    SELECT peer_id, event_id, store_id, node_seq, type, error_code, error_message
-    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(
-      peer_id text, event_id uuid, store_id uuid, node_seq bigint, type text, error_code text, error_message text)
+    INSERT INTO relay_dead_letters (${cols})
+    SELECT ${cols} FROM ${recordset(DEAD_LETTER_COLUMNS, rows)}
     ON CONFLICT (peer_id, event_id) DO UPDATE SET
       error_code = excluded.error_code, error_message = excluded.error_message, status = 'open',
       attempts = relay_dead_letters.attempts + 1, updated_at = now(), resolved_at = NULL, resolution = NULL`.execute(

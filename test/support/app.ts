@@ -29,18 +29,20 @@ export type TestApp = Awaited<ReturnType<typeof buildApp>> & { t: TestDatabase; 
  * The real API on a fresh database, with its health check against the real Temporal server. API
  * tests run no worker: /healthz reports the worker as `checkWorker` says (test/integration/api/
  * healthz.test.ts checks the real ones). `withDb` may wrap the API's database handle (e.g. with a
- * kysely plugin that counts queries); `onRoute` sees every route registered (the auth matrix).
+ * kysely plugin that counts queries), `withTemporalCheck` the real Temporal check; `onRoute` sees every route registered (the auth matrix).
  */
 export async function createTestApp(
   overrides: Record<string, string> = {},
   {
     checkWorker = () => Promise.resolve(),
     withDb = (db) => db,
+    withTemporalCheck = (check) => check,
     ...deps
-  }: { checkWorker?: WorkerCheck; withDb?: (db: Db) => Db } & Pick<
-    AppDeps,
-    'onRoute' | 'temporal' | 'onEventsCommitted' | 'onFiscalExhausted'
-  > = {},
+  }: {
+    checkWorker?: WorkerCheck;
+    withDb?: (db: Db) => Db;
+    withTemporalCheck?: (check: () => Promise<void>) => () => Promise<void>;
+  } & Pick<AppDeps, 'onRoute' | 'temporal' | 'onEventsCommitted' | 'onFiscalExhausted'> = {},
 ): Promise<TestApp> {
   const t = await createTestDatabase('api');
   const config = testConfig({ ...overrides, DATABASE_URL: t.url });
@@ -51,10 +53,10 @@ export async function createTestApp(
     log: pino({ level: 'silent' }),
     metrics: createMetrics(),
     ...deps,
-    checkTemporal: async () => {
+    checkTemporal: withTemporalCheck(async () => {
       connection ??= await Connection.connect({ address: config.TEMPORAL_ADDRESS, connectTimeout: 2000 });
       await connection.healthService.check({});
-    },
+    }),
     checkWorker,
   });
   app.addHook('onClose', async () => {

@@ -206,7 +206,9 @@ test('PostgreSQL going away mid-flight: 503 while it is gone, and the node recov
   const target = new URL(t.url);
   const proxy = new TcpProxy({ host: '127.0.0.1', port: Number(target.port || 5432) });
   await proxy.open();
-  const { app } = await appOn(viaPort(t.url, proxy.port));
+  // /healthz probes on every request here, so it must follow the outage and the recovery at once
+  // (its probe cache is covered by healthz.test.ts).
+  const { app } = await appOn(viaPort(t.url, proxy.port), { HEALTHZ_PROBE_CACHE_MS: '0' });
   try {
     const device = await deviceOf(app);
     expect((await device.push()).statusCode).toBe(200);

@@ -1,7 +1,7 @@
 import { PROFILES, runFuzz } from '../../../scripts/fuzz';
 
 // The short profile of scripts/fuzz.ts (npm run test:fuzz runs the full one): schemathesis against
-// /docs/json of a real node, with admin, device and peer credentials. A fixed seed keeps the build
+// /docs/json of a real node, with device, peer, ERP agent and admin credentials. A fixed seed keeps the build
 // reproducible (FUZZ_SEED=<n> tries another); the failing requests are printed with a curl line.
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 
@@ -12,11 +12,13 @@ test('fuzzing the OpenAPI document: no 5xx, every response in its declared statu
   expect(report.runs.map((r) => [r.role, r.failures])).toEqual([
     ['device', ''],
     ['peer', ''],
+    ['agent', ''],
     ['admin', ''],
   ]);
   // Each credential got past authentication: a run of 401s would fuzz nothing behind it.
   for (const run of report.runs) expect([run.role, (run.byClass['2xx'] ?? 0) > 0]).toEqual([run.role, true]);
   expect(report.byClass['5xx'] ?? 0).toBe(0);
   expect(report.cases).toBeGreaterThanOrEqual(100);
+  expect(report.problems).toEqual([]);
   expect(report.ok).toBe(true);
 }, 600_000);

@@ -1,9 +1,12 @@
 import type { Client, Connection } from '@temporalio/client';
+import type { KyselyPlugin, RootOperationNode } from 'kysely';
+import pg from 'pg';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { connectTemporal } from '../../../infra/temporal/client';
 import { connectWorker, createNodeWorker } from '../../../app/worker';
 import { taskQueuePollerCheck, workerStateCheck } from '../../../infra/temporal/worker-health';
 import { createTestApp, testConfig, type TestApp } from '../../support/app';
+import { serverUrl } from '../../support/db';
 import { eventually } from '../../support/nodes';
 import {
   bundleWorkflows,
@@ -54,8 +57,12 @@ async function nodeWorker(app: TestApp, taskQueue: string): Promise<Worker> {
   });
 }
 
-async function appWith(checkWorker: () => Promise<void>): Promise<TestApp> {
-  const app = await createTestApp({}, { checkWorker });
+async function appWith(
+  checkWorker: () => Promise<void>,
+  more: Parameters<typeof createTestApp>[1] = {},
+  overrides: Record<string, string> = {},
+): Promise<TestApp> {
+  const app = await createTestApp(overrides, { checkWorker, ...more });
   apps.push(app);
   return app;
 }
@@ -141,4 +148,89 @@ test('API only: a flood of /healthz asks Temporal once per cache window', async 
 
   expect(new Set(answers.map((a) => a.status))).toEqual(new Set([503]));
   expect(calls).toBe(1);
+});
+
+/** The database liveness probe (`SELECT 1`), counted as it goes through the real pool. */
+function countPings(): { plugin: KyselyPlugin; count: () => number } {
+  let pings = 0;
+  const isPing = (node: RootOperationNode) =>
+    node.kind === 'RawNode' && node.sqlFragments.join('').trim() === 'SELECT 1';
+  return {
+    plugin: {
+      transformQuery: ({ node }) => {
+        if (isPing(node)) pings += 1;
+        return node;
+      },
+      transformResult: ({ result }) => Promise.resolve(result),
+    },
+    count: () => pings,
+  };
+}
+
+test('a flood of /healthz costs PostgreSQL and Temporal one probe per window', async () => {
+  const pings = countPings();
+  let temporalChecks = 0;
+  const app = await appWith(
+    () => Promise.resolve(),
+    {
+      withDb: (db) => db.withPlugin(pings.plugin),
+      withTemporalCheck: (check) => () => {
+        temporalChecks += 1;
+        return check();
+      },
+    },
+    // A window longer than the flood, so the count does not depend on the machine's speed.
+    { HEALTHZ_PROBE_CACHE_MS: '60000' },
+  );
+
+  const answers = await Promise.all(Array.from({ length: 200 }, () => healthz(app)));
+  for (let i = 0; i < 50; i++) answers.push(await healthz(app));
+
+  expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200]));
+  expect(answers[0]!.body.checks).toEqual({ postgres: 'ok', temporal: 'ok', worker: 'ok' });
+  expect(pings.count()).toBe(1);
+  expect(temporalChecks).toBe(1);
+});
+
+test('a database that goes down is reported once the window has passed, and its recovery too', async () => {
+  const app = await appWith(() => Promise.resolve());
+  const windowMs = app.config.HEALTHZ_PROBE_CACHE_MS;
+  expect(windowMs).toBe(1000);
+  expect(await healthz(app)).toEqual({
+    status: 200,
+    body: { status: 'ok', checks: { postgres: 'ok', temporal: 'ok', worker: 'ok' } },
+  });
+
+  // A real outage of the app's database: no new connections, and the open ones cut.
+  const server = new pg.Client({ connectionString: serverUrl() });
+  await server.connect();
+  const allow = (on: boolean) => server.query(`ALTER DATABASE ${app.t.name} WITH ALLOW_CONNECTIONS ${on}`);
+  try {
+    await allow(false);
+    await server.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
+      app.t.name,
+    ]);
+    await new Promise((r) => setTimeout(r, windowMs));
+    const down = await healthz(app);
+    expect(down.status).toBe(503);
+    expect(down.body.status).toBe('degraded');
+    expect(down.body.checks.postgres).not.toBe('ok');
+    expect(down.body.checks.temporal).toBe('ok');
+
+    await allow(true);
+    await new Promise((r) => setTimeout(r, windowMs));
+    expect(
+      await eventually(
+        '/healthz to see PostgreSQL back',
+        () => healthz(app),
+        (h) => h.status === 200,
+      ),
+    ).toEqual({
+      status: 200,
+      body: { status: 'ok', checks: { postgres: 'ok', temporal: 'ok', worker: 'ok' } },
+    });
+  } finally {
+    await allow(true);
+    await server.end();
+  }
 });

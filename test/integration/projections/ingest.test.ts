@@ -96,6 +96,49 @@ describe('ingest: dedupe, conflicts and projection failures', () => {
     expect(landed.total_amount).toBe('5.00');
   });
 
+  it('the same event_id and payload in another envelope (seq, type, created_at, device, store) is EVENT_ID_CONFLICT', async () => {
+    const store = randomUUID();
+    const d = new DeviceSim(store);
+    // A payload that both ProductCreated and ProductUpdated accept, so the type alone can differ.
+    const original = d.event('ProductCreated', { product_id: randomUUID(), name: 'Coffee', price: 3 });
+    expect((await push(t.db, [original])).accepted).toEqual([original.event_id]);
+    const before = await snapshot(t.db);
+
+    const variants: [string, SyncEvent][] = [
+      ['seq', { ...original, seq: original.seq + 1 }],
+      ['type', { ...original, type: 'ProductUpdated' } as SyncEvent],
+      [
+        'created_at',
+        { ...original, created_at: new Date(Date.parse(original.created_at) + 1000).toISOString() },
+      ],
+      ['device', { ...original, device_id: randomUUID() }],
+      ['store', { ...original, store_id: randomUUID() }],
+    ];
+    for (const [field, variant] of variants) {
+      expect(variant.payload).toEqual(original.payload);
+      const r = await push(t.db, [variant]);
+      expect({ field, accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected }).toEqual({
+        field,
+        accepted: [],
+        duplicates: [],
+        rejected: [
+          { index: 0, event_id: original.event_id, code: 'EVENT_ID_CONFLICT', message: expect.any(String) },
+        ],
+      });
+    }
+    expect(await snapshot(t.db)).toEqual(before);
+    const stored = await t.db
+      .selectFrom('events')
+      .select(['store_id', 'device_id', 'seq', 'type'])
+      .where('event_id', '=', original.event_id)
+      .execute();
+    expect(stored).toEqual([
+      { store_id: store, device_id: original.device_id, seq: String(original.seq), type: 'ProductCreated' },
+    ]);
+    // The untouched original is still a duplicate.
+    expect((await push(t.db, [original])).duplicates).toEqual([original.event_id]);
+  });
+
   it('a projection that fails keeps its event as failed with the error, and the rest of the batch is projected', async () => {
     const store = randomUUID();
     const d = new DeviceSim(store);

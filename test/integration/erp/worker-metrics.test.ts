@@ -16,16 +16,20 @@ import { temporalAddress, testLog } from '../../support/temporal';
 let namespace: string;
 let t: TestDatabase;
 let agent: FakeErpAgent;
+/** An agent whose ERP is down: every order call is a 503. */
+let down: FakeErpAgent;
 let connection: Connection;
 let client: Client;
 const nodes: RunningNode[] = [];
 
 beforeAll(async () => {
-  [namespace, t, agent] = await Promise.all([
+  [namespace, t, agent, down] = await Promise.all([
     createNamespace('velox-test-erp-metrics'),
     createTestDatabase('erp_metrics'),
     new FakeErpAgent().start(),
+    new FakeErpAgent().start(),
   ]);
+  down.orderMode = 'down';
   connection = await Connection.connect({ address: temporalAddress() });
   client = new Client({ connection, namespace });
 });
@@ -41,6 +45,7 @@ afterAll(async () => {
     await connection.close();
   }
   await agent?.stop();
+  await down?.stop();
   await t?.drop();
 });
 
@@ -52,6 +57,7 @@ async function start(roles: string, extra: Record<string, string> = {}): Promise
       TEMPORAL_NAMESPACE: namespace,
       TEMPORAL_TASK_QUEUE: 'velox-erp-metrics',
       ERP_SCHEDULES_ENABLED: 'false',
+      ERP_ORDER_BACKOFF_SECONDS: '0.1',
       PORT: '0',
       HOST: '127.0.0.1',
       ROLES: roles,
@@ -84,12 +90,16 @@ async function call(
   return { status: res.status, text: await res.text() };
 }
 
-async function registerAndOrder(api: string) {
+async function registerAndOrder(
+  api: string,
+  to = agent,
+  expected: Partial<DeliveryOutcome> = { status: 'completed', attempts: 1 },
+) {
   const vendorId = newVendor();
   const reg = await call(api, '/api/agents/register', {
     method: 'POST',
     headers: { authorization: `Bearer ${AGENT_SECRET}` },
-    body: { vendorId, agentUrl: agent.url, authToken: newToken(), version: '1.0.0' },
+    body: { vendorId, agentUrl: to.url, authToken: newToken(), version: '1.0.0' },
   });
   expect(reg.status).toBe(201);
   const order = await call(api, '/api/admin/orders/test', {
@@ -100,7 +110,7 @@ async function registerAndOrder(api: string) {
   expect(order.status).toBe(202);
   const { jobId } = JSON.parse(order.text) as { jobId: string };
   const outcome = (await client.workflow.getHandle(erpOrderWorkflowId(jobId)).result()) as DeliveryOutcome;
-  expect(outcome).toMatchObject({ status: 'completed', attempts: 1 });
+  expect(outcome).toMatchObject(expected);
   return vendorId;
 }
 
@@ -134,6 +144,23 @@ test('one process (API + worker): a delivery through the agent is counted per ve
   expect(sample(text, 'velox_erp_breaker_state', { ...v, api_type: 'orders' })).toBe(0);
   // The API's own counters are on the same registry.
   expect(sample(text, 'velox_erp_order_jobs_total', { event: 'created' })).toBeGreaterThanOrEqual(1);
+
+  // An ERP that is down: five failed calls, the breaker opens, the job is dead-lettered.
+  const failing = await registerAndOrder(node.url!, down, { status: 'dead_lettered', attempts: 5 });
+  const after = (await call(node.url!, '/metrics')).text;
+  const f = { vendor: failing };
+  expect(
+    sample(after, 'velox_erp_agent_calls_total', { ...f, api_type: 'orders', outcome: 'unavailable' }),
+  ).toBe(5);
+  expect(sample(after, 'velox_erp_order_delivery_attempts_total', { ...f, outcome: 'failed' })).toBe(5);
+  expect(sample(after, 'velox_erp_order_deliveries_total', { ...f, outcome: 'dead_lettered' })).toBe(1);
+  expect(sample(after, 'velox_erp_order_attempts_per_job_sum', { ...f, outcome: 'dead_lettered' })).toBe(5);
+  expect(sample(after, 'velox_erp_breaker_state', { ...f, api_type: 'orders' })).toBe(2);
+  expect(
+    sample(after, 'velox_erp_breaker_transitions_total', { ...f, api_type: 'orders', transition: 'open' }),
+  ).toBe(1);
+  // The first vendor's counters are its own.
+  expect(sample(after, 'velox_erp_agent_calls_total', { ...v, api_type: 'orders', outcome: 'ok' })).toBe(1);
   await node.stop();
   nodes.splice(nodes.indexOf(node), 1);
 });

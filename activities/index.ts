@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
 import type { ExhaustedRange } from '../infra/projections';
+import type { Metrics } from '../infra/metrics';
 import { createEscrowActivities } from './escrow';
 import type { FederationHealthReport } from '../domain/health/report';
 import { createHealthActivities } from './health';
@@ -24,6 +25,8 @@ export interface ActivityDeps {
   db: Db;
   log: Logger;
   config: Config;
+  /** The process's registry: shared with the API's /metrics in one process, else the worker's port. */
+  metrics: Metrics;
   /** Builds a store's health report (actors/health.ts, handed in by the composition root). */
   healthReport?: (storeId: string) => Promise<FederationHealthReport>;
   /**

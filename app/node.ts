@@ -4,6 +4,7 @@ import { buildApp } from '../api/app';
 import { loadConfig, type Config } from '../infra/config';
 import { createDb, dbOptions, MAINTENANCE_DB_OPTIONS, migrateToLatest } from '../infra/db';
 import { createMetrics } from '../infra/metrics';
+import { serveMetrics } from '../infra/metrics-server';
 import { connectTemporal } from '../infra/temporal/client';
 import { installTemporalRuntime } from '../infra/temporal/logging';
 import { assertNamespaceIsOurs } from '../actors/namespace-guard';
@@ -36,6 +37,8 @@ export function createLogger(config: Config): Logger {
 
 export interface RunningNode {
   url: string | null;
+  /** A worker-only process's /metrics and /healthz listener (WORKER_METRICS_PORT), if any. */
+  metricsUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -65,6 +68,9 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
     await db.destroy();
   };
   let url: string | null = null;
+  let metricsUrl: string | null = null;
+  // One registry per process: the worker's activities count into the same one the API serves.
+  const metrics = createMetrics();
 
   try {
     await assertNamespaceIsOurs(temporal.client, config);
@@ -78,7 +84,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
       stops.push(() => connection.close());
       const added = await ensureSearchAttributes(connection, config.TEMPORAL_NAMESPACE);
       if (added.length > 0) log.info({ added }, 'registered search attributes');
-      const worker: Worker = await createNodeWorker({ config, db, log, connection });
+      const worker: Worker = await createNodeWorker({ config, db, log, connection, metrics });
       // Running before the relays are ensured: an old relay answers a query while handing over.
       const running = worker.run();
       running.catch((err: unknown) => log.fatal({ err }, 'temporal worker stopped'));
@@ -94,6 +100,17 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
         { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },
         'temporal worker running',
       );
+      if (!config.ROLES.has('api') && config.WORKER_METRICS_PORT > 0) {
+        const server = await serveMetrics({
+          registry: metrics.registry,
+          port: config.WORKER_METRICS_PORT,
+          host: config.HOST,
+          check: checkWorker,
+        });
+        stops.unshift(() => server.close());
+        metricsUrl = server.url;
+        log.info({ metrics: `${server.url}/metrics` }, 'worker metrics listening');
+      }
     }
 
     if (config.ROLES.has('api')) {
@@ -101,7 +118,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
         config,
         db,
         log,
-        metrics: createMetrics(),
+        metrics,
         temporal: temporal.client,
         onEventsCommitted:
           config.PEERS.length > 0 ? createRelayNudger(temporal.client, config, log) : undefined,
@@ -121,7 +138,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
     throw err;
   }
 
-  return { url, stop };
+  return { url, metricsUrl, stop };
 }
 
 /** Process entry: parse config (ROLES may be forced by the entrypoint), start, stop on signals. */

@@ -6,6 +6,7 @@ import { createFiscalExhaustionSignaller } from '../actors/fiscal';
 import { buildHealthReport } from '../actors/health';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
+import { createMetrics, type Metrics } from '../infra/metrics';
 import { PinoTemporalLogger } from '../infra/temporal/logging';
 
 export interface NodeWorkerOptions {
@@ -13,6 +14,8 @@ export interface NodeWorkerOptions {
   db: Db;
   log: Logger;
   connection: NativeConnection;
+  /** Where activities count (the API's registry in a combined process); a registry of its own if not given. */
+  metrics?: Metrics;
   /** A prebuilt bundle (tests build one per file); otherwise `workflows/` is bundled at start. */
   workflowBundle?: WorkflowBundleOption;
 }
@@ -31,6 +34,7 @@ export async function createNodeWorker({
   db,
   log,
   connection,
+  metrics = createMetrics(),
   workflowBundle,
 }: NodeWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -42,6 +46,7 @@ export async function createNodeWorker({
       db,
       log,
       config,
+      metrics,
       // The report asks the relay actors and Temporal's visibility: through the worker's own client.
       healthReport: (storeId) =>
         buildHealthReport({ db, config, temporal: Context.current().client }, storeId),

@@ -41,6 +41,12 @@ const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   HOST: z.string().default('0.0.0.0'),
   /**
+   * A worker-only process (ROLES=worker) serves GET /metrics and /healthz on this port, on HOST
+   * (9464, the usual Prometheus exporter port; 0 = no listener). With the API in the same process
+   * the worker's metrics are on the API's /metrics instead and this is not used.
+   */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /**
    * A client that holds a connection without finishing its request (slowloris, a body that stalls)
    * is cut off: the headers must arrive within the first, the whole request (headers and body)
    * within the second (408, connection closed). The request budget covers an ERP agent's 10 MB

@@ -29,6 +29,10 @@ export type DeliverOrderAnswer = { status: 'accepted' } | { status: 'completed';
 export function createErpOrderActivities(deps: ActivityDeps) {
   const { db } = deps;
   const rt = erpRuntime(deps);
+  const finished = (vendor: string, outcome: 'completed' | 'dead_lettered', attempts: number) => {
+    rt.metrics.erpDeliveries.inc({ vendor, outcome });
+    rt.metrics.erpDeliveryAttemptsPerJob.observe({ vendor, outcome }, attempts);
+  };
   return {
     /**
      * One attempt: POST the order to the agent's /sync/create-order through the vendor's `orders`
@@ -69,6 +73,7 @@ export function createErpOrderActivities(deps: ActivityDeps) {
             idempotencyKey: job.id,
             timeoutMs: input.timeoutMs,
             log,
+            metrics: rt.callMetrics(job.vendor_id, 'orders'),
           }).then((answer) => {
             const parsed = createOrderAnswerSchema.safeParse(answer);
             if (!parsed.success)
@@ -83,6 +88,7 @@ export function createErpOrderActivities(deps: ActivityDeps) {
           }),
         );
         log.info({ attempt: input.attempt }, 'order delivered to the erp agent');
+        rt.metrics.erpDeliveryAttempts.inc({ vendor: job.vendor_id, outcome: 'delivered' });
         return raw.status === 'completed' && raw.erpReference
           ? { status: 'completed', erpReference: raw.erpReference }
           : { status: 'accepted' };
@@ -91,6 +97,7 @@ export function createErpOrderActivities(deps: ActivityDeps) {
           { attempt: input.attempt, err: err instanceof Error ? err.message : String(err) },
           'order delivery failed',
         );
+        rt.metrics.erpDeliveryAttempts.inc({ vendor: job.vendor_id, outcome: 'failed' });
         throw agentFailure(err);
       }
     },
@@ -101,23 +108,26 @@ export function createErpOrderActivities(deps: ActivityDeps) {
 
     /** The job and its order get the ERP's reference, in one transaction; false when already done. */
     async erpCompleteJob(input: { jobId: string; erpReference: string }): Promise<boolean> {
-      return db.transaction().execute(async (trx) => {
+      const done = await db.transaction().execute(async (trx) => {
         const job = await getJob(trx, input.jobId);
-        if (!job) return false;
+        if (!job) return null;
         const changed = await markCompleted(trx, job.id, input.erpReference);
         if (changed && job.order_id) await setOrderErpReference(trx, job.order_id, input.erpReference);
-        return changed;
+        return changed ? job : null;
       });
+      // Counted once per job: a retried or repeated completion changes nothing and counts nothing.
+      if (done) finished(done.vendor_id, 'completed', done.attempts);
+      return done !== null;
     },
 
     /** Every attempt failed: the job is failed and a dead letter keeps its own copy of the payload. */
     async erpDeadLetter(input: { jobId: string; error: string; attempts: number }): Promise<string | null> {
-      return db.transaction().execute(async (trx) => {
+      const dead = await db.transaction().execute(async (trx) => {
         const job = await getJob(trx, input.jobId);
         if (!job || job.status === 'completed') return null;
         await markFailed(trx, job.id, input.error);
         const existing = await openDeadLetterOfJob(trx, job.id);
-        if (existing) return existing.id;
+        if (existing) return { id: existing.id, vendor: null };
         const dl = await insertDeadLetter(trx, {
           job_id: job.id,
           vendor_id: job.vendor_id,
@@ -129,8 +139,10 @@ export function createErpOrderActivities(deps: ActivityDeps) {
           { jobId: job.id, vendorId: job.vendor_id, deadLetterId: dl.id, correlationId: job.correlation_id },
           'erp job dead-lettered',
         );
-        return dl.id;
+        return { id: dl.id, vendor: job.vendor_id };
       });
+      if (dead?.vendor) finished(dead.vendor, 'dead_lettered', input.attempts);
+      return dead?.id ?? null;
     },
   };
 }

@@ -14,7 +14,7 @@ import {
   stockRangeSummary,
   upsertStock,
 } from '../../infra/repositories/erp-stock';
-import type { KeyRange, RangeComparison } from '../../domain/erp/bisection';
+import { UNRESOLVED_LIST_MAX, type KeyRange, type RangeComparison } from '../../domain/erp/bisection';
 import { contentHash, stockKey } from '../../domain/erp/checksum';
 import {
   checksumAnswerSchema,
@@ -43,7 +43,9 @@ export interface RangeRepair {
   differing: number;
   extraHere: number;
   fixed: number;
+  /** The first UNRESOLVED_LIST_MAX of them; `unresolvedCount` counts them all. */
   unresolved: { key: string; reason: string }[];
+  unresolvedCount: number;
 }
 
 export interface ReconciliationRecord {
@@ -98,6 +100,7 @@ export function createErpReconcileActivities(deps: ActivityDeps) {
           correlationId: input.correlationId,
           timeoutMs: rt.agentTimeoutMs,
           log,
+          metrics: rt.callMetrics(input.vendorId, input.type),
         }),
       );
     } catch (err) {
@@ -116,9 +119,15 @@ export function createErpReconcileActivities(deps: ActivityDeps) {
       );
       if (!answer.success)
         throw agentFailure(new AgentCallError('refused', '/sync/checksum: answer outside the contract'));
+      const equal = answer.data.hash === local.hash && answer.data.count === local.count;
+      rt.metrics.erpReconcileChecksumCalls.inc({
+        vendor: input.vendorId,
+        type: input.type,
+        result: equal ? 'equal' : 'differing',
+      });
       return {
         ...input.range,
-        equal: answer.data.hash === local.hash && answer.data.count === local.count,
+        equal,
         localCount: local.count,
         erpCount: answer.data.count,
         splitKey: local.splitKey,
@@ -139,12 +148,17 @@ export function createErpReconcileActivities(deps: ActivityDeps) {
         extraHere: 0,
         fixed: 0,
         unresolved: [],
+        unresolvedCount: 0,
+      };
+      const unresolved = (key: string, reason: string) => {
+        out.unresolvedCount += 1;
+        if (out.unresolved.length < UNRESOLVED_LIST_MAX) out.unresolved.push({ key, reason });
       };
       const erp = new Map<string, { record: ItemRecord | StockRecord; hash: string }>();
       for (const raw of answer.data.records) {
         const parsed = recordSchemas[input.type].safeParse(raw);
         if (!parsed.success) {
-          out.unresolved.push({ key: '?', reason: 'INVALID_ERP_RECORD' });
+          unresolved('?', 'INVALID_ERP_RECORD');
           continue;
         }
         const record = parsed.data as ItemRecord & StockRecord;
@@ -193,11 +207,16 @@ export function createErpReconcileActivities(deps: ActivityDeps) {
             part.map((w) => ({ index: w.index, record: w.record as ItemRecord, hash: w.hash })),
           );
           out.fixed += (await upsertItems(db, rows, true)).size;
-          for (const u of unmapped) out.unresolved.push({ key: toWrite[u.index]!.key, reason: u.reason });
+          for (const u of unmapped) unresolved(toWrite[u.index]!.key, u.reason);
         }
         // A catalogue entry the ERP no longer lists is reported, not deleted (orders may name it).
-        for (const k of extra) out.unresolved.push({ key: k, reason: 'NOT_IN_ERP' });
+        for (const k of extra) unresolved(k, 'NOT_IN_ERP');
       }
+      const labels = { vendor: input.vendorId, type: input.type };
+      rt.metrics.erpReconcileDrift.inc({ ...labels, kind: 'missing_here' }, out.missingHere);
+      rt.metrics.erpReconcileDrift.inc({ ...labels, kind: 'differing' }, out.differing);
+      rt.metrics.erpReconcileDrift.inc({ ...labels, kind: 'extra_here' }, out.extraHere);
+      rt.metrics.erpReconcileDrift.inc({ ...labels, kind: 'unresolved' }, out.unresolvedCount);
       return out;
     },
 
@@ -209,6 +228,8 @@ export function createErpReconcileActivities(deps: ActivityDeps) {
         summary: r.summary,
         duration_ms: Math.max(0, Math.round(r.durationMs)),
       });
+      rt.metrics.erpReconcileRuns.inc({ vendor: r.vendorId, result: r.eventType });
+      rt.metrics.erpReconcileDuration.observe({ vendor: r.vendorId }, Math.max(0, r.durationMs) / 1000);
       if (r.eventType === 'drift_resolved' || r.eventType === 'drift_unresolved') {
         await raiseErpAlert(db, rt.alerts, {
           type: 'reconciliation_drift',

@@ -8,13 +8,15 @@ import { vendorReconcileStartOptions, vendorReconcileWorkflow } from '../../work
 
 /**
  * Starts VendorReconcile for a vendor (admin trigger). One at a time per vendor: while one runs,
- * 409 LOCK_HELD names it (the workflow id is the lock, conflict policy FAIL).
+ * 409 LOCK_HELD names it (the workflow id is the lock, conflict policy FAIL; its continue-as-new
+ * runs keep the id). The request's correlation id goes with it to every agent call and log line.
  */
 export async function triggerVendorReconcile(
   client: Client | undefined,
   db: Db,
   config: Pick<Config, 'TEMPORAL_TASK_QUEUE' | 'ERP_RECONCILE_LEAF_SIZE' | 'ERP_AGENT_TIMEOUT_MS'>,
   vendorId: string,
+  correlationId?: string,
 ) {
   if (!(await findAgent(db, vendorId))) {
     throw new AppError(404, ApiError.agentNotFound, `no agent is registered for vendor ${vendorId}`);
@@ -31,6 +33,7 @@ export async function triggerVendorReconcile(
           trigger: 'api',
           leafSize: config.ERP_RECONCILE_LEAF_SIZE,
           agentTimeoutMs: config.ERP_AGENT_TIMEOUT_MS,
+          ...(correlationId ? { correlationId } : {}),
         },
       ],
     });

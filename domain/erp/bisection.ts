@@ -60,3 +60,10 @@ export function nextStep(c: RangeComparison, leafSize: number): RangeStep {
 
 /** The whole key space. */
 export const FULL_RANGE: KeyRange = { from: '', to: null };
+
+/**
+ * A reconcile's summary lists at most this many unresolved records per type (the count is kept
+ * whole): a leaf of thousands of unmapped records must not grow an activity result or a workflow's
+ * state past Temporal's payload limits.
+ */
+export const UNRESOLVED_LIST_MAX = 100;

@@ -154,9 +154,16 @@ export interface ErpAuditLogTable {
   created_at: Generated<Date>;
 }
 
+/** One row: bumped by a trigger on every write to erp_code_mappings (the caches' invalidation). */
+export interface ErpMappingVersionTable {
+  id: Generated<boolean>;
+  version: Generated<string>;
+}
+
 export interface ErpTables {
   erp_agents: ErpAgentsTable;
   erp_code_mappings: ErpCodeMappingsTable;
+  erp_mapping_version: ErpMappingVersionTable;
   erp_items: ErpItemsTable;
   erp_warehouses: ErpWarehousesTable;
   erp_stock: ErpStockTable;

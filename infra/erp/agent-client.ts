@@ -1,4 +1,5 @@
 import type { Log } from '../log';
+import type { ErpWorkerMetrics } from '../metrics';
 
 // HTTP calls from the node to an ERP agent. Every call carries the node's bearer token, the
 // operation's X-Correlation-ID (logged on both sides) and, for writes, an Idempotency-Key the agent
@@ -29,9 +30,32 @@ export interface AgentCall {
   idempotencyKey?: string;
   timeoutMs: number;
   log?: Log;
+  /** Counted per vendor and API type (orders, items, stock) with the outcome, when given. */
+  metrics?: {
+    sink: Pick<ErpWorkerMetrics, 'erpAgentCalls' | 'erpAgentCallDuration'>;
+    vendorId: string;
+    apiType: string;
+  };
 }
 
 export async function callAgent(c: AgentCall): Promise<unknown> {
+  const started = process.hrtime.bigint();
+  let outcome: 'ok' | AgentFailureKind = 'ok';
+  try {
+    return await send(c);
+  } catch (err) {
+    outcome = err instanceof AgentCallError ? err.kind : 'unavailable';
+    throw err;
+  } finally {
+    if (c.metrics) {
+      const labels = { vendor: c.metrics.vendorId, api_type: c.metrics.apiType, outcome };
+      c.metrics.sink.erpAgentCalls.inc(labels);
+      c.metrics.sink.erpAgentCallDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+}
+
+async function send(c: AgentCall): Promise<unknown> {
   const url = new URL(c.path.replace(/^\//, ''), c.baseUrl.endsWith('/') ? c.baseUrl : `${c.baseUrl}/`);
   for (const [k, v] of Object.entries(c.query ?? {})) url.searchParams.set(k, v);
   const headers: Record<string, string> = { 'x-correlation-id': c.correlationId, accept: 'application/json' };

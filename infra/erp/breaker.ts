@@ -1,7 +1,14 @@
 import type { Db } from '../db';
 import type { Log } from '../log';
+import type { ErpWorkerMetrics } from '../metrics';
 import { lockBreaker, saveBreaker } from '../repositories/erp-circuit-breakers';
-import { admit, record, type BreakerSettings, type Transition } from '../../domain/erp/breaker';
+import {
+  admit,
+  record,
+  type BreakerSettings,
+  type BreakerStateName,
+  type Transition,
+} from '../../domain/erp/breaker';
 import { raiseErpAlert, type AlertSink } from './alerts';
 
 // Calls to an agent through its vendor's breaker (the seed's opossum, made durable): admission and
@@ -23,7 +30,10 @@ export interface BreakerDeps {
   log: Log;
   settings: BreakerSettings;
   alerts: AlertSink;
+  metrics?: Pick<ErpWorkerMetrics, 'erpBreakerState' | 'erpBreakerTransitions' | 'erpBreakerRejections'>;
 }
+
+const STATE_VALUE: Record<BreakerStateName, number> = { closed: 0, half_open: 1, open: 2 };
 
 export async function throughBreaker<T>(
   deps: BreakerDeps,
@@ -34,12 +44,23 @@ export async function throughBreaker<T>(
   counts: (err: unknown) => boolean = () => true,
 ): Promise<T> {
   const name = `${vendorId}:${apiType}`;
+  const labels = { vendor: vendorId, api_type: apiType };
+  const seen = (state: BreakerStateName, t?: Transition) => {
+    deps.metrics?.erpBreakerState.set(labels, STATE_VALUE[state]);
+    if (t) deps.metrics?.erpBreakerTransitions.inc({ ...labels, transition: t });
+  };
   const admission = await deps.db.transaction().execute(async (trx) => {
-    const a = admit(await lockBreaker(trx, vendorId, apiType), Date.now(), deps.settings);
+    const current = await lockBreaker(trx, vendorId, apiType);
+    const a = admit(current, Date.now(), deps.settings);
     if (a.allowed) await saveBreaker(trx, vendorId, apiType, a.next);
-    return a;
+    return { ...a, was: current.state };
   });
-  if (!admission.allowed) throw new BreakerOpenError(name, admission.retryAfterMs);
+  if (!admission.allowed) {
+    seen(admission.was);
+    deps.metrics?.erpBreakerRejections.inc(labels);
+    throw new BreakerOpenError(name, admission.retryAfterMs);
+  }
+  seen(admission.next.state, admission.transition);
   if (admission.transition) logTransition(deps.log, name, admission.transition);
   let ok = true;
   try {
@@ -48,11 +69,13 @@ export async function throughBreaker<T>(
     ok = !counts(err);
     throw err;
   } finally {
-    const transition = await deps.db.transaction().execute(async (trx) => {
+    const outcome = await deps.db.transaction().execute(async (trx) => {
       const r = record(await lockBreaker(trx, vendorId, apiType), ok, Date.now(), deps.settings);
       await saveBreaker(trx, vendorId, apiType, r.next);
-      return r.transition;
+      return r;
     });
+    seen(outcome.next.state, outcome.transition);
+    const transition = outcome.transition;
     if (transition) {
       logTransition(deps.log, name, transition);
       if (transition === 'open') {

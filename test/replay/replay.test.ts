@@ -46,6 +46,8 @@ test('every recorded history replays against the current workflows', async () =>
       'fiscal-range-expired',
       'erp-order-delivery',
       'vendor-reconcile',
+      'vendor-reconcile-continue-as-new',
+      'vendor-reconcile-carried',
     ]),
   );
 

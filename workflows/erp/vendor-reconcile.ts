@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  continueAsNew,
   defineQuery,
   proxyActivities,
   setHandler,
@@ -8,7 +9,7 @@ import {
 } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError, type SearchAttributePair } from '@temporalio/common';
 import type { Activities, RangeRepair } from '../../activities';
-import { FULL_RANGE, nextStep, type KeyRange } from '../../domain/erp/bisection';
+import { FULL_RANGE, nextStep, UNRESOLVED_LIST_MAX, type KeyRange } from '../../domain/erp/bisection';
 import type { ReconcileType } from '../../domain/erp/schemas';
 import { databaseBatch, erpReconcileStep } from '../profiles';
 import { ErpVendorIdKey } from '../search-keys';
@@ -21,6 +22,26 @@ export interface VendorReconcileInput {
   /** A range of at most this many records is compared record by record (the seed: 10). */
   leafSize: number;
   agentTimeoutMs: number;
+  /** The trigger request's X-Correlation-ID, sent on every agent call and logged (else one per run). */
+  correlationId?: string;
+  /**
+   * Continue as new after this many steps (a checksum compare or a leaf repair, one activity each)
+   * in one run; Temporal's own suggestion (history near its limit) always counts too.
+   */
+  continueAsNewAfterSteps?: number;
+  /** Where the previous run stopped: set by continue-as-new only. */
+  carried?: CarriedReconcile;
+}
+
+/** A run's hand-over: the types not yet done, the ranges still to compare, the summary so far. */
+export interface CarriedReconcile {
+  /** The index in the types list of the type under way. */
+  typeIndex: number;
+  pending: KeyRange[];
+  summary: Partial<Record<ReconcileType, TypeSummary>>;
+  startedAt: number;
+  correlationId: string;
+  runs: number;
 }
 
 export interface TypeSummary {
@@ -31,7 +52,9 @@ export interface TypeSummary {
   differing: number;
   extraHere: number;
   fixed: number;
+  /** The first UNRESOLVED_LIST_MAX unresolved records; `unresolvedCount` counts them all. */
   unresolved: { key: string; reason: string }[];
+  unresolvedCount: number;
 }
 
 export interface VendorReconcileSummary {
@@ -40,6 +63,8 @@ export interface VendorReconcileSummary {
   types: Partial<Record<ReconcileType, TypeSummary>>;
   durationMs: number;
   eventId: string;
+  /** Runs of the workflow id this reconcile took (continue-as-new hands over to a new run). */
+  runs: number;
 }
 
 export const reconcileSummaryQuery = defineQuery<Partial<Record<ReconcileType, TypeSummary>>>('summary');
@@ -63,6 +88,7 @@ const emptySummary = (): TypeSummary => ({
   extraHere: 0,
   fixed: 0,
   unresolved: [],
+  unresolvedCount: 0,
 });
 
 function addRepair(s: TypeSummary, r: RangeRepair) {
@@ -72,7 +98,9 @@ function addRepair(s: TypeSummary, r: RangeRepair) {
   s.differing += r.differing;
   s.extraHere += r.extraHere;
   s.fixed += r.fixed;
-  s.unresolved.push(...r.unresolved.slice(0, Math.max(0, 100 - s.unresolved.length)));
+  // Results recorded before the count existed carry the list only.
+  s.unresolvedCount = (s.unresolvedCount ?? 0) + (r.unresolvedCount ?? r.unresolved.length);
+  s.unresolved.push(...r.unresolved.slice(0, Math.max(0, UNRESOLVED_LIST_MAX - s.unresolved.length)));
 }
 
 /**
@@ -86,29 +114,57 @@ export async function vendorReconcileWorkflow(input: VendorReconcileInput): Prom
     erpReconcileStep(input.agentTimeoutMs),
   );
   const { erpRecordReconciliation } = proxyActivities<Activities>(databaseBatch);
-  const started = Date.now();
-  const correlationId = `reconcile:${workflowInfo().runId}`;
-  const summary: Partial<Record<ReconcileType, TypeSummary>> = {};
+  const carried = input.carried;
+  const started = carried?.startedAt ?? Date.now();
+  const correlationId = carried?.correlationId ?? input.correlationId ?? `reconcile:${workflowInfo().runId}`;
+  const summary: Partial<Record<ReconcileType, TypeSummary>> = carried?.summary ?? {};
   setHandler(reconcileSummaryQuery, () => summary);
 
+  // Each step is about six history events: a drifted type of thousands of records would pass
+  // Temporal's history limit in one run, so the walk hands its stack of ranges to a new run.
+  const types = input.types ?? (['items', 'stock'] as const);
+  const stepLimit = input.continueAsNewAfterSteps ?? Infinity;
+  let steps = 0;
+  let handOver: CarriedReconcile | null = null;
   let failure: string | null = null;
   try {
-    for (const type of input.types ?? (['items', 'stock'] as const)) {
-      const s = (summary[type] = emptySummary());
-      const pending: KeyRange[] = [FULL_RANGE];
+    walk: for (let t = carried?.typeIndex ?? 0; t < types.length; t++) {
+      const type = types[t]!;
+      const resumed = carried !== undefined && t === carried.typeIndex;
+      const s = resumed ? summary[type]! : (summary[type] = emptySummary());
+      const pending: KeyRange[] = resumed ? [...carried.pending] : [FULL_RANGE];
       while (pending.length > 0) {
+        if (steps > 0 && (steps >= stepLimit || workflowInfo().continueAsNewSuggested)) {
+          handOver = {
+            typeIndex: t,
+            pending,
+            summary,
+            startedAt: started,
+            correlationId,
+            runs: (carried?.runs ?? 1) + 1,
+          };
+          break walk;
+        }
         const range = pending.pop()!;
         const step = { vendorId: input.vendorId, type, range, correlationId };
         s.checksumCalls += 1;
+        steps += 1;
         const next = nextStep(await erpCompareRange(step), input.leafSize);
         if (next.kind === 'split') pending.push(...next.halves);
-        else if (next.kind === 'leaf') addRepair(s, await erpRepairRange(step));
+        else if (next.kind === 'leaf') {
+          steps += 1;
+          addRepair(s, await erpRepairRange(step));
+        }
       }
     }
   } catch (err) {
     let cause: unknown = err;
     while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
     failure = cause instanceof Error ? cause.message : String(cause);
+  }
+  // Outside the try: continue-as-new is thrown, and must not be recorded as a failure.
+  if (handOver && !failure) {
+    return continueAsNew<typeof vendorReconcileWorkflow>({ ...input, carried: handOver });
   }
 
   const all = Object.values(summary);
@@ -132,7 +188,14 @@ export async function vendorReconcileWorkflow(input: VendorReconcileInput): Prom
   if (failure) {
     throw ApplicationFailure.create({ type: 'RECONCILE_FAILED', message: failure, nonRetryable: true });
   }
-  return { vendorId: input.vendorId, inSync: !drifted, types: summary, durationMs, eventId };
+  return {
+    vendorId: input.vendorId,
+    inSync: !drifted,
+    types: summary,
+    durationMs,
+    eventId,
+    runs: carried?.runs ?? 1,
+  };
 }
 
 export interface ErpReconcileSweepInput {

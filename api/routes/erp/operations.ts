@@ -361,7 +361,17 @@ export const erpOperationsRoutes: FastifyPluginAsyncZod<ErpContext> = async (app
       },
     },
     async (request, reply) =>
-      reply.status(202).send(await triggerVendorReconcile(ctx.temporal, db, config, request.body.vendorId)),
+      reply
+        .status(202)
+        .send(
+          await triggerVendorReconcile(
+            ctx.temporal,
+            db,
+            config,
+            request.body.vendorId,
+            request.correlationId,
+          ),
+        ),
   );
 
   app.get(

@@ -1,8 +1,33 @@
+import { TableNode, type KyselyPlugin } from 'kysely';
+import { createDb, type Db } from '../../../infra/db';
 import { createMappingResolver } from '../../../infra/erp/mappings';
 import { apiKey, createErpTestApp, newVendor, type ErpTestApp } from '../../support/erp';
 
 // REQ-4: admin CRUD with soft delete and bulk seed, and resolution through the LRU cache that every
-// write clears (the API's own resolver is exercised by the ingest tests).
+// write clears, in this process and in every other (the API's own resolver is exercised by the
+// ingest tests).
+
+/** Counts the SELECTs on erp_code_mappings that a database handle really ran. */
+function mappingReads(db: Db) {
+  const marked = new WeakSet<object>();
+  const counter = { reads: 0 };
+  const plugin: KyselyPlugin = {
+    transformQuery({ node, queryId }) {
+      if (
+        node.kind === 'SelectQueryNode' &&
+        node.from?.froms.some((f) => TableNode.is(f) && f.table.identifier.name === 'erp_code_mappings')
+      ) {
+        marked.add(queryId);
+      }
+      return node;
+    },
+    async transformResult({ result, queryId }) {
+      if (marked.has(queryId)) counter.reads += 1;
+      return result;
+    },
+  };
+  return { counter, db: db.withPlugin(plugin) };
+}
 
 let app: ErpTestApp;
 beforeAll(async () => {
@@ -99,41 +124,86 @@ test('bulk seed upserts: a second seed overwrites and reactivates', async () => 
   expect(body.data.every((m) => m.restoCode.startsWith('b-'))).toBe(true);
 });
 
-test('resolve: a miss reads the database once and is cached; invalidate makes the next read see a write', async () => {
+test('resolve: a miss reads the database once and is cached; a write, even behind the API, is seen at once', async () => {
   const vendorId = newVendor();
   await create({ vendorId, mappingType: 'unit', erpCode: 'PC', restoCode: 'piece', restoLabel: 'Pièce' });
-  const resolver = createMappingResolver(app.t.db, { max: 10_000, ttlMs: 5 * 60_000 });
+  const counted = mappingReads(app.t.db);
+  const resolver = createMappingResolver(counted.db, { max: 10_000, ttlMs: 5 * 60_000 });
 
   expect(await resolver.resolve(vendorId, 'unit', 'PC')).toEqual({ restoCode: 'piece', restoLabel: 'Pièce' });
   expect(await resolver.resolve(vendorId, 'unit', 'BOX')).toBeNull();
   expect(resolver.size).toBe(2);
+  expect(counted.counter.reads).toBe(2);
+  // Hits, "not mapped" included, read no mapping.
+  expect(await resolver.resolve(vendorId, 'unit', 'PC')).toMatchObject({ restoCode: 'piece' });
+  expect(await resolver.resolve(vendorId, 'unit', 'BOX')).toBeNull();
+  expect(counted.counter.reads).toBe(2);
 
-  // A change behind the cache's back is not seen until the cache is cleared (what every write does).
+  // An operator's own SQL bumps the mapping version too (a trigger): the next resolution sees it.
   await app.t.db
     .updateTable('erp_code_mappings')
     .set({ resto_code: 'unit' })
     .where('vendor_id', '=', vendorId)
     .execute();
-  expect(await resolver.resolve(vendorId, 'unit', 'PC')).toEqual({ restoCode: 'piece', restoLabel: 'Pièce' });
-  resolver.invalidate();
   expect(await resolver.resolve(vendorId, 'unit', 'PC')).toEqual({ restoCode: 'unit', restoLabel: 'Pièce' });
+  expect(counted.counter.reads).toBe(3);
+  resolver.invalidate();
+  expect(resolver.size).toBe(0);
+  expect(await resolver.resolve(vendorId, 'unit', 'PC')).toEqual({ restoCode: 'unit', restoLabel: 'Pièce' });
+  expect(counted.counter.reads).toBe(4);
 });
 
 test('resolve: entries expire after the TTL and the cache holds at most max entries (LRU)', async () => {
   const vendorId = newVendor();
   await create({ vendorId, mappingType: 'vat', erpCode: 'V5', restoCode: 'vat-5' });
-  const resolver = createMappingResolver(app.t.db, { max: 3, ttlMs: 200 });
+  const counted = mappingReads(app.t.db);
+  const resolver = createMappingResolver(counted.db, { max: 3, ttlMs: 200 });
   expect(await resolver.resolve(vendorId, 'vat', 'V5')).toMatchObject({ restoCode: 'vat-5' });
-  await app.t.db
-    .updateTable('erp_code_mappings')
-    .set({ resto_code: 'vat-5b' })
-    .where('vendor_id', '=', vendorId)
-    .execute();
+  expect(await resolver.resolve(vendorId, 'vat', 'V5')).toMatchObject({ restoCode: 'vat-5' });
+  expect(counted.counter.reads).toBe(1);
   await new Promise((r) => setTimeout(r, 300));
-  expect(await resolver.resolve(vendorId, 'vat', 'V5')).toMatchObject({ restoCode: 'vat-5b' });
+  // No write in between: the entry expired by itself.
+  expect(await resolver.resolve(vendorId, 'vat', 'V5')).toMatchObject({ restoCode: 'vat-5' });
+  expect(counted.counter.reads).toBe(2);
 
   for (const code of ['A', 'B', 'C', 'D']) await resolver.resolve(vendorId, 'unit', code);
   expect(resolver.size).toBe(3);
+});
+
+test('an admin write through the API is seen at once by a resolver of another process (its own pool)', async () => {
+  const vendorId = newVendor();
+  const other = createDb(app.t.url, 2);
+  try {
+    const counted = mappingReads(other);
+    const resolver = createMappingResolver(counted.db, { max: 10_000, ttlMs: 5 * 60_000 });
+    expect(await resolver.resolve(vendorId, 'unit', 'BAG')).toBeNull();
+    expect(await resolver.resolve(vendorId, 'unit', 'BAG')).toBeNull();
+    expect(counted.counter.reads).toBe(1);
+
+    const made = await create({ vendorId, mappingType: 'unit', erpCode: 'BAG', restoCode: 'bag' });
+    expect(made.statusCode).toBe(201);
+    expect(await resolver.resolve(vendorId, 'unit', 'BAG')).toEqual({ restoCode: 'bag', restoLabel: null });
+
+    const id = made.json<{ id: string }>().id;
+    await app.inject({
+      method: 'PUT',
+      url: `/api/admin/mappings/${id}`,
+      headers: apiKey,
+      payload: { restoCode: 'sack' },
+    });
+    expect(await resolver.resolve(vendorId, 'unit', 'BAG')).toMatchObject({ restoCode: 'sack' });
+    await app.inject({ method: 'DELETE', url: `/api/admin/mappings/${id}`, headers: apiKey });
+    expect(await resolver.resolve(vendorId, 'unit', 'BAG')).toBeNull();
+    await app.inject({
+      method: 'POST',
+      url: '/api/admin/mappings/seed',
+      headers: apiKey,
+      payload: { mappings: [{ vendorId, mappingType: 'unit', erpCode: 'BAG', restoCode: 'bag-2' }] },
+    });
+    expect(await resolver.resolve(vendorId, 'unit', 'BAG')).toMatchObject({ restoCode: 'bag-2' });
+  } finally {
+    await other.destroy();
+  }
 });
 
 test('a write through the admin API clears the API cache: an unmapped unit becomes mapped at once', async () => {

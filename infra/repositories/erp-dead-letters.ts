@@ -86,6 +86,26 @@ export async function resolveDeadLetter(
     .execute();
 }
 
+/**
+ * Resolves the open dead letters of a job whose order the ERP did create after all (a late
+ * completed callback): they must neither be retried into a second order nor keep alerting.
+ */
+export async function resolveOpenDeadLettersOfJob(
+  db: Executor,
+  jobId: string,
+  by: string,
+  resolution: string,
+): Promise<string[]> {
+  const rows = await db
+    .updateTable('erp_dead_letters')
+    .set({ resolved_at: new Date(), resolved_by: by, resolution })
+    .where('job_id', '=', jobId)
+    .where('resolved_at', 'is', null)
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
+}
+
 export async function countOpenDeadLetters(db: Executor): Promise<{ vendor_id: string; n: number }[]> {
   const rows = await db
     .selectFrom('erp_dead_letters')

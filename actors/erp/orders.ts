@@ -146,7 +146,7 @@ export async function deliverCallback(
         if (!(await markCompleted(trx, job.id, cb.erpReference!))) return;
         if (job.order_id) await setOrderErpReference(trx, job.order_id, cb.erpReference!);
         const resolution = `the agent reported the order completed late (${cb.erpReference!})`;
-        for (const id of await resolveOpenDeadLettersOfJob(trx, job.id, 'callback', resolution)) {
+        for (const id of await resolveOpenDeadLettersOfJob(trx, job, 'callback', resolution)) {
           await audit(trx, {
             actor: `agent:${agentVendorId}`,
             action: 'dlq.resolve',

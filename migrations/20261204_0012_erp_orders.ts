@@ -44,7 +44,9 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addColumn('node_seq', 'bigint', (c) => c.notNull().defaultTo(0))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
-  await sql`INSERT INTO erp_order_feed (name, node_seq) VALUES ('sales', 0)`.execute(db);
+  // From the head of the log: no store is mapped yet, so no earlier sale can become an order.
+  await sql`INSERT INTO erp_order_feed (name, node_seq)
+    SELECT 'sales', coalesce(max(node_seq), 0) FROM events`.execute(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

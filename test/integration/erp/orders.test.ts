@@ -312,6 +312,11 @@ test('a late completed callback to a dead-lettered job resolves the open dead le
       payload: { vendorId: v.vendorId },
     });
   await resetBreaker();
+  const jobsCreated = async () => {
+    const text = (await app().inject({ method: 'GET', url: '/metrics' })).body;
+    return Number(/^velox_erp_order_jobs_total\{event="created"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
+  const createdBefore = await jobsCreated();
   const retry = await app().inject({
     method: 'POST',
     url: `/api/admin/dlq/${first!.id}/retry`,
@@ -319,6 +324,7 @@ test('a late completed callback to a dead-lettered job resolves the open dead le
   });
   expect(retry.statusCode).toBe(202);
   const retried = retry.json<{ jobId: string }>().jobId;
+  expect(await jobsCreated()).toBe(createdBefore + 1);
   expect(await result(retried)).toMatchObject({ status: 'dead_lettered' });
   const retryCalls = agent
     .calls('/sync/create-order')

@@ -3,6 +3,13 @@
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * The Idempotency-Key of a sale's order: the same on every node and for every job of the order, so
+ * an agent never creates one sale twice (two nodes that both map the store, a DLQ retry).
+ */
+export const saleIdempotencyKey = (storeId: string, saleId: string): string =>
+  `pos-sale:${storeId}:${saleId}`;
+
 export interface SaleOrder {
   saleId: string;
   payload: Record<string, unknown>;

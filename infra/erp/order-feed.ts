@@ -4,7 +4,7 @@ import type { Log } from '../log';
 import { advanceFeedCursor, lockFeedCursor, readMappedSales } from '../repositories/erp-order-feed';
 import { insertSaleOrders } from '../repositories/erp-orders';
 import { createJobs, type ErpSyncJob } from '../repositories/erp-sync-jobs';
-import { saleOrderOf } from '../../domain/erp/sale-order';
+import { saleIdempotencyKey, saleOrderOf } from '../../domain/erp/sale-order';
 
 export const SALES_FEED = 'sales';
 
@@ -52,6 +52,7 @@ export async function produceSaleOrders(
         job_type: 'create-order',
         payload: o.payload,
         correlation_id: randomUUID(),
+        idempotency_key: saleIdempotencyKey(o.store_id!, o.sale_id!),
       })),
     );
     if (next !== cursor) await advanceFeedCursor(trx, SALES_FEED, next);

@@ -36,6 +36,7 @@ export function createJobs(
     job_type: string;
     payload: Record<string, unknown>;
     correlation_id: string;
+    idempotency_key: string | null;
   }[],
 ): Promise<ErpSyncJob[]> {
   if (rows.length === 0) return Promise.resolve([]);

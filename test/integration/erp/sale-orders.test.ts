@@ -115,7 +115,8 @@ test('a sale pushed by a device to a mapped store reaches the agent once, with i
   expect(job.workflow_started_at).not.toBeNull();
   const calls = createOrderCalls(saleId);
   expect(calls).toHaveLength(1);
-  expect(calls[0]!.headers['idempotency-key']).toBe(job.id);
+  // The sale's own key, the same on every node: an agent never creates one sale twice.
+  expect(calls[0]!.headers['idempotency-key']).toBe(`pos-sale:${storeId}:${saleId}`);
   expect(calls[0]!.body).toMatchObject({
     jobId: job.id,
     vendorId: v.vendorId,

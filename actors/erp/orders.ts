@@ -30,7 +30,8 @@ import {
 } from '../../workflows/erp/order-delivery';
 
 // The client side of ErpOrderDelivery: a job is created (row first, then its workflow), the agent's
-// callbacks become signals, a dead letter is retried as a new job with a new workflow.
+// callbacks become signals, a dead letter is retried as a new job with a new workflow, and POS sales
+// of mapped stores become jobs after each push (the order producer's post-commit pass).
 
 export type OrderConfig = Pick<
   Config,
@@ -85,8 +86,8 @@ export async function startDelivery(
 
 /**
  * An order for a vendor's ERP: the order and its job are committed, then the job's workflow starts
- * (a crash in between leaves a pending job the admin list shows; its id is also the workflow id, so
- * starting it again cannot deliver twice).
+ * (a crash in between leaves a pending job without a workflow, which the order sweep starts; its id
+ * is also the workflow id, so starting it again cannot deliver twice).
  */
 export async function createOrderJob(
   client: Client | undefined,

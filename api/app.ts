@@ -7,6 +7,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import { hashToken } from '../domain/auth/tokens';
+import { createOrderFeed } from '../actors/erp/orders';
 import type { Config } from '../infra/config';
 import type { Db } from '../infra/db';
 import type { PushDeps } from '../infra/eventlog/push';
@@ -115,11 +116,26 @@ export async function buildApp(deps: AppDeps) {
   await app.register(storeRoutes, { db });
   await app.register(storeQueryRoutes, { config, db });
   await app.register(explainRoutes, { config, db });
+  // The ERP bridge's order producer after each push (the POS ingest only says "events committed";
+  // the ERP side reads the sales from the log itself, and the order sweep backs this step up).
+  const erpOrderFeed = deps.temporal
+    ? createOrderFeed({
+        client: deps.temporal,
+        db,
+        config,
+        log: deps.log,
+        onJobs: (n) => metrics.erpOrderJobs.inc({ event: 'created' }, n),
+      })
+    : undefined;
+  if (erpOrderFeed) app.addHook('onClose', () => erpOrderFeed.idle());
   await app.register(syncRoutes, {
     config,
     db,
     metrics,
-    onEventsCommitted: deps.onEventsCommitted,
+    onEventsCommitted: (storeIds) => {
+      deps.onEventsCommitted?.(storeIds);
+      erpOrderFeed?.nudge();
+    },
     onFiscalExhausted: deps.onFiscalExhausted,
   });
   await app.register(federationRoutes, { config, db, temporal: deps.temporal });

@@ -45,6 +45,8 @@ export const ApiError = {
   mappingNotFound: 'MAPPING_NOT_FOUND',
   jobNotFound: 'JOB_NOT_FOUND',
   deadLetterResolved: 'DEAD_LETTER_RESOLVED',
+  orderAlreadyCompleted: 'ORDER_ALREADY_COMPLETED',
+  storeVendorNotFound: 'STORE_VENDOR_NOT_FOUND',
   tooManyItems: 'TOO_MANY_ITEMS',
   databaseUnavailable: 'DATABASE_UNAVAILABLE',
   databaseBusy: 'DB_BUSY',

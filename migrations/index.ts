@@ -10,6 +10,7 @@ import * as erp from './20261202_0008_erp';
 import * as queries from './20261202_0009_queries';
 import * as health from './20261202_0010_health';
 import * as healthIndexes from './20261203_0011_health_indexes';
+import * as erpOrders from './20261204_0012_erp_orders';
 import * as erpReconcile from './20261204_0013_erp_reconcile';
 
 /** Every migration, keyed by its timestamped name; the Migrator applies them in name order. */
@@ -25,5 +26,6 @@ export const migrations: Record<string, Migration> = {
   '20261202_0009_queries': queries,
   '20261202_0010_health': health,
   '20261203_0011_health_indexes': healthIndexes,
+  '20261204_0012_erp_orders': erpOrders,
   '20261204_0013_erp_reconcile': erpReconcile,
 };

@@ -23,3 +23,5 @@ export type { ErpOrderDeliveryInput, ErpCallback, DeliveryStatus } from './erp/o
 export { vendorReconcileWorkflow, erpReconcileSweepWorkflow } from './erp/vendor-reconcile';
 export type { VendorReconcileInput, VendorReconcileSummary } from './erp/vendor-reconcile';
 export { erpMaintenanceWorkflow } from './erp/maintenance';
+export { erpOrderSweepWorkflow } from './erp/order-sweep';
+export type { ErpOrderSweepInput } from './erp/order-sweep';

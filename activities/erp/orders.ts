@@ -4,9 +4,13 @@ import { callAgent, AgentCallError } from '../../infra/erp/agent-client';
 import { throughBreaker } from '../../infra/erp/breaker';
 import { findAgent } from '../../infra/repositories/erp-agents';
 import { insertDeadLetter, openDeadLetterOfJob } from '../../infra/repositories/erp-dead-letters';
-import { setOrderErpReference } from '../../infra/repositories/erp-orders';
+import { produceSaleOrders } from '../../infra/erp/order-feed';
+import { getOrder, setOrderErpReference } from '../../infra/repositories/erp-orders';
 import {
   getJob,
+  idempotencyKeyOf,
+  listUnstartedJobs,
+  markWorkflowStarted,
   markAttempt,
   markAttemptFailed,
   markCompleted,
@@ -48,6 +52,9 @@ export function createErpOrderActivities(deps: ActivityDeps) {
           nonRetryable: true,
         });
       if (job.status === 'completed') return { status: 'completed', erpReference: job.erp_reference ?? '' };
+      // The order reached the ERP through another job (a late callback of a dead-lettered one).
+      const order = job.order_id ? await getOrder(db, job.order_id) : undefined;
+      if (order?.erp_reference) return { status: 'completed', erpReference: order.erp_reference };
       const agent = await findAgent(db, job.vendor_id);
       if (!agent || !agent.is_active) {
         throw ApplicationFailure.create({
@@ -70,7 +77,7 @@ export function createErpOrderActivities(deps: ActivityDeps) {
             body: { jobId: job.id, orderId: job.order_id, vendorId: job.vendor_id, order: job.payload },
             token: rt.callToken,
             correlationId: job.correlation_id,
-            idempotencyKey: job.id,
+            idempotencyKey: idempotencyKeyOf(job),
             timeoutMs: input.timeoutMs,
             log,
             metrics: rt.callMetrics(job.vendor_id, 'orders'),
@@ -102,6 +109,25 @@ export function createErpOrderActivities(deps: ActivityDeps) {
       }
     },
 
+    /**
+     * The order sweep's first step: one producer pass (POS sales → orders and jobs), then every
+     * pending job without a workflow: the ones just made and those a crash left unstarted.
+     */
+    async erpOrderSweep(input: {
+      graceMs: number;
+      limit: number;
+    }): Promise<{ produced: number; jobs: { id: string; vendorId: string }[] }> {
+      const produced = await produceSaleOrders(db, deps.log, input.limit);
+      const fresh = produced?.jobs ?? [];
+      const stale = await listUnstartedJobs(db, input.graceMs, input.limit);
+      const jobs = new Map([...fresh, ...stale].map((j) => [j.id, { id: j.id, vendorId: j.vendor_id }]));
+      return { produced: fresh.length, jobs: [...jobs.values()] };
+    },
+
+    async erpMarkWorkflowsStarted(input: { jobIds: string[] }): Promise<void> {
+      await markWorkflowStarted(db, input.jobIds);
+    },
+
     async erpRecordAttemptFailure(input: { jobId: string; error: string }): Promise<void> {
       await markAttemptFailed(db, input.jobId, input.error);
     },
@@ -131,7 +157,12 @@ export function createErpOrderActivities(deps: ActivityDeps) {
         const dl = await insertDeadLetter(trx, {
           job_id: job.id,
           vendor_id: job.vendor_id,
-          payload: { jobType: job.job_type, orderId: job.order_id, payload: job.payload },
+          payload: {
+            jobType: job.job_type,
+            orderId: job.order_id,
+            idempotencyKey: idempotencyKeyOf(job),
+            payload: job.payload,
+          },
           error: input.error,
           attempts: input.attempts,
         });

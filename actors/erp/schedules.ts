@@ -4,12 +4,24 @@ import type { Config } from '../../infra/config';
 import { ERP_MAINTENANCE_TASKS, type ErpMaintenanceTask } from '../../activities/erp';
 import { erpScheduleId } from '../../workflows/erp/ids';
 import { erpMaintenanceWorkflow } from '../../workflows/erp/maintenance';
+import { erpOrderSweepWorkflow } from '../../workflows/erp/order-sweep';
 import { erpReconcileSweepWorkflow } from '../../workflows/erp/vendor-reconcile';
 
 type ErpScheduleConfig = Pick<
   Config,
-  'NODE_ID' | 'TEMPORAL_TASK_QUEUE' | 'ERP_RECONCILE_LEAF_SIZE' | 'ERP_AGENT_TIMEOUT_MS'
+  | 'NODE_ID'
+  | 'TEMPORAL_TASK_QUEUE'
+  | 'ERP_RECONCILE_LEAF_SIZE'
+  | 'ERP_AGENT_TIMEOUT_MS'
+  | 'ERP_ORDER_MAX_ATTEMPTS'
+  | 'ERP_ORDER_BACKOFF_SECONDS'
+  | 'ERP_CALLBACK_TIMEOUT_SECONDS'
+  | 'ERP_ORDER_SWEEP_SECONDS'
+  | 'ERP_ORDER_SWEEP_GRACE_SECONDS'
 >;
+
+/** Sales read and jobs started per order-sweep run. */
+export const ORDER_SWEEP_LIMIT = 200;
 
 /** The seed's six periodic tasks (REQ-10) as calendar or interval specs, UTC. */
 const WHEN: Record<ErpMaintenanceTask, ScheduleOptions['spec']> = {
@@ -53,7 +65,37 @@ export function erpScheduleDefinitions(config: ErpScheduleConfig): ScheduleOptio
     policies,
     memo: { description: `ERP maintenance: ${task}`, node: config.NODE_ID },
   }));
-  return [drift, ...tasks];
+  const orders: ScheduleOptions = {
+    scheduleId: erpScheduleId(config.NODE_ID, 'order-sweep'),
+    spec: { intervals: [{ every: `${config.ERP_ORDER_SWEEP_SECONDS} seconds` }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: erpOrderSweepWorkflow,
+      workflowId: erpScheduleId(config.NODE_ID, 'order-sweep'),
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      args: [
+        {
+          graceSeconds: config.ERP_ORDER_SWEEP_GRACE_SECONDS,
+          limit: ORDER_SWEEP_LIMIT,
+          delivery: {
+            policy: {
+              maxAttempts: config.ERP_ORDER_MAX_ATTEMPTS,
+              backoffSeconds: config.ERP_ORDER_BACKOFF_SECONDS,
+            },
+            agentTimeoutMs: config.ERP_AGENT_TIMEOUT_MS,
+            callbackTimeoutSeconds: config.ERP_CALLBACK_TIMEOUT_SECONDS,
+          },
+        },
+      ],
+    },
+    policies,
+    memo: {
+      description:
+        'ERP order sweep: POS sales of mapped stores → orders; pending jobs without a workflow → started',
+      node: config.NODE_ID,
+    },
+  };
+  return [drift, ...tasks, orders];
 }
 
 /** Creates the ERP schedules or brings them up to date (idempotent; paused ones stay paused). */

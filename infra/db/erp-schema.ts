@@ -87,6 +87,9 @@ export interface ErpOrdersTable {
   vendor_id: string;
   payload: Json<Record<string, unknown>>;
   erp_reference: string | null;
+  /** The POS sale the order came from (migration 20261204_0012); null for admin test orders. */
+  store_id: string | null;
+  sale_id: string | null;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }
@@ -102,6 +105,10 @@ export interface ErpSyncJobsTable {
   last_error: string | null;
   erp_reference: string | null;
   correlation_id: string;
+  /** What the agent sees as Idempotency-Key; null means the job id (a DLQ retry keeps the original). */
+  idempotency_key: string | null;
+  /** When its ErpOrderDelivery was started; null: never (the order sweep starts it). */
+  workflow_started_at: NullableTimestamp;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
   completed_at: NullableTimestamp;
@@ -109,7 +116,8 @@ export interface ErpSyncJobsTable {
 
 export interface ErpDeadLettersTable {
   id: Generated<string>;
-  job_id: string;
+  /** Null once the job row is gone (retention): the dead letter keeps its own payload copy. */
+  job_id: string | null;
   vendor_id: string;
   payload: Json<Record<string, unknown>>;
   error: string;
@@ -160,6 +168,21 @@ export interface ErpMappingVersionTable {
   version: Generated<string>;
 }
 
+/** Which ERP vendor a POS store's sales go to as orders (admin-configured). */
+export interface ErpStoreVendorsTable {
+  store_id: string;
+  vendor_id: string;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+/** The order producer's cursor over the event log (node_seq of the last event it read). */
+export interface ErpOrderFeedTable {
+  name: string;
+  node_seq: ColumnType<string, string | number, string | number>;
+  updated_at: Generated<Date>;
+}
+
 export interface ErpTables {
   erp_agents: ErpAgentsTable;
   erp_code_mappings: ErpCodeMappingsTable;
@@ -173,6 +196,8 @@ export interface ErpTables {
   erp_reconciliation_events: ErpReconciliationEventsTable;
   erp_circuit_breakers: ErpCircuitBreakersTable;
   erp_audit_log: ErpAuditLogTable;
+  erp_store_vendors: ErpStoreVendorsTable;
+  erp_order_feed: ErpOrderFeedTable;
 }
 
 export type ErpAgent = Selectable<ErpAgentsTable>;
@@ -181,3 +206,4 @@ export type ErpSyncJob = Selectable<ErpSyncJobsTable>;
 export type ErpDeadLetter = Selectable<ErpDeadLettersTable>;
 export type ErpReconciliationEvent = Selectable<ErpReconciliationEventsTable>;
 export type ErpCircuitBreaker = Selectable<ErpCircuitBreakersTable>;
+export type ErpStoreVendor = Selectable<ErpStoreVendorsTable>;

@@ -45,6 +45,10 @@ export const erpEnvShape = {
   ERP_ORDER_BACKOFF_SECONDS: z.coerce.number().positive().default(60),
   /** How long a delivered order waits for the agent's callback before the attempt counts as failed. */
   ERP_CALLBACK_TIMEOUT_SECONDS: positiveInt(3600),
+  /** How often the order sweep runs: POS sales of mapped stores → orders, unstarted jobs → workflows. */
+  ERP_ORDER_SWEEP_SECONDS: positiveInt(60),
+  /** A pending job without a workflow this old is started by the sweep (younger: its starter is on it). */
+  ERP_ORDER_SWEEP_GRACE_SECONDS: z.coerce.number().nonnegative().default(30),
   /** Circuit breaker per vendor and API type (the seed's opossum settings). */
   ERP_BREAKER_ERROR_PERCENT: z.coerce.number().min(1).max(100).default(50),
   ERP_BREAKER_VOLUME: positiveInt(5),

@@ -87,3 +87,18 @@ export async function resetBreakers(db: Executor, vendorId: string, apiType?: st
   const r = await q.executeTakeFirst();
   return Number(r.numUpdatedRows);
 }
+
+/** One page of the breakers (the admin status list), with the total. */
+export async function listBreakersPage(
+  db: Executor,
+  f: { vendorId?: string },
+  page: { limit: number; offset: number },
+): Promise<{ rows: ErpCircuitBreaker[]; total: number }> {
+  let q = db.selectFrom('erp_circuit_breakers');
+  if (f.vendorId) q = q.where('vendor_id', '=', f.vendorId);
+  const [rows, count] = await Promise.all([
+    q.selectAll().orderBy('vendor_id').orderBy('api_type').limit(page.limit).offset(page.offset).execute(),
+    q.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}

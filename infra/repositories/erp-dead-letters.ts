@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db';
 import type { Database } from '../db/schema';
 import type { ErpDeadLetter } from '../db/erp-schema';
@@ -84,6 +84,31 @@ export async function resolveDeadLetter(
     .set({ resolved_at: new Date(), resolved_by: by, resolution })
     .where('id', '=', id)
     .execute();
+}
+
+/**
+ * Resolves the open dead letters of an order the ERP did create after all (a late completed
+ * callback): the job's own, and those of its other jobs (a DLQ retry's, itself dead-lettered). They
+ * must neither be retried into a second order nor keep alerting.
+ */
+export async function resolveOpenDeadLettersOfJob(
+  db: Executor,
+  job: { id: string; order_id: string | null },
+  by: string,
+  resolution: string,
+): Promise<string[]> {
+  const rows = await db
+    .updateTable('erp_dead_letters')
+    .set({ resolved_at: new Date(), resolved_by: by, resolution })
+    .where('resolved_at', 'is', null)
+    .where((eb) =>
+      job.order_id
+        ? eb.or([eb('job_id', '=', job.id), eb(sql<string>`payload->>'orderId'`, '=', job.order_id)])
+        : eb('job_id', '=', job.id),
+    )
+    .returning('id')
+    .execute();
+  return rows.map((r) => r.id);
 }
 
 export async function countOpenDeadLetters(db: Executor): Promise<{ vendor_id: string; n: number }[]> {

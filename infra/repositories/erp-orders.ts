@@ -26,3 +26,20 @@ export async function setOrderErpReference(db: Executor, id: string, erpReferenc
     .where('id', '=', id)
     .execute();
 }
+
+/**
+ * Orders made from POS sales, one per (store, sale): a sale read twice (a second pass, the same sale
+ * under another event id) is skipped. Returns the orders created now.
+ */
+export async function insertSaleOrders(
+  db: Executor,
+  rows: { vendor_id: string; store_id: string; sale_id: string; payload: Record<string, unknown> }[],
+) {
+  if (rows.length === 0) return [];
+  return db
+    .insertInto('erp_orders')
+    .values(rows.map((r) => ({ ...r, payload: JSON.stringify(r.payload) })))
+    .onConflict((oc) => oc.columns(['store_id', 'sale_id']).where('sale_id', 'is not', null).doNothing())
+    .returningAll()
+    .execute();
+}

@@ -17,6 +17,7 @@ export function createJob(
     job_type: string;
     payload: Record<string, unknown>;
     correlation_id: string;
+    idempotency_key?: string | null;
   },
 ) {
   return db
@@ -24,6 +25,26 @@ export function createJob(
     .values({ ...j, payload: JSON.stringify(j.payload) })
     .returningAll()
     .executeTakeFirstOrThrow();
+}
+
+/** Several jobs in one statement (the order producer's). */
+export function createJobs(
+  db: Executor,
+  rows: {
+    vendor_id: string;
+    order_id: string;
+    job_type: string;
+    payload: Record<string, unknown>;
+    correlation_id: string;
+    idempotency_key: string | null;
+  }[],
+): Promise<ErpSyncJob[]> {
+  if (rows.length === 0) return Promise.resolve([]);
+  return db
+    .insertInto('erp_sync_jobs')
+    .values(rows.map((r) => ({ ...r, payload: JSON.stringify(r.payload) })))
+    .returningAll()
+    .execute();
 }
 
 export function getJob(db: Executor, id: string): Promise<ErpSyncJob | undefined> {
@@ -43,6 +64,42 @@ export async function listJobs(
     q.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
   ]);
   return { rows, total: Number(count.n) };
+}
+
+/** The key the agent deduplicates on: the job's own id unless it carries an earlier job's key. */
+export const idempotencyKeyOf = (j: Pick<ErpSyncJob, 'id' | 'idempotency_key'>) => j.idempotency_key ?? j.id;
+
+/** Records that these jobs' workflows exist (started now, or found already started). */
+export async function markWorkflowStarted(db: Executor, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db
+    .updateTable('erp_sync_jobs')
+    .set({ workflow_started_at: new Date() })
+    .where('id', 'in', ids)
+    .where('workflow_started_at', 'is', null)
+    .execute();
+}
+
+/**
+ * Pending jobs whose workflow was never recorded as started, oldest first: a crash between the
+ * job's commit and its workflow's start leaves one (the order sweep starts it). Jobs younger than
+ * `olderThanMs` are left to whoever is starting them right now.
+ */
+export function listUnstartedJobs(
+  db: Executor,
+  olderThanMs: number,
+  limit: number,
+  now = new Date(),
+): Promise<Pick<ErpSyncJob, 'id' | 'vendor_id'>[]> {
+  return db
+    .selectFrom('erp_sync_jobs')
+    .select(['id', 'vendor_id'])
+    .where('status', '=', 'pending')
+    .where('workflow_started_at', 'is', null)
+    .where('created_at', '<=', new Date(now.getTime() - olderThanMs))
+    .orderBy('created_at')
+    .limit(limit)
+    .execute();
 }
 
 export async function markAttempt(db: Executor, id: string, attempt: number): Promise<void> {
@@ -141,7 +198,8 @@ export async function deleteExpiredJobs(db: Executor, now = new Date()): Promise
         ]),
       ]),
     )
-    // A job with an unresolved dead letter is kept with it (the FK would cascade otherwise).
+    // A job with an unresolved dead letter is kept while an admin may still look at it; a resolved
+    // one outlives its job (its job_id is set to null; migration 20261204_0012).
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(

@@ -147,6 +147,7 @@ test('the first node takes over its relay of old, with the cursor; a second node
     'a:erp-dlq-alerts',
     'a:erp-drift-detection',
     'a:erp-expired-jobs',
+    'a:erp-order-sweep',
     'a:erp-resolved-dlq',
     'a:health-snapshot',
     'a:orphan-healer',

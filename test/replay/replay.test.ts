@@ -45,6 +45,7 @@ test('every recorded history replays against the current workflows', async () =>
       'fiscal-range-exhausted',
       'fiscal-range-expired',
       'erp-order-delivery',
+      'erp-order-sweep',
       'vendor-reconcile',
       'vendor-reconcile-continue-as-new',
       'vendor-reconcile-carried',

@@ -6,6 +6,7 @@ import type { ErpContext } from './context';
 import { erpIngestRoutes } from './ingest';
 import { erpMappingRoutes } from './mappings';
 import { erpOperationsRoutes } from './operations';
+import { erpStoreVendorRoutes } from './store-vendors';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -48,4 +49,5 @@ export const erpRoutes: FastifyPluginAsync<Omit<ErpContext, 'mappings'>> = async
   await app.register(erpMappingRoutes, ctx);
   await app.register(erpIngestRoutes, ctx);
   await app.register(erpOperationsRoutes, ctx);
+  await app.register(erpStoreVendorRoutes, ctx);
 };

@@ -5,7 +5,7 @@ import { withTimeout } from '../../../infra/timeout';
 import { audit } from '../../../infra/repositories/erp-audit-log';
 import { allAgents } from '../../../infra/repositories/erp-agents';
 import {
-  listBreakers,
+  listBreakersPage,
   resetBreakers,
   type ErpCircuitBreaker,
 } from '../../../infra/repositories/erp-circuit-breakers';
@@ -80,7 +80,7 @@ const jobView = (j: ErpSyncJob): z.infer<typeof jobSchema> => ({
 
 const deadLetterSchema = z.object({
   id: z.string(),
-  jobId: z.string(),
+  jobId: z.string().nullable(),
   vendorId: z.string(),
   payload: json,
   error: z.string(),
@@ -297,18 +297,27 @@ export const erpOperationsRoutes: FastifyPluginAsyncZod<ErpContext> = async (app
       schema: {
         tags,
         summary:
-          "Admin: retry a dead letter as a new job (a new workflow run with the dead letter's payload)",
+          "Admin: retry a dead letter as a new job (a new workflow run with the dead letter's payload and the original idempotency key); 409 ORDER_ALREADY_COMPLETED when the ERP has the order",
         params: idParams,
         response: {
           202: z.object({ deadLetterId: z.string(), jobId: z.string(), workflowId: z.string() }),
+          409: errorResponses[400],
           ...errorResponses,
         },
       },
     },
-    async (request, reply) =>
-      reply
-        .status(202)
-        .send(await retryDeadLetter(ctx.temporal, db, config, request.params.id, adminActor(request))),
+    async (request, reply) => {
+      const retried = await retryDeadLetter(
+        ctx.temporal,
+        db,
+        config,
+        request.params.id,
+        adminActor(request),
+        request.correlationId,
+      );
+      metrics.erpOrderJobs.inc({ event: 'created' });
+      return reply.status(202).send(retried);
+    },
   );
 
   app.post(
@@ -398,12 +407,17 @@ export const erpOperationsRoutes: FastifyPluginAsyncZod<ErpContext> = async (app
       config: admin,
       schema: {
         tags,
-        summary: 'Admin: every circuit breaker (vendor:apiType) and its state',
-        querystring: z.object({ vendorId: vendorIdSchema.optional() }),
-        response: { 200: z.object({ data: z.array(breakerSchema) }), ...errorResponses },
+        summary:
+          'Admin: every circuit breaker (vendor:apiType) and its state, paginated like the other lists',
+        querystring: pageQuerySchema.extend({ vendorId: vendorIdSchema.optional() }),
+        response: { 200: page(breakerSchema), ...errorResponses },
       },
     },
-    async (request) => ({ data: (await listBreakers(db, request.query.vendorId)).map(breakerView) }),
+    async (request) => {
+      const q = request.query;
+      const { rows, total } = await listBreakersPage(db, { vendorId: q.vendorId }, offsetOf(q));
+      return pageOf(rows.map(breakerView), total, q);
+    },
   );
 
   app.post(
@@ -496,49 +510,53 @@ export const erpOperationsRoutes: FastifyPluginAsyncZod<ErpContext> = async (app
       agents: up.extend({ online: z.number(), degraded: z.number(), total: z.number() }),
     }),
   });
-  app.get(
-    '/api/health',
-    {
-      config: admin,
-      schema: {
-        tags,
-        summary: 'ERP bridge health: database, Temporal, agents (503 when the database is down)',
-        response: { 200: healthSchema, ...errorResponses, 503: healthSchema },
+  // The seed's `GET /health` (REQ-11) and this node's `/api/health`: one handler. It names the agents,
+  // so it takes the admin credential like every route but the liveness probe (`/healthz`).
+  for (const url of ['/api/health', '/health']) {
+    app.get(
+      url,
+      {
+        config: admin,
+        schema: {
+          tags,
+          summary: 'ERP bridge health: database, Temporal, agents (503 when the database is down)',
+          response: { 200: healthSchema, ...errorResponses, 503: healthSchema },
+        },
       },
-    },
-    async (_request, reply) => {
-      const probe = async (check: () => Promise<unknown>) => {
-        try {
-          await withTimeout(check(), 2000, 'no answer within 2000 ms');
-          return { status: 'up' as const };
-        } catch (err) {
-          return { status: 'down' as const, message: err instanceof Error ? err.message : String(err) };
+      async (_request, reply) => {
+        const probe = async (check: () => Promise<unknown>) => {
+          try {
+            await withTimeout(check(), 2000, 'no answer within 2000 ms');
+            return { status: 'up' as const };
+          } catch (err) {
+            return { status: 'down' as const, message: err instanceof Error ? err.message : String(err) };
+          }
+        };
+        const [database, temporal] = await Promise.all([
+          probe(() => pingDatabase(db)),
+          probe(ctx.checkTemporal),
+        ]);
+        let agents = { status: 'down' as 'up' | 'down', online: 0, degraded: 0, total: 0 };
+        if (database.status === 'up') {
+          const thresholds = {
+            degradedMs: config.ERP_AGENT_DEGRADED_SECONDS * 1000,
+            offlineMs: config.ERP_AGENT_OFFLINE_SECONDS * 1000,
+          };
+          const all = (await allAgents(db)).filter((a) => a.is_active);
+          const statuses = all.map((a) => agentStatus(a.last_heartbeat_at, new Date(), thresholds));
+          const online = statuses.filter((s) => s === 'online').length;
+          agents = {
+            status: all.length === 0 || online > 0 ? 'up' : 'down',
+            online,
+            degraded: statuses.filter((s) => s === 'degraded').length,
+            total: all.length,
+          };
         }
-      };
-      const [database, temporal] = await Promise.all([
-        probe(() => pingDatabase(db)),
-        probe(ctx.checkTemporal),
-      ]);
-      let agents = { status: 'down' as 'up' | 'down', online: 0, degraded: 0, total: 0 };
-      if (database.status === 'up') {
-        const thresholds = {
-          degradedMs: config.ERP_AGENT_DEGRADED_SECONDS * 1000,
-          offlineMs: config.ERP_AGENT_OFFLINE_SECONDS * 1000,
-        };
-        const all = (await allAgents(db)).filter((a) => a.is_active);
-        const statuses = all.map((a) => agentStatus(a.last_heartbeat_at, new Date(), thresholds));
-        const online = statuses.filter((s) => s === 'online').length;
-        agents = {
-          status: all.length === 0 || online > 0 ? 'up' : 'down',
-          online,
-          degraded: statuses.filter((s) => s === 'degraded').length,
-          total: all.length,
-        };
-      }
-      const ok = database.status === 'up';
-      return reply
-        .status(ok ? 200 : 503)
-        .send({ status: ok ? 'ok' : 'error', info: { database, temporal, agents } });
-    },
-  );
+        const ok = database.status === 'up';
+        return reply
+          .status(ok ? 200 : 503)
+          .send({ status: ok ? 'ok' : 'error', info: { database, temporal, agents } });
+      },
+    );
+  }
 };

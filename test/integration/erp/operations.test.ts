@@ -64,6 +64,7 @@ test('the six periodic tasks are Temporal Schedules with the seed specs, overlap
       'erp-expired-jobs',
       'erp-archive-reconciliation',
       'erp-resolved-dlq',
+      'erp-order-sweep',
     ]);
     const drift = await stack.env.client.schedule.getHandle(ids[0]!).describe();
     expect(drift.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
@@ -73,6 +74,9 @@ test('the six periodic tasks are Temporal Schedules with the seed specs, overlap
     expect(health.spec.intervals?.[0]?.every).toBe(5 * 60_000);
     const cleanup = await stack.env.client.schedule.getHandle(ids[3]!).describe();
     expect(cleanup.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 2, end: 2, step: 1 }] });
+    const orders = await stack.env.client.schedule.getHandle(ids[6]!).describe();
+    expect(orders.spec.intervals?.[0]?.every).toBe(config.ERP_ORDER_SWEEP_SECONDS * 1000);
+    expect(orders.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
   } finally {
     for (const id of ids) await stack.env.client.schedule.getHandle(id).delete();
   }
@@ -121,6 +125,22 @@ test('DLQ alert check and retention: completed jobs after 24 h, others after 7 d
     .insertInto('erp_dead_letters')
     .values({ job_id: dlJob.id, vendor_id: v.vendorId, payload: '{}', error: 'x', attempts: 5 })
     .execute();
+  // A failed job past its 7 days whose dead letter was resolved yesterday: the job goes, the dead
+  // letter stays (resolved ones are kept 30 days), without its job.
+  const resolvedYesterday = await job('failed', 24 * 8);
+  const keptDl = await db
+    .insertInto('erp_dead_letters')
+    .values({
+      job_id: resolvedYesterday.id,
+      vendor_id: v.vendorId,
+      payload: '{}',
+      error: 'x',
+      attempts: 5,
+      resolved_at: new Date(Date.now() - 86_400_000),
+      resolved_by: 'admin',
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   const resolvedJob = await job('pending', 1);
   await db
     .insertInto('erp_dead_letters')
@@ -162,15 +182,30 @@ test('DLQ alert check and retention: completed jobs after 24 h, others after 7 d
   expect(left).not.toContain(oldDone.id);
   expect(left).not.toContain(oldFailed.id);
 
+  expect(left).not.toContain(resolvedYesterday.id);
+  expect(
+    await db.selectFrom('erp_dead_letters').select('job_id').where('id', '=', keptDl.id).execute(),
+  ).toEqual([{ job_id: null }]);
+
   expect(await runTask('resolved-dlq')).toMatchObject({ count: 1 });
   expect(await runTask('archive-reconciliation')).toMatchObject({ count: 1 });
   expect(
-    await db.selectFrom('erp_dead_letters').select('job_id').where('vendor_id', '=', v.vendorId).execute(),
-  ).toEqual([{ job_id: dlJob.id }]);
+    await db
+      .selectFrom('erp_dead_letters')
+      .select('job_id')
+      .where('vendor_id', '=', v.vendorId)
+      .orderBy('created_at')
+      .execute(),
+  ).toEqual([{ job_id: dlJob.id }, { job_id: null }]);
 });
 
 test('health reports database, Temporal and agents; 503 when the database is down', async () => {
   await registerVendor(app());
+  // The seed's GET /health is served too, with the same body; it names agents, so it takes a credential.
+  expect((await app().inject({ method: 'GET', url: '/health' })).statusCode).toBe(401);
+  const seedPath = await app().inject({ method: 'GET', url: '/health', headers: apiKey });
+  expect(seedPath.statusCode).toBe(200);
+  expect(seedPath.json()).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
   const ok = await app().inject({ method: 'GET', url: '/api/health', headers: apiKey });
   expect(ok.statusCode).toBe(200);
   expect(ok.json()).toMatchObject({
@@ -194,6 +229,7 @@ test('health reports database, Temporal and agents; 503 when the database is dow
   try {
     const res = await down.inject({ method: 'GET', url: '/api/health', headers: apiKey });
     expect(res.statusCode).toBe(503);
+    expect((await down.inject({ method: 'GET', url: '/health', headers: apiKey })).statusCode).toBe(503);
     expect(res.json()).toMatchObject({
       status: 'error',
       info: { database: { status: 'down' }, agents: { status: 'down' } },

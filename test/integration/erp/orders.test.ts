@@ -164,6 +164,7 @@ test('the agent down: exactly 5 calls, the breaker opens, the job is dead-letter
   });
   expect(breakers.json()).toEqual({
     data: [expect.objectContaining({ key: `${v.vendorId}:orders`, state: 'open', calls: 5, failures: 5 })],
+    meta: { page: 1, limit: 50, total: 1, totalPages: 1 },
   });
   const alert = await app()
     .t.db.selectFrom('alerts')
@@ -288,4 +289,114 @@ test('a dead letter resolved by hand is audited; resolving it twice is 409', asy
     successRate: 0,
     retryRate: 1,
   });
+});
+
+test('a late completed callback to a dead-lettered job resolves the open dead letters of its order (audited); the DLQ retry keeps the original idempotency key and the request correlation id', async () => {
+  agent.orderMode = 'refuse';
+  const v = await registerVendor(app(), agent.url);
+  const started = await testOrder(v.vendorId);
+  expect(await result(started.jobId)).toMatchObject({ status: 'dead_lettered' });
+  const openDlq = async () =>
+    (
+      await app().inject({ method: 'GET', url: `/api/admin/dlq?vendorId=${v.vendorId}`, headers: apiKey })
+    ).json<{ data: { id: string; jobId: string }[]; meta: { total: number } }>();
+  const [first] = (await openDlq()).data;
+
+  // The retry is a new job that shows the agent the first job's key (the agent dedups on it). The
+  // refusals opened the breaker: closed again, so the retry's calls reach the agent.
+  const resetBreaker = () =>
+    app().inject({
+      method: 'POST',
+      url: '/api/admin/circuit-breaker/reset',
+      headers: apiKey,
+      payload: { vendorId: v.vendorId },
+    });
+  await resetBreaker();
+  const jobsCreated = async () => {
+    const text = (await app().inject({ method: 'GET', url: '/metrics' })).body;
+    return Number(/^velox_erp_order_jobs_total\{event="created"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
+  const createdBefore = await jobsCreated();
+  const retry = await app().inject({
+    method: 'POST',
+    url: `/api/admin/dlq/${first!.id}/retry`,
+    headers: { ...apiKey, 'x-correlation-id': `retry-${v.vendorId}` },
+  });
+  expect(retry.statusCode).toBe(202);
+  const retried = retry.json<{ jobId: string }>().jobId;
+  expect(await jobsCreated()).toBe(createdBefore + 1);
+  expect(await result(retried)).toMatchObject({ status: 'dead_lettered' });
+  const retryCalls = agent
+    .calls('/sync/create-order')
+    .filter((c) => (c.body as { jobId: string }).jobId === retried);
+  expect(retryCalls).toHaveLength(5);
+  expect(retryCalls.every((c) => c.headers['idempotency-key'] === started.jobId)).toBe(true);
+  expect(retryCalls[0]!.headers['x-correlation-id']).toBe(`retry-${v.vendorId}`);
+  expect(await job(retried)).toMatchObject({ correlation_id: `retry-${v.vendorId}` });
+  const [second] = (await openDlq()).data;
+  expect(second!.jobId).toBe(retried);
+
+  // The ERP did create the first job's order after all: its late callback completes job and order
+  // and resolves the retry's dead letter in the same transaction.
+  const late = await callback(v.headers, {
+    jobId: started.jobId,
+    status: 'completed',
+    erpReference: 'ERP-LATE-1',
+  });
+  expect(late.json()).toEqual({ jobId: started.jobId, status: 'completed' });
+  expect(await job(started.jobId)).toMatchObject({ status: 'completed', erp_reference: 'ERP-LATE-1' });
+  expect(await openDlq()).toMatchObject({ meta: { total: 0 } });
+  const resolved = await app()
+    .t.db.selectFrom('erp_dead_letters')
+    .selectAll()
+    .where('id', '=', second!.id)
+    .executeTakeFirstOrThrow();
+  expect(resolved).toMatchObject({
+    resolved_by: 'callback',
+    resolution: expect.stringContaining('ERP-LATE-1'),
+  });
+  const trail = await app()
+    .t.db.selectFrom('erp_audit_log')
+    .select(['action', 'actor'])
+    .where('target_id', '=', second!.id)
+    .execute();
+  expect(trail).toEqual([{ action: 'dlq.resolve', actor: `agent:${v.vendorId}` }]);
+  const order = await app()
+    .t.db.selectFrom('erp_orders')
+    .select('erp_reference')
+    .where('id', '=', started.orderId)
+    .executeTakeFirstOrThrow();
+  expect(order.erp_reference).toBe('ERP-LATE-1');
+});
+
+test('a retry of a dead letter whose order the ERP already has is refused with 409 ORDER_ALREADY_COMPLETED and creates no job', async () => {
+  agent.orderMode = 'refuse';
+  const v = await registerVendor(app(), agent.url);
+  const started = await testOrder(v.vendorId);
+  expect(await result(started.jobId)).toMatchObject({ status: 'dead_lettered' });
+  const [entry] = (
+    await app().inject({ method: 'GET', url: `/api/admin/dlq?vendorId=${v.vendorId}`, headers: apiKey })
+  ).json<{ data: { id: string }[] }>().data;
+  // A dead letter left open while its order completed (an earlier version, or a race with the
+  // callback): the order has the ERP's reference.
+  await app()
+    .t.db.updateTable('erp_orders')
+    .set({ erp_reference: 'ERP-ELSEWHERE' })
+    .where('id', '=', started.orderId)
+    .execute();
+  const retry = await app().inject({
+    method: 'POST',
+    url: `/api/admin/dlq/${entry!.id}/retry`,
+    headers: apiKey,
+  });
+  expect([retry.statusCode, retry.json()]).toEqual([
+    409,
+    { error: expect.objectContaining({ code: 'ORDER_ALREADY_COMPLETED' }) },
+  ]);
+  const jobs = await app()
+    .t.db.selectFrom('erp_sync_jobs')
+    .select('id')
+    .where('order_id', '=', started.orderId)
+    .execute();
+  expect(jobs).toEqual([{ id: started.jobId }]);
 });

@@ -1,0 +1,43 @@
+import type { Transaction } from 'kysely';
+import type { Db } from '../db';
+import type { Database } from '../db/schema';
+import type { ErpStoreVendor } from '../db/erp-schema';
+
+// Which ERP vendor a POS store's sales are ordered from (erp_store_vendors), set by an admin. The
+// ERP context reads the POS log through it; the POS side knows nothing of it.
+
+type Executor = Db | Transaction<Database>;
+export type { ErpStoreVendor };
+
+/** Maps a store to a vendor (or moves it to another); sales received from then on become orders. */
+export function upsertStoreVendor(db: Executor, storeId: string, vendorId: string): Promise<ErpStoreVendor> {
+  return db
+    .insertInto('erp_store_vendors')
+    .values({ store_id: storeId, vendor_id: vendorId })
+    .onConflict((oc) => oc.column('store_id').doUpdateSet({ vendor_id: vendorId, updated_at: new Date() }))
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function getStoreVendor(db: Executor, storeId: string): Promise<ErpStoreVendor | undefined> {
+  return db.selectFrom('erp_store_vendors').selectAll().where('store_id', '=', storeId).executeTakeFirst();
+}
+
+export async function listStoreVendors(
+  db: Executor,
+  f: { vendorId?: string },
+  page: { limit: number; offset: number },
+): Promise<{ rows: ErpStoreVendor[]; total: number }> {
+  let q = db.selectFrom('erp_store_vendors');
+  if (f.vendorId) q = q.where('vendor_id', '=', f.vendorId);
+  const [rows, count] = await Promise.all([
+    q.selectAll().orderBy('store_id').limit(page.limit).offset(page.offset).execute(),
+    q.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+export async function deleteStoreVendor(db: Executor, storeId: string): Promise<boolean> {
+  const r = await db.deleteFrom('erp_store_vendors').where('store_id', '=', storeId).executeTakeFirst();
+  return r.numDeletedRows > 0n;
+}

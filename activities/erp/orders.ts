@@ -119,6 +119,8 @@ export function createErpOrderActivities(deps: ActivityDeps) {
     }): Promise<{ produced: number; jobs: { id: string; vendorId: string }[] }> {
       const produced = await produceSaleOrders(db, deps.log, input.limit);
       const fresh = produced?.jobs ?? [];
+      // Jobs made here count like the API's (post-commit pass, test orders, DLQ retries).
+      if (fresh.length > 0) rt.metrics.erpOrderJobs.inc({ event: 'created' }, fresh.length);
       const stale = await listUnstartedJobs(db, input.graceMs, input.limit);
       const jobs = new Map([...fresh, ...stale].map((j) => [j.id, { id: j.id, vendorId: j.vendor_id }]));
       return { produced: fresh.length, jobs: [...jobs.values()] };

@@ -37,7 +37,7 @@ export async function listStoreVendors(
   return { rows, total: Number(count.n) };
 }
 
-export async function deleteStoreVendor(db: Executor, storeId: string): Promise<boolean> {
-  const r = await db.deleteFrom('erp_store_vendors').where('store_id', '=', storeId).executeTakeFirst();
-  return r.numDeletedRows > 0n;
+/** Removes a store's mapping; the row as it was, or undefined when the store was not mapped. */
+export async function deleteStoreVendor(db: Executor, storeId: string): Promise<ErpStoreVendor | undefined> {
+  return db.deleteFrom('erp_store_vendors').where('store_id', '=', storeId).returningAll().executeTakeFirst();
 }

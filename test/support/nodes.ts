@@ -295,6 +295,8 @@ export async function createTestNetwork(
         ADMIN_SECRET,
         PEERS: JSON.stringify(peers),
         LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'info',
+        // Split nodes run several worker-only processes on one host: no fixed metrics port for them.
+        WORKER_METRICS_PORT: '0',
         ...opts.env,
       },
       opts.split ?? false,

@@ -104,15 +104,16 @@ export const erpStoreVendorRoutes: FastifyPluginAsyncZod<ErpContext> = async (ap
       config: admin,
       schema: {
         tags,
-        summary: "Admin: stop sending a store's sales to its ERP vendor",
+        summary: "Admin: stop sending a store's sales to its ERP vendor (answers the mapping as it was)",
         params: storeParams,
-        response: { 204: z.null(), ...errorResponses },
+        response: { 200: mappingSchema, ...errorResponses },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       const { storeId } = request.params;
-      await db.transaction().execute(async (trx) => {
-        if (!(await deleteStoreVendor(trx, storeId))) {
+      const removed = await db.transaction().execute(async (trx) => {
+        const row = await deleteStoreVendor(trx, storeId);
+        if (!row) {
           throw new AppError(
             404,
             ApiError.storeVendorNotFound,
@@ -124,10 +125,11 @@ export const erpStoreVendorRoutes: FastifyPluginAsyncZod<ErpContext> = async (ap
           action: 'store-vendor.delete',
           target_type: 'store',
           target_id: storeId,
-          details: {},
+          details: { vendorId: row.vendor_id },
         });
+        return row;
       });
-      return reply.status(204).send(null);
+      return view(removed);
     },
   );
 };

@@ -241,10 +241,13 @@ test('store → vendor mappings: an admin route (listed, audited); unknown store
     payload: { vendorId: v.vendorId },
   });
   expect(byDevice.statusCode).toBe(403);
-  expect(
-    (await app().inject({ method: 'DELETE', url: `/api/admin/store-vendors/${storeId}`, headers: apiKey }))
-      .statusCode,
-  ).toBe(204);
+  const removed = await app().inject({
+    method: 'DELETE',
+    url: `/api/admin/store-vendors/${storeId}`,
+    headers: apiKey,
+  });
+  expect(removed.statusCode).toBe(200);
+  expect(removed.json()).toMatchObject({ storeId, vendorId: v.vendorId });
   expect(
     (await app().inject({ method: 'DELETE', url: `/api/admin/store-vendors/${storeId}`, headers: apiKey }))
       .statusCode,

@@ -158,6 +158,14 @@ test('admin calls accept X-API-Key (API_SECRET) or the admin bearer; a wrong key
   expect((await app.inject({ method: 'GET', url: `/api/agents/${a.vendorId}` })).statusCode).toBe(401);
 });
 
+test("a vendor id over its 100 characters in the path is a 400 naming it, not the router's 414", async () => {
+  for (const url of [`/api/agents/${'0'.repeat(101)}`, `/api/admin/metrics/${'v'.repeat(101)}`]) {
+    const res = await app.inject({ method: 'GET', url, headers: apiKey });
+    expect(res.statusCode).toBe(400);
+    expect(JSON.stringify(res.json())).toContain('vendorId');
+  }
+});
+
 test('admin list is paginated (max 100), update and deregister are audited', async () => {
   const a = await registerVendor(app);
   const list = await app.inject({

@@ -68,8 +68,17 @@ export function createOrphanHealerActivities({ db, log, config, onFiscalExhauste
         });
       }
       const result = await healOrphanBatch(db, healerLog, parsed.data, { onFiscalExhausted });
-      const ended = await endOverdueRanges({ db, config, log: healerLog }, { storeId: parsed.data.storeId });
-      if (ended.length > 0) healerLog.info({ ranges: ended.length }, 'overdue fiscal ranges ended');
+      // The heal has committed; a fiscal sweep that fails (a busy lock) must not fail the pass and
+      // have it retried: the next pass ends those ranges.
+      try {
+        const ended = await endOverdueRanges(
+          { db, config, log: healerLog },
+          { storeId: parsed.data.storeId },
+        );
+        if (ended.length > 0) healerLog.info({ ranges: ended.length }, 'overdue fiscal ranges ended');
+      } catch (err) {
+        healerLog.warn({ err }, 'ending overdue fiscal ranges failed; the next pass tries again');
+      }
       return result;
     },
   };

@@ -12,6 +12,7 @@ import * as health from './20261202_0010_health';
 import * as healthIndexes from './20261203_0011_health_indexes';
 import * as erpOrders from './20261204_0012_erp_orders';
 import * as erpReconcile from './20261204_0013_erp_reconcile';
+import * as fiscalOverdueIndex from './20261205_0014_fiscal_overdue_index';
 
 /** Every migration, keyed by its timestamped name; the Migrator applies them in name order. */
 export const migrations: Record<string, Migration> = {
@@ -28,4 +29,5 @@ export const migrations: Record<string, Migration> = {
   '20261203_0011_health_indexes': healthIndexes,
   '20261204_0012_erp_orders': erpOrders,
   '20261204_0013_erp_reconcile': erpReconcile,
+  '20261205_0014_fiscal_overdue_index': fiscalOverdueIndex,
 };

@@ -1,7 +1,7 @@
 // What an ERP order made from a POS sale says (the seed's REQ-6: OrderCreated → createOrderJob). The
 // sale's lines go as they were sold; the store and sale ids let the ERP side trace the order back.
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { idSchema } from '../events/schemas';
 
 /**
  * The Idempotency-Key of a sale's order: the same on every node and for every job of the order, so
@@ -27,7 +27,8 @@ export function saleOrderOf(sale: {
 }): SaleOrder | null {
   const p = sale.payload;
   const saleId = typeof p.sale_id === 'string' ? p.sale_id.toLowerCase() : null;
-  if (!saleId || !UUID.test(saleId) || !Array.isArray(p.items) || p.items.length === 0) return null;
+  if (!saleId || !idSchema.safeParse(saleId).success || !Array.isArray(p.items) || p.items.length === 0)
+    return null;
   const total = p.total ?? p.total_amount ?? null;
   return {
     saleId,

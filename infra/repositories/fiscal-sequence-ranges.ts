@@ -75,6 +75,11 @@ export async function upsertRangeCloses(trx: Transaction<Database>, rows: RangeC
            AND excluded.close_event_id < fiscal_sequence_ranges.close_event_id)`.execute(trx);
 }
 
+/** Range `r`'s last number was used by its own device (the range is used up). */
+const lastNumberUsed = sql<boolean>`EXISTS (SELECT 1 FROM fiscal_numbers n
+  WHERE n.store_id = r.store_id AND n.series_id = r.series_id AND n.fiscal_number = r.range_end
+    AND n.device_id = r.device_id)`;
+
 /**
  * Active ranges among `rangeIds` whose last number a sale of their own device has used: they are
  * exhausted (the FiscalRange workflow is told after the commit).
@@ -88,9 +93,7 @@ export async function rangesWithLastNumberUsed(
   const r = await sql<{ range_id: string; node_id: string | null }>`
     SELECT r.range_id, r.node_id FROM fiscal_sequence_ranges r
     WHERE r.store_id = ${storeId} AND r.range_id = ANY(${rangeIds}::uuid[]) AND r.status = 'active'
-      AND EXISTS (SELECT 1 FROM fiscal_numbers n
-        WHERE n.store_id = r.store_id AND n.series_id = r.series_id AND n.fiscal_number = r.range_end
-          AND n.device_id = r.device_id)`.execute(trx);
+      AND ${lastNumberUsed}`.execute(trx);
   return r.rows;
 }
 
@@ -129,9 +132,7 @@ export interface StaleRange {
 }
 
 const staleColumns = sql<StaleRange>`r.store_id, r.range_id, r.series_id, r.device_id, r.node_id,
-  EXISTS (SELECT 1 FROM fiscal_numbers n
-    WHERE n.store_id = r.store_id AND n.series_id = r.series_id AND n.fiscal_number = r.range_end
-      AND n.device_id = r.device_id) AS used_up`;
+  ${lastNumberUsed} AS used_up`;
 
 /**
  * The device's open ranges in the series that must not be handed back: used up (whoever granted

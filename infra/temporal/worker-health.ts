@@ -1,6 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import type { Worker } from '@temporalio/worker';
+import { cachedCheck } from '../cached-check';
 
 /** Resolves when a worker serves the node's task queue; rejects with a message naming what is wrong. */
 export type WorkerCheck = () => Promise<void>;
@@ -35,7 +36,6 @@ export function taskQueuePollerCheck(
   client: Pick<Client, 'workflowService'>,
   { namespace, taskQueue, cacheMs = 5000, maxPollerAgeMs = 90_000 }: PollerCheckOptions,
 ): WorkerCheck {
-  let cached: { at: number; answer: Promise<void> } | undefined;
   const ask = async () => {
     const { pollers } = await client.workflowService.describeTaskQueue({
       namespace,
@@ -51,13 +51,5 @@ export function taskQueuePollerCheck(
       throw new Error(`no worker polls task queue ${taskQueue} in namespace ${namespace}`);
     }
   };
-  return () => {
-    const now = Date.now();
-    if (!cached || now - cached.at >= cacheMs) {
-      const answer = ask();
-      answer.catch(() => undefined);
-      cached = { at: now, answer };
-    }
-    return cached.answer;
-  };
+  return cachedCheck(ask, cacheMs);
 }

@@ -272,15 +272,17 @@ export function createOrderFeed(deps: {
   config: OrderConfig;
   log: Log;
   onJobs?: (n: number) => void;
-  mappingCheckTtlMs?: number;
+  /** Sales read per pass (tests page with a small one). */
+  pageSize?: number;
 }) {
   let running: Promise<void> | null = null;
   let again = false;
-  const mapped = createMappingCheck(deps.db, deps.mappingCheckTtlMs ?? MAPPING_CHECK_TTL_MS);
+  const pageSize = deps.pageSize ?? SALES_PAGE;
+  const mapped = createMappingCheck(deps.db, MAPPING_CHECK_TTL_MS);
   const pass = async () => {
     if (!(await mapped.any())) return;
     for (;;) {
-      const produced = await produceSaleOrders(deps.db, deps.log, SALES_PAGE);
+      const produced = await produceSaleOrders(deps.db, deps.log, pageSize);
       if (!produced) {
         // Another pass holds the cursor, and its snapshot may predate the push that nudged this
         // one: try again after the gap rather than leave that push's sales to the sweep.
@@ -292,7 +294,7 @@ export function createOrderFeed(deps: {
         await startDeliveries(deps.client, deps.db, deps.config, produced.jobs, deps.log);
       }
       // A full page may be followed by more, even when all of it were duplicates (0 jobs).
-      if (produced.read < SALES_PAGE) return;
+      if (produced.read < pageSize) return;
     }
   };
   const run = (): Promise<void> =>

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createOrderFeed } from '../../../actors/erp/orders';
 import { ensureErpSchedules } from '../../../actors/erp/schedules';
+import { ingestEvents } from '../../../infra/eventlog/ingest';
 import { lockFeedCursor } from '../../../infra/repositories/erp-order-feed';
+import type { SyncEvent } from '../../../domain/events/schemas';
 import { createJob } from '../../../infra/repositories/erp-sync-jobs';
 import { createOrder } from '../../../infra/repositories/erp-orders';
 import { erpOrderSweepWorkflow, type ErpOrderSweepInput } from '../../../workflows/erp/order-sweep';
@@ -152,6 +154,40 @@ test('a push made while another pass holds the feed cursor is still made an orde
   // No sweep and no further push: the skipped pass tries again once the cursor is free.
   await eventually(async () => (createOrderCalls(saleId).length === 1 ? true : undefined));
   expect(await ordersOf(storeId)).toHaveLength(1);
+});
+
+test('a pass reads on past a full page of duplicates (no jobs) to the sales after it', async () => {
+  const v = await registerVendor(app(), agent.url);
+  const { storeId, sim } = await mappedStore(v.vendorId);
+  // The API's pass after the mapping route is done with the log as it is.
+  const head = await db()
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('node_seq').as('n'))
+    .executeTakeFirstOrThrow();
+  await cursorPast(Number(head.n));
+  // Written to the log directly: no push, so only the test's feed (pages of 2) reads these.
+  const ingest = (events: SyncEvent[]) =>
+    ingestEvents(db(), events, { nodeId: app().config.NODE_ID, source: 'device' }, testLog);
+  const feed = createOrderFeed({
+    client: stack.env.client,
+    db: db(),
+    config: app().config,
+    log: testLog,
+    pageSize: 2,
+  });
+  const first = randomUUID();
+  const later = randomUUID();
+  await ingest([sale(sim, first) as SyncEvent]);
+  feed.nudge();
+  await feed.idle();
+  expect((await ordersOf(storeId)).map((o) => o.sale_id)).toEqual([first]);
+  // A page of two repeats of the first sale (no job), then a new sale.
+  const last = await ingest([sale(sim, first), sale(sim, first), sale(sim, later)] as SyncEvent[]);
+  feed.nudge();
+  await feed.idle();
+  expect(Number((await feedCursor()).node_seq)).toBeGreaterThanOrEqual(last.lastNodeSeq!);
+  expect((await ordersOf(storeId)).map((o) => o.sale_id).sort()).toEqual([first, later].sort());
+  await eventually(async () => (createOrderCalls(later).length === 1 ? true : undefined));
 });
 
 test('with ERP_SCHEDULES_ENABLED=false the order sweep is still a schedule (the other six are not)', async () => {

@@ -121,7 +121,8 @@ export async function buildApp(deps: AppDeps) {
   await app.register(storeQueryRoutes, { config, db });
   await app.register(explainRoutes, { config, db });
   // The ERP bridge's order producer after each push (the POS ingest only says "events committed";
-  // the ERP side reads the sales from the log itself, and the order sweep backs this step up).
+  // the ERP side reads the sales from the log itself, and the order sweep backs this step up). On a
+  // node with no store mapped to a vendor a push costs no producer transaction (a cached check).
   const erpOrderFeed = deps.temporal
     ? createOrderFeed({
         client: deps.temporal,
@@ -169,6 +170,7 @@ export async function buildApp(deps: AppDeps) {
     metrics,
     temporal: deps.temporal,
     checkTemporal: deps.checkTemporal,
+    onStoreVendorsChanged: () => erpOrderFeed?.mappingsChanged(),
   });
   return app;
 }

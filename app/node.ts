@@ -94,7 +94,7 @@ export async function startNode(config: Config, log: Logger = createLogger(confi
       });
       checkWorker = workerStateCheck(worker, config.TEMPORAL_TASK_QUEUE);
       await ensureSchedules(temporal.client, config, log);
-      if (config.ERP_SCHEDULES_ENABLED) await ensureErpSchedules(temporal.client, config);
+      await ensureErpSchedules(temporal.client, config);
       await ensureRelays(temporal.client, config, log);
       log.info(
         { taskQueue: config.TEMPORAL_TASK_QUEUE, namespace: config.TEMPORAL_NAMESPACE },

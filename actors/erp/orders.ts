@@ -3,7 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Clien
 import type { Config } from '../../infra/config';
 import type { Db } from '../../infra/db';
 import type { Log } from '../../infra/log';
-import { produceSaleOrders } from '../../infra/erp/order-feed';
+import { createMappingCheck, produceSaleOrders, SALES_PAGE } from '../../infra/erp/order-feed';
 import { audit } from '../../infra/repositories/erp-audit-log';
 import { findAgent } from '../../infra/repositories/erp-agents';
 import {
@@ -47,10 +47,17 @@ function requireClient(client: Client | undefined): Client {
   return client;
 }
 
-export function deliveryInput(config: OrderConfig, job: Pick<ErpSyncJob, 'id' | 'vendor_id'>) {
+/** How a job is delivered (retries, timeouts): the same for a started job and the order sweep's. */
+export function deliverySettings(
+  config: Pick<
+    Config,
+    | 'ERP_ORDER_MAX_ATTEMPTS'
+    | 'ERP_ORDER_BACKOFF_SECONDS'
+    | 'ERP_AGENT_TIMEOUT_MS'
+    | 'ERP_CALLBACK_TIMEOUT_SECONDS'
+  >,
+) {
   return {
-    jobId: job.id,
-    vendorId: job.vendor_id,
     policy: {
       maxAttempts: config.ERP_ORDER_MAX_ATTEMPTS,
       backoffSeconds: config.ERP_ORDER_BACKOFF_SECONDS,
@@ -58,6 +65,10 @@ export function deliveryInput(config: OrderConfig, job: Pick<ErpSyncJob, 'id' | 
     agentTimeoutMs: config.ERP_AGENT_TIMEOUT_MS,
     callbackTimeoutSeconds: config.ERP_CALLBACK_TIMEOUT_SECONDS,
   };
+}
+
+export function deliveryInput(config: OrderConfig, job: Pick<ErpSyncJob, 'id' | 'vendor_id'>) {
+  return { jobId: job.id, vendorId: job.vendor_id, ...deliverySettings(config) };
 }
 
 /**
@@ -225,6 +236,8 @@ export async function retryDeadLetter(
 }
 
 const FEED_GAP_MS = 100;
+/** How long the post-commit pass trusts its "is any store mapped?" answer. */
+const MAPPING_CHECK_TTL_MS = 5_000;
 
 /** Starts the workflows of jobs just committed; one that fails to start is left to the order sweep. */
 export async function startDeliveries(
@@ -250,7 +263,8 @@ export async function startDeliveries(
  * The post-commit step of the order producer, for the API: after a push commits events, one
  * producer pass (POS sales of mapped stores → orders and jobs) and the jobs' workflows. Passes are
  * coalesced (one at a time per process, one more if nudged meanwhile); a failed pass only delays
- * the orders: the order sweep (a Temporal Schedule) makes the same pass. Never throws.
+ * the orders: the order sweep (a Temporal Schedule) makes the same pass. On a node with no store
+ * mapped to a vendor the pass is skipped (a cached check; `mappingsChanged` drops it). Never throws.
  */
 export function createOrderFeed(deps: {
   client: Client;
@@ -258,15 +272,29 @@ export function createOrderFeed(deps: {
   config: OrderConfig;
   log: Log;
   onJobs?: (n: number) => void;
+  /** Sales read per pass (tests page with a small one). */
+  pageSize?: number;
 }) {
   let running: Promise<void> | null = null;
   let again = false;
+  const pageSize = deps.pageSize ?? SALES_PAGE;
+  const mapped = createMappingCheck(deps.db, MAPPING_CHECK_TTL_MS);
   const pass = async () => {
+    if (!(await mapped.any())) return;
     for (;;) {
-      const produced = await produceSaleOrders(deps.db, deps.log);
-      if (!produced || produced.jobs.length === 0) return;
-      deps.onJobs?.(produced.jobs.length);
-      await startDeliveries(deps.client, deps.db, deps.config, produced.jobs, deps.log);
+      const produced = await produceSaleOrders(deps.db, deps.log, pageSize);
+      if (!produced) {
+        // Another pass holds the cursor, and its snapshot may predate the push that nudged this
+        // one: try again after the gap rather than leave that push's sales to the sweep.
+        again = true;
+        return;
+      }
+      if (produced.jobs.length > 0) {
+        deps.onJobs?.(produced.jobs.length);
+        await startDeliveries(deps.client, deps.db, deps.config, produced.jobs, deps.log);
+      }
+      // A full page may be followed by more, even when all of it were duplicates (0 jobs).
+      if (produced.read < pageSize) return;
     }
   };
   const run = (): Promise<void> =>
@@ -281,13 +309,19 @@ export function createOrderFeed(deps: {
         // A short gap: under a stream of pushes this is one pass per gap, not one per push.
         return new Promise((r) => setTimeout(r, FEED_GAP_MS)).then(run);
       });
+  const nudge = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = run();
+  };
   return {
-    nudge(): void {
-      if (running) {
-        again = true;
-        return;
-      }
-      running = run();
+    nudge,
+    /** A store → vendor mapping was set or removed in this process: check again, and make a pass. */
+    mappingsChanged(): void {
+      mapped.invalidate();
+      nudge();
     },
     /** Resolves when no pass is under way (tests, shutdown). */
     async idle(): Promise<void> {

@@ -1,5 +1,6 @@
 import type { Client, ScheduleOptions } from '@temporalio/client';
 import { onePassAtATime, upsertSchedules } from '../schedules';
+import { deliverySettings } from './orders';
 import type { Config } from '../../infra/config';
 import { ERP_MAINTENANCE_TASKS, type ErpMaintenanceTask } from '../../activities/erp';
 import { erpScheduleId } from '../../workflows/erp/ids';
@@ -18,6 +19,7 @@ type ErpScheduleConfig = Pick<
   | 'ERP_CALLBACK_TIMEOUT_SECONDS'
   | 'ERP_ORDER_SWEEP_SECONDS'
   | 'ERP_ORDER_SWEEP_GRACE_SECONDS'
+  | 'ERP_SCHEDULES_ENABLED'
 >;
 
 /** Sales read and jobs started per order-sweep run. */
@@ -77,14 +79,7 @@ export function erpScheduleDefinitions(config: ErpScheduleConfig): ScheduleOptio
         {
           graceSeconds: config.ERP_ORDER_SWEEP_GRACE_SECONDS,
           limit: ORDER_SWEEP_LIMIT,
-          delivery: {
-            policy: {
-              maxAttempts: config.ERP_ORDER_MAX_ATTEMPTS,
-              backoffSeconds: config.ERP_ORDER_BACKOFF_SECONDS,
-            },
-            agentTimeoutMs: config.ERP_AGENT_TIMEOUT_MS,
-            callbackTimeoutSeconds: config.ERP_CALLBACK_TIMEOUT_SECONDS,
-          },
+          delivery: deliverySettings(config),
         },
       ],
     },
@@ -95,10 +90,15 @@ export function erpScheduleDefinitions(config: ErpScheduleConfig): ScheduleOptio
       node: config.NODE_ID,
     },
   };
-  return [drift, ...tasks, orders];
+  // The order sweep is not one of the switchable schedules: every API process runs the order
+  // producer, and the sweep is the only recovery of a job committed without its workflow.
+  return config.ERP_SCHEDULES_ENABLED ? [drift, ...tasks, orders] : [orders];
 }
 
-/** Creates the ERP schedules or brings them up to date (idempotent; paused ones stay paused). */
+/**
+ * Creates the ERP schedules or brings them up to date (idempotent; paused ones stay paused). With
+ * ERP_SCHEDULES_ENABLED=false only the order sweep.
+ */
 export function ensureErpSchedules(client: Client, config: ErpScheduleConfig): Promise<string[]> {
   return upsertSchedules(client, erpScheduleDefinitions(config));
 }

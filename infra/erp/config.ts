@@ -57,7 +57,7 @@ export const erpEnvShape = {
   ERP_BREAKER_WINDOW_MS: positiveInt(10 * 60_000),
   /** Reconciliation: a range at most this big is compared record by record. */
   ERP_RECONCILE_LEAF_SIZE: positiveInt(10),
-  /** Turn the ERP schedules off (a node without ERP vendors). */
+  /** Turn the six periodic ERP schedules off (a node without ERP vendors); the order sweep stays. */
   ERP_SCHEDULES_ENABLED: z
     .enum(['true', 'false', '1', '0'], 'must be true or false')
     .default('true')

@@ -15,7 +15,8 @@ export interface MappedSale {
 
 /**
  * Locks the feed's cursor for one producer pass; undefined while another pass (another API process
- * or the sweep) holds it: that pass reads the same sales, so this one has nothing to add.
+ * or the sweep) holds it. That pass does not necessarily read the sales this caller came for: its
+ * snapshot may predate their commit, so the caller has to try again once the lock is free.
  */
 export async function lockFeedCursor(trx: Transaction<Database>, name: string): Promise<number | undefined> {
   const row = await trx

@@ -23,6 +23,12 @@ export function getStoreVendor(db: Executor, storeId: string): Promise<ErpStoreV
   return db.selectFrom('erp_store_vendors').selectAll().where('store_id', '=', storeId).executeTakeFirst();
 }
 
+/** Whether any store is mapped to a vendor (the order producer skips its pass on a node with none). */
+export async function anyStoreVendor(db: Executor): Promise<boolean> {
+  const row = await db.selectFrom('erp_store_vendors').select('store_id').limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function listStoreVendors(
   db: Executor,
   f: { vendorId?: string },

@@ -16,6 +16,8 @@ export interface ErpContext {
   temporal?: Client;
   mappings: MappingResolver;
   checkTemporal: () => Promise<void>;
+  /** After a store → vendor mapping is set or removed (the order producer's cached check). */
+  onStoreVendorsChanged?: () => void;
 }
 
 const MINUTE = 60_000;

@@ -94,6 +94,7 @@ export const erpStoreVendorRoutes: FastifyPluginAsyncZod<ErpContext> = async (ap
         });
         return row;
       });
+      ctx.onStoreVendorsChanged?.();
       return view(m);
     },
   );
@@ -129,6 +130,7 @@ export const erpStoreVendorRoutes: FastifyPluginAsyncZod<ErpContext> = async (ap
         });
         return row;
       });
+      ctx.onStoreVendorsChanged?.();
       return view(removed);
     },
   );

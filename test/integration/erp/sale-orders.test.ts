@@ -1,4 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { createOrderFeed } from '../../../actors/erp/orders';
+import { ensureErpSchedules } from '../../../actors/erp/schedules';
+import { ingestEvents } from '../../../infra/eventlog/ingest';
+import { lockFeedCursor } from '../../../infra/repositories/erp-order-feed';
+import type { SyncEvent } from '../../../domain/events/schemas';
 import { createJob } from '../../../infra/repositories/erp-sync-jobs';
 import { createOrder } from '../../../infra/repositories/erp-orders';
 import { erpOrderSweepWorkflow, type ErpOrderSweepInput } from '../../../workflows/erp/order-sweep';
@@ -7,7 +12,7 @@ import { apiKey, registerVendor } from '../../support/erp';
 import { FakeErpAgent } from '../../support/erp-agent';
 import { createErpStack, eventually, type ErpStack } from '../../support/erp-worker';
 import { DeviceSim, type WireEvent } from '../../support/events';
-import { recordHistory } from '../../support/temporal';
+import { recordHistory, testLog } from '../../support/temporal';
 
 // REQ-6's OrderCreated → createOrderJob on this node: POS sales of a store mapped to an ERP vendor
 // become ERP orders (the event log is the outbox; the post-commit pass and the order sweep read it),
@@ -98,6 +103,108 @@ const createOrderCalls = (saleId: string) =>
     .filter((c) => (c.body as { order?: { saleId?: string } }).order?.saleId === saleId);
 const jobOfOrder = (orderId: string) =>
   db().selectFrom('erp_sync_jobs').selectAll().where('order_id', '=', orderId).execute();
+const feedCursor = () =>
+  db()
+    .selectFrom('erp_order_feed')
+    .select(['node_seq', 'updated_at'])
+    .where('name', '=', 'sales')
+    .executeTakeFirstOrThrow();
+/** Until a producer pass has read past `nodeSeq` (the API's post-commit pass may still be on it). */
+const cursorPast = (nodeSeq: number) =>
+  eventually(async () => (Number((await feedCursor()).node_seq) >= nodeSeq ? true : undefined));
+
+// First in this file: its database has no store → vendor mapping yet.
+test('on a node with no store mapped, a push makes no producer transaction (the sweep moves the cursor); a mapping made through the route is seen at once', async () => {
+  const storeId = randomUUID();
+  const device = await storeWithDevice(app(), storeId);
+  const sim = new DeviceSim(storeId, device.deviceId);
+  const before = await feedCursor();
+  const pushed = await push(storeId, device.headers, [sale(sim)]);
+  // A pass of a feed of the test's own (the API's is the same code): it leaves the cursor row alone.
+  const feed = createOrderFeed({ client: stack.env.client, db: db(), config: app().config, log: testLog });
+  feed.nudge();
+  await feed.idle();
+  expect(await feedCursor()).toEqual(before);
+  await sweep();
+  expect(Number((await feedCursor()).node_seq)).toBeGreaterThanOrEqual(pushed.last_node_seq!);
+
+  // The API's check said "none" a moment ago; the mapping route drops that answer.
+  const v = await registerVendor(app(), agent.url);
+  const mapped = await mappedStore(v.vendorId);
+  const saleId = randomUUID();
+  expect(
+    (await push(mapped.storeId, mapped.device.headers, [sale(mapped.sim, saleId)])).accepted,
+  ).toHaveLength(1);
+  await eventually(async () => (createOrderCalls(saleId).length === 1 ? true : undefined));
+});
+
+test('a push made while another pass holds the feed cursor is still made an order by its own post-commit pass', async () => {
+  const v = await registerVendor(app(), agent.url);
+  const { storeId, device, sim } = await mappedStore(v.vendorId);
+  const saleId = randomUUID();
+  await db()
+    .transaction()
+    .execute(async (trx) => {
+      // This holder's snapshot predates the push: it could never read the sale.
+      expect(await lockFeedCursor(trx, 'sales')).toBeDefined();
+      expect((await push(storeId, device.headers, [sale(sim, saleId)])).accepted).toHaveLength(1);
+      // The push's pass finds the cursor locked meanwhile.
+      await new Promise((r) => setTimeout(r, 300));
+    });
+  // No sweep and no further push: the skipped pass tries again once the cursor is free.
+  await eventually(async () => (createOrderCalls(saleId).length === 1 ? true : undefined));
+  expect(await ordersOf(storeId)).toHaveLength(1);
+});
+
+test('a pass reads on past a full page of duplicates (no jobs) to the sales after it', async () => {
+  const v = await registerVendor(app(), agent.url);
+  const { storeId, sim } = await mappedStore(v.vendorId);
+  // The API's pass after the mapping route is done with the log as it is.
+  const head = await db()
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('node_seq').as('n'))
+    .executeTakeFirstOrThrow();
+  await cursorPast(Number(head.n));
+  // Written to the log directly: no push, so only the test's feed (pages of 2) reads these.
+  const ingest = (events: SyncEvent[]) =>
+    ingestEvents(db(), events, { nodeId: app().config.NODE_ID, source: 'device' }, testLog);
+  const feed = createOrderFeed({
+    client: stack.env.client,
+    db: db(),
+    config: app().config,
+    log: testLog,
+    pageSize: 2,
+  });
+  const first = randomUUID();
+  const later = randomUUID();
+  await ingest([sale(sim, first) as SyncEvent]);
+  feed.nudge();
+  await feed.idle();
+  expect((await ordersOf(storeId)).map((o) => o.sale_id)).toEqual([first]);
+  // A page of two repeats of the first sale (no job), then a new sale.
+  const last = await ingest([sale(sim, first), sale(sim, first), sale(sim, later)] as SyncEvent[]);
+  feed.nudge();
+  await feed.idle();
+  expect(Number((await feedCursor()).node_seq)).toBeGreaterThanOrEqual(last.lastNodeSeq!);
+  expect((await ordersOf(storeId)).map((o) => o.sale_id).sort()).toEqual([first, later].sort());
+  await eventually(async () => (createOrderCalls(later).length === 1 ? true : undefined));
+});
+
+test('with ERP_SCHEDULES_ENABLED=false the order sweep is still a schedule (the other six are not)', async () => {
+  const nodeId = `erp-sched-off-${randomUUID().slice(0, 8)}`;
+  const ids = await ensureErpSchedules(stack.env.client, {
+    ...app().config,
+    NODE_ID: nodeId,
+    ERP_SCHEDULES_ENABLED: false,
+  });
+  try {
+    expect(ids).toEqual([`${nodeId}:erp-order-sweep`]);
+    const d = await stack.env.client.schedule.getHandle(ids[0]!).describe();
+    expect(d.action).toMatchObject({ workflowType: 'erpOrderSweepWorkflow' });
+  } finally {
+    for (const id of ids) await stack.env.client.schedule.getHandle(id).delete();
+  }
+});
 
 test('a sale pushed by a device to a mapped store reaches the agent once, with its lines; re-sent, relayed by a peer or under another event id it makes no second order', async () => {
   const v = await registerVendor(app(), agent.url);
@@ -136,8 +243,11 @@ test('a sale pushed by a device to a mapped store reaches the agent once, with i
     event.event_id,
   ]);
   const again = { ...sale(sim, saleId) };
-  expect((await push(storeId, device.headers, [again])).accepted).toEqual([again.event_id]);
+  const pushed = await push(storeId, device.headers, [again]);
+  expect(pushed.accepted).toEqual([again.event_id]);
   await sweep();
+  // The sweep may have found the cursor held by the push's own pass: wait until a pass read it.
+  await cursorPast(pushed.last_node_seq!);
   const orders = await ordersOf(storeId);
   expect(orders).toHaveLength(1);
   expect(await jobOfOrder(orders[0]!.id)).toHaveLength(1);
@@ -153,13 +263,8 @@ test('a sale of an unmapped store makes no order; a store mapped to a vendor who
   const pushed = await push(unmapped, device.headers, [sale(sim)]);
   expect(pushed.accepted).toHaveLength(1);
   await sweep();
+  await cursorPast(pushed.last_node_seq!);
   expect(await ordersOf(unmapped)).toEqual([]);
-  const cursor = await db()
-    .selectFrom('erp_order_feed')
-    .select('node_seq')
-    .where('name', '=', 'sales')
-    .executeTakeFirstOrThrow();
-  expect(Number(cursor.node_seq)).toBeGreaterThanOrEqual(pushed.last_node_seq!);
 
   // A bad mapping (its vendor's agent deregistered) is the ERP side's problem: the push is accepted.
   const broken = await mappedStore(v.vendorId);

@@ -71,7 +71,7 @@ export async function buildApp(deps: AppDeps) {
     // Fastify's router refuses a path parameter over 100 characters with its own 414 before any
     // schema sees it; every parameter has its own bound in its schema (a 400 naming it), so the
     // router only stops absurd ones.
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
     // Per-address budgets (failed authentication) need the real client behind a load balancer.
     trustProxy: config.TRUST_PROXY,
     requestIdHeader: 'x-request-id',

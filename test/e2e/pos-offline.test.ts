@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { admin } from '../support/app';
 import { DeviceSim } from '../support/events';
+import { eventually } from '../support/nodes';
 import {
   feedEvents,
   idbRows,
@@ -75,15 +76,11 @@ test('offline sales with fiscal numbers survive a reload and reach the node exac
   const page = await context.newPage();
   await signIn(page, node.url, { storeId, deviceId: device.deviceId, token: device.token, seriesId }, 2);
   // The reconnect round reserved this device's range of the series (POST /fiscal/reserve-range).
-  await page.waitForFunction(async () => {
-    const open = indexedDB.open('velox-pos');
-    const db = await new Promise<IDBDatabase>((r) => (open.onsuccess = () => r(open.result)));
-    const count = db.transaction('fiscal_ranges').objectStore('fiscal_ranges').count();
-    return new Promise<boolean>((r) => (count.onsuccess = () => r(count.result === 1)));
-  });
-  const [range] = await idbRows<{ series_id: string; range_start: number; range_end: number }>(
-    page,
-    'fiscal_ranges',
+  // Polled from here: page.waitForFunction does not await a promise its predicate returns.
+  const [range] = await eventually(
+    "the device's fiscal range in IndexedDB",
+    () => idbRows<{ series_id: string; range_start: number; range_end: number }>(page, 'fiscal_ranges'),
+    (rows) => rows.length === 1,
   );
   expect(range!.series_id).toBe(seriesId);
   await screenshot(page, '01-online');

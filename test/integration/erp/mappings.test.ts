@@ -1,6 +1,12 @@
 import { TableNode, type KyselyPlugin } from 'kysely';
 import { createDb, type Db } from '../../../infra/db';
 import { createMappingResolver } from '../../../infra/erp/mappings';
+import {
+  listMappings,
+  seedMappings,
+  updateMapping,
+  upsertMapping,
+} from '../../../infra/repositories/erp-code-mappings';
 import { apiKey, createErpTestApp, newVendor, type ErpTestApp } from '../../support/erp';
 
 // REQ-4: admin CRUD with soft delete and bulk seed, and resolution through the LRU cache that every
@@ -233,4 +239,32 @@ test('a write through the admin API clears the API cache: an unmapped unit becom
   expect((await push()).json()).toMatchObject({ failed: 1, results: [{ reason: 'UNMAPPED_UNIT' }] });
   await create({ vendorId, mappingType: 'unit', erpCode: 'BAG', restoCode: 'bag' });
   expect((await push()).json()).toMatchObject({ processed: 1 });
+});
+
+test('a seed in progress and a single mapping write queue behind each other, never deadlock', async () => {
+  const vendorId = newVendor();
+  const row = (erp_code: string, resto_code: string) => ({
+    vendor_id: vendorId,
+    mapping_type: 'unit' as const,
+    erp_code,
+    resto_code,
+    resto_label: null,
+  });
+  const x = await upsertMapping(app.t.db, row('X', 'x-1'));
+  let update: Promise<unknown> | undefined;
+  await app.t.db.transaction().execute(async (trx) => {
+    // The seed's first chunk: it now holds the version row (its trigger bumps it).
+    await seedMappings(trx, [row('Y', 'y-1')]);
+    // A single write of row X meanwhile, on its own connection.
+    update = updateMapping(app.t.db, x.id, { resto_code: 'x-2' });
+    await new Promise((r) => setTimeout(r, 300));
+    // The seed's next chunk writes row X too. Had the single write locked X before waiting for the
+    // version row, the two would wait on each other and PostgreSQL would abort one (40P01).
+    await seedMappings(trx, [row('X', 'x-3')]);
+  });
+  await update;
+  const after = await listMappings(app.t.db, { vendorId }, { limit: 10, offset: 0 });
+  // The single write waited for the seed and ran after it.
+  expect(after.rows.find((m) => m.erp_code === 'X')?.resto_code).toBe('x-2');
+  expect(after.rows.find((m) => m.erp_code === 'Y')?.resto_code).toBe('y-1');
 });

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { admin } from '../support/app';
 import { DeviceSim } from '../support/events';
+import { eventually } from '../support/nodes';
 import {
+  idbRows,
   launchChromium,
   pending,
   screenshot,
@@ -33,28 +35,9 @@ afterAll(async () => {
   await node?.close();
 });
 
-async function idb<T>(page: Page, store: string): Promise<T[]> {
-  return page.evaluate(async (name) => {
-    const open = indexedDB.open('velox-pos');
-    const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      open.onsuccess = () => resolve(open.result);
-      open.onerror = () => reject(open.error);
-    });
-    const all = db.transaction(name).objectStore(name).getAll();
-    return new Promise<T[]>((resolve) => (all.onsuccess = () => resolve(all.result as T[])));
-  }, store);
-}
-
 /** Waits until the page's IndexedDB store holds what `ok` wants (the till writes it in the background). */
 async function untilStored<T>(page: Page, store: string, ok: (rows: T[]) => boolean, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await idb<T>(page, store);
-    if (ok(rows)) return rows;
-    if (Date.now() > deadline)
-      throw new Error(`${store} never held what the test waits for: ${JSON.stringify(rows)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return eventually(`${store} to hold what the test waits for`, () => idbRows<T>(page, store), ok, timeoutMs);
 }
 
 const lastFiscalNumber = (page: Page) => page.getByTestId('last-sale').getAttribute('data-fiscal-number');
@@ -71,7 +54,7 @@ test('offline sales carry fiscal numbers from the range the device reserved onli
   await signIn(page, node.url, { storeId, deviceId: device.deviceId, token: device.token, seriesId }, 1);
   // The reconnect round reserved a range for this device and series.
   await untilStored(page, 'fiscal_ranges', (rows) => rows.length === 1);
-  const [range] = await idb<{
+  const [range] = await idbRows<{
     series_id: string;
     range_start: number;
     range_end: number;
@@ -104,7 +87,7 @@ test('offline sales carry fiscal numbers from the range the device reserved onli
     () => document.querySelector('[data-testid="sync-pending"]')?.textContent === '0',
   );
   // Through the query API, with the device's token.
-  const queued = await idb<{ event: { created_at: string } }>(page, 'outbox');
+  const queued = await idbRows<{ event: { created_at: string } }>(page, 'outbox');
   const sales = await salesOn(
     node.url,
     device.token,
@@ -144,7 +127,7 @@ test('two tills sell the last units of a product offline, each from its escrow, 
     await untilStored(t.page, 'escrow_quotas', (rows: { product_id: string }[]) =>
       rows.some((r) => r.product_id === leche.id),
     );
-    const [q] = await idb<{ product_id: string; qty_granted: number }>(t.page, 'escrow_quotas');
+    const [q] = await idbRows<{ product_id: string; qty_granted: number }>(t.page, 'escrow_quotas');
     expect(q!.qty_granted).toBeGreaterThan(0);
     quotas.push(q!.qty_granted);
   }
@@ -215,7 +198,7 @@ test('two tills sell the last units of a product offline, each from its escrow, 
   }
   // Through the query API: one line of one unit per sale the tills made, and not one unit oversold.
   const times = (
-    await Promise.all(tills.map((t) => idb<{ event: { created_at: string } }>(t.page, 'outbox')))
+    await Promise.all(tills.map((t) => idbRows<{ event: { created_at: string } }>(t.page, 'outbox')))
   ).flatMap((rows) => rows.map((q) => q.event.created_at));
   const token = tills[0]!.device.token;
   const sales = await salesOn(node.url, token, storeId, times);

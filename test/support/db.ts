@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { TableNode, type KyselyPlugin } from 'kysely';
 import pg from 'pg';
 import { createDb, migrateToLatest, type Db } from '../../infra/db';
 
@@ -50,4 +51,29 @@ export async function createTestDatabase(prefix = 'test', server = serverUrl()):
       }
     },
   };
+}
+
+/**
+ * Counts the SELECTs on `table` that a database handle really ran (counted when the result comes
+ * back from PostgreSQL), whatever code path issued them: `wrap` a handle, read `counter.reads`.
+ */
+export function countTableReads(table: string) {
+  const marked = new WeakSet<object>();
+  const counter = { reads: 0 };
+  const plugin: KyselyPlugin = {
+    transformQuery({ node, queryId }) {
+      if (
+        node.kind === 'SelectQueryNode' &&
+        node.from?.froms.some((f) => TableNode.is(f) && f.table.identifier.name === table)
+      ) {
+        marked.add(queryId);
+      }
+      return node;
+    },
+    async transformResult({ result, queryId }) {
+      if (marked.has(queryId)) counter.reads += 1;
+      return result;
+    },
+  };
+  return { counter, wrap: (db: Db) => db.withPlugin(plugin) };
 }

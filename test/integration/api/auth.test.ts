@@ -1,38 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { TableNode, type KyselyPlugin } from 'kysely';
 import pino from 'pino';
 import { buildApp } from '../../../api/app';
-import type { Db } from '../../../infra/db';
 import { createMetrics } from '../../../infra/metrics';
 import { admin, createTestApp, storeWithDevice, testConfig, type TestApp } from '../../support/app';
-
-/**
- * Counts SELECTs on `devices` that the API's database handle really ran (counted when the result
- * comes back from PostgreSQL), whatever code path issued them.
- */
-function devicesReads() {
-  const marked = new WeakSet<object>();
-  const counter = { reads: 0 };
-  const plugin: KyselyPlugin = {
-    transformQuery({ node, queryId }) {
-      if (
-        node.kind === 'SelectQueryNode' &&
-        node.from?.froms.some((f) => TableNode.is(f) && f.table.identifier.name === 'devices')
-      ) {
-        marked.add(queryId);
-      }
-      return node;
-    },
-    async transformResult({ result, queryId }) {
-      if (marked.has(queryId)) counter.reads += 1;
-      return result;
-    },
-  };
-  return { counter, wrap: (db: Db) => db.withPlugin(plugin) };
-}
+import { countTableReads } from '../../support/db';
 
 const FAIL_MAX = 10;
-const counting = devicesReads();
+const counting = countTableReads('devices');
 let app: TestApp;
 const storeA = randomUUID();
 const storeB = randomUUID();

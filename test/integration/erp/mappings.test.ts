@@ -1,4 +1,3 @@
-import { TableNode, type KyselyPlugin } from 'kysely';
 import { createDb, type Db } from '../../../infra/db';
 import { createMappingResolver } from '../../../infra/erp/mappings';
 import {
@@ -7,6 +6,7 @@ import {
   updateMapping,
   upsertMapping,
 } from '../../../infra/repositories/erp-code-mappings';
+import { countTableReads } from '../../support/db';
 import { apiKey, createErpTestApp, newVendor, type ErpTestApp } from '../../support/erp';
 
 // REQ-4: admin CRUD with soft delete and bulk seed, and resolution through the LRU cache that every
@@ -15,24 +15,8 @@ import { apiKey, createErpTestApp, newVendor, type ErpTestApp } from '../../supp
 
 /** Counts the SELECTs on erp_code_mappings that a database handle really ran. */
 function mappingReads(db: Db) {
-  const marked = new WeakSet<object>();
-  const counter = { reads: 0 };
-  const plugin: KyselyPlugin = {
-    transformQuery({ node, queryId }) {
-      if (
-        node.kind === 'SelectQueryNode' &&
-        node.from?.froms.some((f) => TableNode.is(f) && f.table.identifier.name === 'erp_code_mappings')
-      ) {
-        marked.add(queryId);
-      }
-      return node;
-    },
-    async transformResult({ result, queryId }) {
-      if (marked.has(queryId)) counter.reads += 1;
-      return result;
-    },
-  };
-  return { counter, db: db.withPlugin(plugin) };
+  const { counter, wrap } = countTableReads('erp_code_mappings');
+  return { counter, db: wrap(db) };
 }
 
 let app: ErpTestApp;

@@ -256,6 +256,21 @@ test('a sale pushed by a device to a mapped store reaches the agent once, with i
   expect(orders[0]!.erp_reference).toBe(job.erp_reference);
 });
 
+test('two stores reusing one sale id each get their own order, under their own idempotency key', async () => {
+  const v = await registerVendor(app(), agent.url);
+  const a = await mappedStore(v.vendorId);
+  const b = await mappedStore(v.vendorId);
+  const saleId = randomUUID();
+  for (const s of [a, b]) {
+    expect((await push(s.storeId, s.device.headers, [sale(s.sim, saleId)])).accepted).toHaveLength(1);
+  }
+  await eventually(async () => (createOrderCalls(saleId).length === 2 ? true : undefined));
+  expect(await ordersOf(a.storeId)).toHaveLength(1);
+  expect(await ordersOf(b.storeId)).toHaveLength(1);
+  const keys = createOrderCalls(saleId).map((c) => c.headers['idempotency-key']);
+  expect(keys.sort()).toEqual([`pos-sale:${a.storeId}:${saleId}`, `pos-sale:${b.storeId}:${saleId}`].sort());
+});
+
 test('a sale of an unmapped store makes no order; a store mapped to a vendor whose agent is gone still takes its sales', async () => {
   const v = await registerVendor(app(), agent.url);
   const unmapped = randomUUID();
